@@ -33,6 +33,7 @@ struct TokenCounts {
   int64_t operator[](TokenKind k) const { return by_kind[static_cast<size_t>(k)]; }
   int64_t& operator[](Layer l) { return by_layer[static_cast<size_t>(l)]; }
   int64_t operator[](Layer l) const { return by_layer[static_cast<size_t>(l)]; }
+  bool operator==(const TokenCounts&) const = default;
 };
 
 // The fields of one decoded event. String fields are views into the decoder's

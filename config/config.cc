@@ -1,0 +1,334 @@
+#include "config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+#include "core/concat.h"
+
+
+namespace burnrate {
+namespace {
+
+// Carries the file name so every error can say where it is.
+class Reader {
+ public:
+  explicit Reader(std::string source) : source_(std::move(source)) {}
+
+  absl::Status Error(const YAML::Node& node, std::string_view reason) const {
+    const int line = node.Mark().line >= 0 ? node.Mark().line + 1 : 0;
+    return absl::InvalidArgumentError(Concat(source_, ":", line, ": ", reason));
+  }
+
+  // Rejects keys of `node` not in `allowed`: a typo must not silently fall
+  // back to a default.
+  absl::Status OnlyKeys(const YAML::Node& node, std::string_view where,
+                        std::initializer_list<std::string_view> allowed) const {
+    if (!node.IsMap()) return Error(node, Concat(where, " must be a mapping"));
+    for (const auto& kv : node) {
+      const std::string key = kv.first.as<std::string>();
+      bool known = false;
+      for (auto a : allowed) known |= a == key;
+      if (!known) {
+        return Error(kv.first, Concat("unknown key '", key, "' in ", where, " (expected one of: ",
+                                            JoinStrings(allowed, ", "), ")"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status String(const YAML::Node& node, std::string_view name, std::string& out) const {
+    if (!node) return absl::OkStatus();
+    if (!node.IsScalar()) return Error(node, Concat(name, " must be a string"));
+    out = node.as<std::string>();
+    return absl::OkStatus();
+  }
+
+  absl::Status Int(const YAML::Node& node, std::string_view name, int64_t min, int64_t max,
+                   int64_t& out) const {
+    if (!node) return absl::OkStatus();
+    const std::string text = node.IsScalar() ? node.Scalar() : "";
+    int64_t v;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
+      return Error(node, Concat(name, " must be an integer, got '", text, "'"));
+    }
+    if (v < min || v > max) {
+      return Error(node, Concat(name, " must be between ", min, " and ", max, ", got ", v));
+    }
+    out = v;
+    return absl::OkStatus();
+  }
+
+  template <typename T>
+  absl::Status IntAs(const YAML::Node& node, std::string_view name, int64_t min, int64_t max, T& out) const {
+    int64_t v = static_cast<int64_t>(out);
+    if (auto s = Int(node, name, min, max, v); !s.ok()) return s;
+    out = static_cast<T>(v);
+    return absl::OkStatus();
+  }
+
+  absl::Status Bool(const YAML::Node& node, std::string_view name, bool& out) const {
+    if (!node) return absl::OkStatus();
+    const std::string text = node.IsScalar() ? node.Scalar() : "";
+    if (text == "true") out = true;
+    else if (text == "false") out = false;
+    else return Error(node, Concat(name, " must be true or false, got '", text, "'"));
+    return absl::OkStatus();
+  }
+
+  absl::Status Duration(const YAML::Node& node, std::string_view name, int64_t min_ms, int64_t max_ms,
+                        int64_t& out) const {
+    if (!node) return absl::OkStatus();
+    auto parsed = ParseDurationMs(node.IsScalar() ? node.Scalar() : "");
+    if (!parsed.ok()) return Error(node, Concat(name, ": ", std::string(parsed.status().message())));
+    if (*parsed < min_ms || *parsed > max_ms) {
+      return Error(node, Concat(name, " must be between ", FormatDurationMs(min_ms), " and ",
+                                      FormatDurationMs(max_ms), ", got ", node.Scalar()));
+    }
+    out = *parsed;
+    return absl::OkStatus();
+  }
+
+  absl::Status StringList(const YAML::Node& node, std::string_view name, std::vector<std::string>& out) const {
+    if (!node) return absl::OkStatus();
+    if (!node.IsSequence()) return Error(node, Concat(name, " must be a list of strings"));
+    out.clear();
+    for (const auto& item : node) {
+      if (!item.IsScalar()) return Error(item, Concat(name, " must be a list of strings"));
+      out.push_back(item.as<std::string>());
+    }
+    return absl::OkStatus();
+  }
+
+  // A secret is {env: NAME} or {file: PATH}; never a literal, so it cannot
+  // end up in a config file checked into git.
+  absl::Status SecretValue(const YAML::Node& node, std::string_view name, Secret& out) const {
+    if (!node) return absl::OkStatus();
+    if (!node.IsMap()) {
+      return Error(node, Concat(name, " must be {env: VARIABLE} or {file: PATH}, not a literal"));
+    }
+    if (auto s = OnlyKeys(node, name, {"env", "file"}); !s.ok()) return s;
+    if (node["env"]) {
+      const std::string var = node["env"].as<std::string>();
+      const char* value = std::getenv(var.c_str());
+      if (!value || !*value) return Error(node, Concat(name, ": environment variable ", var, " is not set"));
+      out = {Concat("env:", var), value};
+    } else if (node["file"]) {
+      const std::string path = node["file"].as<std::string>();
+      std::ifstream in(path, std::ios::binary);
+      if (!in) return Error(node, Concat(name, ": cannot read secret file ", path));
+      std::stringstream ss;
+      ss << in.rdbuf();
+      std::string value = ss.str();
+      while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+      out = {Concat("file:", path), value};
+    } else {
+      return Error(node, Concat(name, " must name env or file"));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string source_;
+};
+
+#define BR_RETURN_IF_ERROR(expr)          \
+  do {                                    \
+    if (auto _s = (expr); !_s.ok()) return _s; \
+  } while (0)
+
+absl::Status ReadConfig(const Reader& r, const YAML::Node& root, Config& c) {
+  if (!root || root.IsNull()) return absl::OkStatus();  // an empty file means all defaults
+  BR_RETURN_IF_ERROR(r.OnlyKeys(root, "the top level",
+                                {"windows", "decoder", "dedup", "time_bounds", "pricing", "kafka", "redis",
+                                 "checkpoint_interval"}));
+  if (const auto w = root["windows"]) {
+    BR_RETURN_IF_ERROR(r.OnlyKeys(w, "windows", {"size", "allowed_lateness", "max_keys_per_window"}));
+    BR_RETURN_IF_ERROR(r.Duration(w["size"], "windows.size", 10'000, 3'600'000, c.pipeline.windows.size_ms));
+    BR_RETURN_IF_ERROR(r.Duration(w["allowed_lateness"], "windows.allowed_lateness", 0, 24 * 3'600'000,
+                                  c.pipeline.windows.allowed_lateness_ms));
+    BR_RETURN_IF_ERROR(r.IntAs(w["max_keys_per_window"], "windows.max_keys_per_window", 1, 100'000'000,
+                               c.pipeline.windows.max_keys_per_window));
+    if (w["size"] && (3'600'000 % c.pipeline.windows.size_ms) != 0) {
+      return r.Error(w["size"], "windows.size must divide an hour evenly (e.g. 10s, 30s, 1m, 5m, 15m, 1h)");
+    }
+  }
+  if (const auto d = root["decoder"]) {
+    BR_RETURN_IF_ERROR(r.OnlyKeys(d, "decoder", {"max_message_bytes", "max_field_bytes", "max_tokens", "dimension_keys"}));
+    auto& o = c.pipeline.decoder;
+    BR_RETURN_IF_ERROR(r.IntAs(d["max_message_bytes"], "decoder.max_message_bytes", 256, 64 << 20, o.max_message_bytes));
+    BR_RETURN_IF_ERROR(r.IntAs(d["max_field_bytes"], "decoder.max_field_bytes", 8, 4096, o.max_field_bytes));
+    BR_RETURN_IF_ERROR(r.Int(d["max_tokens"], "decoder.max_tokens", 1, 1'000'000'000'000, o.max_tokens));
+    if (const auto k = d["dimension_keys"]) {
+      BR_RETURN_IF_ERROR(r.OnlyKeys(k, "decoder.dimension_keys", {"tenant", "feature", "environment"}));
+      BR_RETURN_IF_ERROR(r.StringList(k["tenant"], "decoder.dimension_keys.tenant", o.tenant_keys));
+      BR_RETURN_IF_ERROR(r.StringList(k["feature"], "decoder.dimension_keys.feature", o.feature_keys));
+      BR_RETURN_IF_ERROR(r.StringList(k["environment"], "decoder.dimension_keys.environment", o.environment_keys));
+    }
+  }
+  if (const auto d = root["dedup"]) {
+    BR_RETURN_IF_ERROR(r.OnlyKeys(d, "dedup", {"horizon"}));
+    BR_RETURN_IF_ERROR(r.Duration(d["horizon"], "dedup.horizon", 1000, 7 * 86'400'000LL, c.pipeline.dedup_horizon_ms));
+  }
+  if (const auto t = root["time_bounds"]) {
+    BR_RETURN_IF_ERROR(r.OnlyKeys(t, "time_bounds", {"max_future", "max_past"}));
+    BR_RETURN_IF_ERROR(r.Duration(t["max_future"], "time_bounds.max_future", 0, 7 * 86'400'000LL, c.pipeline.max_future_ms));
+    BR_RETURN_IF_ERROR(r.Duration(t["max_past"], "time_bounds.max_past", 60'000, 366 * 86'400'000LL, c.pipeline.max_past_ms));
+  }
+  if (const auto p = root["pricing"]) {
+    BR_RETURN_IF_ERROR(r.OnlyKeys(p, "pricing", {"file", "trust_reported_cost"}));
+    BR_RETURN_IF_ERROR(r.String(p["file"], "pricing.file", c.price_table_file));
+    BR_RETURN_IF_ERROR(r.Bool(p["trust_reported_cost"], "pricing.trust_reported_cost", c.pipeline.trust_reported_cost));
+  }
+  if (const auto k = root["kafka"]) {
+    BR_RETURN_IF_ERROR(r.OnlyKeys(k, "kafka", {"brokers", "topic", "group_id", "dead_letter_topic", "windows_topic",
+                                               "properties", "secret_properties", "batch_size"}));
+    BR_RETURN_IF_ERROR(r.String(k["brokers"], "kafka.brokers", c.kafka.brokers));
+    BR_RETURN_IF_ERROR(r.String(k["topic"], "kafka.topic", c.kafka.topic));
+    BR_RETURN_IF_ERROR(r.String(k["group_id"], "kafka.group_id", c.kafka.group_id));
+    BR_RETURN_IF_ERROR(r.String(k["dead_letter_topic"], "kafka.dead_letter_topic", c.kafka.dead_letter_topic));
+    BR_RETURN_IF_ERROR(r.String(k["windows_topic"], "kafka.windows_topic", c.kafka.windows_topic));
+    BR_RETURN_IF_ERROR(r.IntAs(k["batch_size"], "kafka.batch_size", 1, 1'000'000, c.kafka.batch_size));
+    if (const auto props = k["properties"]) {
+      if (!props.IsMap()) return r.Error(props, "kafka.properties must be a mapping of librdkafka settings");
+      for (const auto& kv : props) {
+        const std::string name = kv.first.as<std::string>();
+        if (name.find("password") != std::string::npos || name.find("secret") != std::string::npos) {
+          return r.Error(kv.first, Concat("kafka.properties.", name,
+                                                " looks like a secret: put it under kafka.secret_properties"));
+        }
+        if (name == "enable.auto.commit" || name == "enable.auto.offset.store" || name == "group.id") {
+          return r.Error(kv.first, Concat("kafka.properties.", name, " is managed by burnrate"));
+        }
+        c.kafka.properties[name] = kv.second.as<std::string>();
+      }
+    }
+    if (const auto props = k["secret_properties"]) {
+      if (!props.IsMap()) return r.Error(props, "kafka.secret_properties must be a mapping");
+      for (const auto& kv : props) {
+        const std::string name = kv.first.as<std::string>();
+        BR_RETURN_IF_ERROR(r.SecretValue(kv.second, "kafka.secret_properties." + name, c.kafka.secret_properties[name]));
+      }
+    }
+  }
+  if (const auto rd = root["redis"]) {
+    BR_RETURN_IF_ERROR(r.OnlyKeys(rd, "redis", {"host", "port", "password", "key_prefix", "timeout"}));
+    BR_RETURN_IF_ERROR(r.String(rd["host"], "redis.host", c.redis.host));
+    BR_RETURN_IF_ERROR(r.IntAs(rd["port"], "redis.port", 1, 65535, c.redis.port));
+    BR_RETURN_IF_ERROR(r.SecretValue(rd["password"], "redis.password", c.redis.password));
+    BR_RETURN_IF_ERROR(r.String(rd["key_prefix"], "redis.key_prefix", c.redis.key_prefix));
+    int64_t timeout = c.redis.timeout_ms;
+    BR_RETURN_IF_ERROR(r.Duration(rd["timeout"], "redis.timeout", 10, 60'000, timeout));
+    c.redis.timeout_ms = static_cast<int>(timeout);
+  }
+  BR_RETURN_IF_ERROR(r.Duration(root["checkpoint_interval"], "checkpoint_interval", 50, 60'000, c.checkpoint_interval_ms));
+
+  // Relations between settings.
+  const auto& p = c.pipeline;
+  if (p.dedup_horizon_ms < p.windows.size_ms + p.windows.allowed_lateness_ms) {
+    return r.Error(root["dedup"] ? root["dedup"]["horizon"] : root,
+                   Concat("dedup.horizon (", FormatDurationMs(p.dedup_horizon_ms),
+                                ") must be at least windows.size + windows.allowed_lateness (",
+                                FormatDurationMs(p.windows.size_ms + p.windows.allowed_lateness_ms),
+                                "), or a duplicate of an event still being counted could slip through"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+Config DefaultConfig() {
+  Config c;
+  c.source = "(defaults)";
+  return c;
+}
+
+absl::StatusOr<int64_t> ParseDurationMs(const std::string& text) {
+  int64_t n;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || ptr == text.data() || n < 0) {
+    return absl::InvalidArgumentError(Concat("'", text, "' is not a duration like 500ms, 30s, 5m, 2h, 7d"));
+  }
+  const std::string_view unit(ptr, text.data() + text.size() - ptr);
+  int64_t scale = 0;
+  if (unit == "ms") scale = 1;
+  else if (unit == "s") scale = 1000;
+  else if (unit == "m") scale = 60'000;
+  else if (unit == "h") scale = 3'600'000;
+  else if (unit == "d") scale = 86'400'000;
+  if (scale == 0) {
+    return absl::InvalidArgumentError(Concat("'", text, "' is not a duration like 500ms, 30s, 5m, 2h, 7d"));
+  }
+  return n * scale;
+}
+
+std::string FormatDurationMs(int64_t ms) {
+  if (ms != 0 && ms % 86'400'000 == 0) return Concat(ms / 86'400'000, "d");
+  if (ms != 0 && ms % 3'600'000 == 0) return Concat(ms / 3'600'000, "h");
+  if (ms != 0 && ms % 60'000 == 0) return Concat(ms / 60'000, "m");
+  if (ms != 0 && ms % 1000 == 0) return Concat(ms / 1000, "s");
+  return Concat(ms, "ms");
+}
+
+absl::StatusOr<Config> ParseConfig(const std::string& yaml_text, const std::string& source_name) {
+  Config c = DefaultConfig();
+  c.source = source_name;
+  Reader reader(source_name);
+  try {
+    const YAML::Node root = YAML::Load(yaml_text);
+    if (auto s = ReadConfig(reader, root, c); !s.ok()) return s;
+  } catch (const YAML::Exception& e) {
+    // yaml-cpp reports syntax errors (and bad conversions) by exception.
+    return absl::InvalidArgumentError(
+        Concat(source_name, ":", e.mark.line >= 0 ? e.mark.line + 1 : 0, ": ", e.msg));
+  }
+  return c;
+}
+
+absl::StatusOr<Config> LoadConfig(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(Concat(path, ":0: cannot open the config file"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseConfig(ss.str(), path);
+}
+
+std::string ExplainConfig(const Config& c) {
+  std::ostringstream o;
+  const auto& p = c.pipeline;
+  o << "config: " << c.source << "\n"
+    << "windows: tumbling " << FormatDurationMs(p.windows.size_ms) << " by (tenant, feature, environment); "
+    << "events up to " << FormatDurationMs(p.windows.allowed_lateness_ms)
+    << " behind the watermark still count; at most " << p.windows.max_keys_per_window
+    << " keys per window, the rest under __overflow__\n"
+    << "dedup: event ids remembered for " << FormatDurationMs(p.dedup_horizon_ms) << " of event time\n"
+    << "time bounds: events more than " << FormatDurationMs(p.max_future_ms) << " ahead of or "
+    << FormatDurationMs(p.max_past_ms) << " behind the reference time are dead-lettered\n"
+    << "decoder: messages up to " << p.decoder.max_message_bytes << " bytes, strings up to "
+    << p.decoder.max_field_bytes << " bytes, token counts up to " << p.decoder.max_tokens << "\n"
+    << "  tenant also from: " << JoinStrings(p.decoder.tenant_keys, ", ") << "\n"
+    << "  feature also from: " << JoinStrings(p.decoder.feature_keys, ", ") << "\n"
+    << "  environment also from: " << JoinStrings(p.decoder.environment_keys, ", ") << "\n"
+    << "pricing: " << (c.price_table_file.empty() ? "the table shipped with this build" : c.price_table_file)
+    << (p.trust_reported_cost ? "; an event's own cost_usd is trusted when present"
+                              : "; an event's own cost_usd is ignored")
+    << "\n"
+    << "kafka: brokers " << c.kafka.brokers << ", topic " << c.kafka.topic << ", group " << c.kafka.group_id
+    << ", dead letters to " << c.kafka.dead_letter_topic << ", closed windows to " << c.kafka.windows_topic << "\n";
+  for (const auto& [k, v] : c.kafka.properties) o << "  " << k << " = " << v << "\n";
+  for (const auto& [k, v] : c.kafka.secret_properties) o << "  " << k << " = <redacted, from " << v.source << ">\n";
+  o << "redis: " << c.redis.host << ":" << c.redis.port << ", keys under '" << c.redis.key_prefix << "'"
+    << (c.redis.password.empty() ? ", no password" : ", password <redacted, from " + c.redis.password.source + ">")
+    << "\n"
+    << "checkpoint: state made durable and offsets committed every " << FormatDurationMs(c.checkpoint_interval_ms)
+    << "\n";
+  return o.str();
+}
+
+}  // namespace burnrate

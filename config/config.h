@@ -1,0 +1,71 @@
+// burnrate's configuration: one YAML file (docs/configuration.md). Loading
+// validates everything up front; a bad file is rejected at start-up with the
+// file, the line and the reason, never patched over with a default.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/pipeline.h"
+
+namespace burnrate {
+
+// A secret read from an environment variable or a file. Only `value` holds
+// the secret; `source` says where it came from and is safe to print.
+struct Secret {
+  std::string source;  // "env:NAME" or "file:/path"; empty when unset
+  std::string value;
+  bool empty() const { return value.empty(); }
+};
+
+struct KafkaConfig {
+  std::string brokers = "127.0.0.1:9092";
+  std::string topic = "llm-cost-events";
+  std::string group_id = "burnrate";
+  std::string dead_letter_topic = "burnrate-dead-letters";
+  std::string windows_topic = "burnrate-windows";
+  // Passed to librdkafka as they are (security.protocol, sasl.mechanism, ...).
+  std::map<std::string, std::string> properties;
+  // Passed to librdkafka too, but never printed (sasl.password, ssl.key.password).
+  std::map<std::string, Secret> secret_properties;
+  // Most messages handed to the pipeline per poll.
+  int batch_size = 5000;
+};
+
+struct RedisConfig {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  Secret password;
+  std::string key_prefix = "burnrate:";
+  int timeout_ms = 2000;
+};
+
+struct Config {
+  std::string source;  // the file it came from, or "(defaults)"
+  PipelineOptions pipeline;
+  std::string price_table_file;  // empty: the table shipped with the binary
+  KafkaConfig kafka;
+  RedisConfig redis;
+  // How often partition state is made durable and offsets committed.
+  int64_t checkpoint_interval_ms = 1000;
+};
+
+// The built-in defaults: 1-minute windows, 1 minute of allowed lateness,
+// the shipped price table.
+Config DefaultConfig();
+
+// Reads and validates a config file. Errors read "FILE:LINE: reason".
+absl::StatusOr<Config> LoadConfig(const std::string& path);
+absl::StatusOr<Config> ParseConfig(const std::string& yaml_text, const std::string& source_name);
+
+// A human explanation of the effective configuration, secrets redacted
+// (what `burnrate check-config` prints).
+std::string ExplainConfig(const Config& config);
+
+// Parses "500ms", "30s", "5m", "2h", "7d" into milliseconds.
+absl::StatusOr<int64_t> ParseDurationMs(const std::string& text);
+std::string FormatDurationMs(int64_t ms);
+
+}  // namespace burnrate

@@ -1,0 +1,36 @@
+// Drops events whose event_id was already seen within a horizon of event time.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "absl/container/flat_hash_map.h"
+#include "core/types.h"
+
+namespace burnrate {
+
+// A stable 64-bit hash (FNV-1a followed by a 64-bit finaliser): the same on
+// every run and every replica, so it can also key shared state in Redis.
+uint64_t StableHash64(std::string_view s);
+
+// Remembers event ids (by 64-bit hash) for `horizon_ms` of event time behind
+// the largest time seen. Two distinct ids collide with probability about
+// n^2 / 2^65 for n ids in the horizon (1e-7 at a million); such a pair would
+// count as a duplicate. Not thread-safe.
+class DedupFilter {
+ public:
+  explicit DedupFilter(int64_t horizon_ms) : horizon_ms_(horizon_ms) {}
+
+  // True when `event_id` is new (and remembers it), false for a duplicate.
+  bool FirstSighting(std::string_view event_id, EventTimeMs time);
+  size_t size() const { return seen_.size(); }
+
+ private:
+  void Expire();
+  int64_t horizon_ms_;
+  absl::flat_hash_map<uint64_t, int64_t> seen_;  // id hash -> event time
+  int64_t max_time_ = INT64_MIN;
+  int64_t last_expiry_ = INT64_MIN;
+};
+
+}  // namespace burnrate

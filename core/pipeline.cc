@@ -1,0 +1,64 @@
+#include "core/pipeline.h"
+
+namespace burnrate {
+
+uint64_t PipelineStats::total_rejected() const {
+  uint64_t n = 0;
+  for (uint64_t r : rejected) n += r;
+  return n;
+}
+
+EventPipeline::EventPipeline(PipelineOptions options, const PriceTable& prices,
+                             DeadLetterSink& dead_letters)
+    : options_(std::move(options)),
+      prices_(prices),
+      dead_letters_(dead_letters),
+      decoder_(options_.decoder),
+      dedup_(options_.dedup_horizon_ms),
+      windows_(options_.windows) {}
+
+void EventPipeline::Reject(std::string_view message, const Rejection& rejection) {
+  ++stats_.rejected[static_cast<size_t>(rejection.reason)];
+  dead_letters_.DeadLetter(message, rejection);
+}
+
+void EventPipeline::Process(std::string_view message, std::optional<EventTimeMs> reference_time) {
+  ++stats_.messages;
+  decoder_.Decode(message, events_, rejections_);
+  for (const Rejection& r : rejections_) Reject(message, r);
+
+  for (size_t i = 0; i < events_.size(); ++i) {
+    const CostEvent& event = events_[i];
+    // An OTLP message holds many spans; a dead letter names the one refused.
+    const int32_t item = events_.size() > 1 || !rejections_.empty() ? static_cast<int32_t>(i) : -1;
+    std::optional<EventTimeMs> reference = reference_time;
+    if (!reference && windows_.has_watermark()) reference = windows_.watermark();
+    if (reference && (event.time.value() > reference->value() + options_.max_future_ms ||
+                      event.time.value() < reference->value() - options_.max_past_ms)) {
+      Reject(message, {RejectReason::kTimestampOutOfRange, "ts", item});
+      continue;
+    }
+    if (!dedup_.FirstSighting(event.event_id, event.time)) {
+      Reject(message, {RejectReason::kDuplicate, "event_id", item});
+      continue;
+    }
+    Money cost;
+    bool priced = false;
+    if (options_.trust_reported_cost && event.has_reported_cost) {
+      cost = Money::FromDollars(event.reported_cost_usd);
+      priced = true;
+    } else if (const ModelPrice* price = prices_.Find(event.model, event.time)) {
+      cost = ComputeCost(event, *price);
+      priced = true;
+    }
+    if (windows_.Add(event, cost, priced) == WindowAggregator::AddResult::kLate) {
+      Reject(message, {RejectReason::kLate, "window closed", item});
+      continue;
+    }
+    ++stats_.events;
+    if (!priced) ++stats_.unpriced_events;
+    if (event.missing_dimensions) ++stats_.missing_dimension_events;
+  }
+}
+
+}  // namespace burnrate

@@ -1,0 +1,82 @@
+// The per-event path shared by `burnrate replay` and `burnrate run`:
+// decode → check time bounds → drop duplicates → price → aggregate.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "core/decode.h"
+#include "core/dedup.h"
+#include "core/event.h"
+#include "core/pricing.h"
+#include "core/window.h"
+
+namespace burnrate {
+
+struct PipelineOptions {
+  DecoderOptions decoder;
+  WindowOptions windows;
+  // Event ids are remembered this long (event time); keep it at least
+  // window size + allowed lateness, so any duplicate that is not late is caught.
+  int64_t dedup_horizon_ms = 10 * 60'000;
+  // Bounds on event time relative to the reference time (wall clock in `run`,
+  // the watermark in `replay`).
+  int64_t max_future_ms = 10 * 60'000;
+  int64_t max_past_ms = 7 * 24 * 3'600'000LL;
+  // Use an event's own cost_usd instead of the price table when present.
+  bool trust_reported_cost = false;
+};
+
+// Counters a pipeline keeps; read by metrics and by the end-of-replay summary.
+struct PipelineStats {
+  uint64_t messages = 0;
+  uint64_t events = 0;  // accepted into windows
+  uint64_t unpriced_events = 0;
+  uint64_t missing_dimension_events = 0;
+  std::array<uint64_t, kRejectReasonCount> rejected{};
+
+  uint64_t total_rejected() const;
+};
+
+// Receives everything that was not counted, with the message it came from.
+// Implementations: a JSONL file (replay), a Kafka dead-letter topic (run).
+class DeadLetterSink {
+ public:
+  virtual ~DeadLetterSink() = default;
+  virtual void DeadLetter(std::string_view message, const Rejection& rejection) = 0;
+};
+
+// Not thread-safe: one pipeline per consuming thread (or per partition).
+class EventPipeline {
+ public:
+  EventPipeline(PipelineOptions options, const PriceTable& prices, DeadLetterSink& dead_letters);
+
+  // Processes one message. `reference_time` is "now" for the time bounds;
+  // without one the watermark serves (replay: event time drives everything).
+  void Process(std::string_view message, std::optional<EventTimeMs> reference_time = std::nullopt);
+
+  size_t CloseReady(const WindowAggregator::RecordSink& sink) { return windows_.CloseReady(sink); }
+  size_t CloseAll(const WindowAggregator::RecordSink& sink) { return windows_.CloseAll(sink); }
+
+  const PipelineStats& stats() const { return stats_; }
+  const WindowAggregator& windows() const { return windows_; }
+  const EventDecoder& decoder() const { return decoder_; }
+
+ private:
+  void Reject(std::string_view message, const Rejection& rejection);
+
+  PipelineOptions options_;
+  const PriceTable& prices_;
+  DeadLetterSink& dead_letters_;
+  EventDecoder decoder_;
+  DedupFilter dedup_;
+  WindowAggregator windows_;
+  PipelineStats stats_;
+  std::vector<CostEvent> events_;
+  std::vector<Rejection> rejections_;
+};
+
+}  // namespace burnrate

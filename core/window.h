@@ -1,0 +1,119 @@
+// Tumbling event-time windows keyed by (tenant, feature, environment), with
+// roll-ups by tenant, feature, environment and model computed as windows close.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "core/event.h"
+#include "core/types.h"
+
+namespace burnrate {
+
+// What a window knows about one key. Plain sums, so merging partial totals
+// from several partitions or replicas in any order gives the same result.
+struct WindowTotals {
+  int64_t events = 0;
+  // Events whose model the price table does not know: their tokens are
+  // counted, their cost is not (it is unknown, not zero).
+  int64_t unpriced_events = 0;
+  TokenCounts tokens;
+  Money cost;
+
+  void Add(const CostEvent& event, Money event_cost, bool priced);
+  void Merge(const WindowTotals& other);
+  bool operator==(const WindowTotals&) const = default;
+};
+
+// Which slice of a window a record describes.
+enum class WindowScope : uint8_t { kKey, kTenant, kFeature, kEnvironment, kModel };
+std::string_view WindowScopeName(WindowScope scope);
+
+// One row of a closed window. Dimensions that a roll-up sums over are empty.
+// Views point into the aggregator and are valid only during the callback.
+struct WindowRecord {
+  WindowScope scope = WindowScope::kKey;
+  WindowStartMs start{0};
+  int64_t size_ms = 0;
+  std::string_view tenant;
+  std::string_view feature;
+  std::string_view environment;
+  std::string_view model;
+  const WindowTotals* totals = nullptr;
+};
+
+struct WindowOptions {
+  int64_t size_ms = 60'000;
+  // How long after a window's end events for it are still accepted.
+  int64_t allowed_lateness_ms = 60'000;
+  // Keys beyond this many in one window are counted under the overflow key
+  // (tenant/feature/environment "__overflow__"), so memory stays bounded and
+  // the spend is still in the totals.
+  size_t max_keys_per_window = 2'000'000;
+};
+
+inline constexpr std::string_view kOverflowDimension = "__overflow__";
+
+// Floor of t to the window grid (correct for times before 1970 too).
+inline WindowStartMs WindowStartFor(EventTimeMs t, int64_t size_ms) {
+  const int64_t v = t.value();
+  const int64_t r = ((v % size_ms) + size_ms) % size_ms;
+  return WindowStartMs(v - r);
+}
+
+// Aggregates priced events of one ordered stream (one replay input, or one
+// partition) into open windows and closes them as the watermark passes
+// end + allowed lateness. The watermark is the largest event time seen.
+// Not thread-safe; owned by one pipeline.
+class WindowAggregator {
+ public:
+  enum class AddResult : uint8_t { kAdded, kLate };
+  using RecordSink = std::function<void(const WindowRecord&)>;
+
+  explicit WindowAggregator(WindowOptions options);
+  ~WindowAggregator();
+
+  AddResult Add(const CostEvent& event, Money cost, bool priced);
+
+  // Emits every window whose end + allowed lateness <= watermark: first its
+  // key rows (sorted by key, so output is deterministic), then the roll-ups.
+  // Returns the number of windows closed.
+  size_t CloseReady(const RecordSink& sink);
+  // Emits every open window (end of a replay).
+  size_t CloseAll(const RecordSink& sink);
+
+  EventTimeMs watermark() const { return watermark_; }
+  bool has_watermark() const { return has_watermark_; }
+  size_t open_windows() const { return windows_.size(); }
+  size_t open_keys() const;
+  uint64_t overflowed_events() const { return overflowed_events_; }
+  const WindowOptions& options() const { return options_; }
+
+ private:
+  struct Window;
+  void CloseWindow(Window& window, const RecordSink& sink);
+
+  WindowOptions options_;
+  std::map<WindowStartMs, std::unique_ptr<Window>> windows_;
+  EventTimeMs watermark_{0};
+  bool has_watermark_ = false;
+  // Windows at or before this start have been emitted; events for them are late.
+  WindowStartMs closed_through_{INT64_MIN};
+  uint64_t overflowed_events_ = 0;
+};
+
+// Packs (tenant, feature, environment) into one unambiguous byte string:
+// each part is preceded by its length as two bytes.
+void PackKey(std::string_view tenant, std::string_view feature, std::string_view environment,
+             std::string& out);
+// The inverse; false when `packed` is not a packed key.
+bool UnpackKey(std::string_view packed, std::string_view& tenant, std::string_view& feature,
+               std::string_view& environment);
+
+}  // namespace burnrate

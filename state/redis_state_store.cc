@@ -1,0 +1,358 @@
+#include "state/redis_state_store.h"
+
+#include <hiredis/hiredis.h>
+
+#include <charconv>
+#include <cstring>
+
+#include "core/concat.h"
+
+namespace burnrate {
+namespace {
+
+// Field layout inside a window's hash: one byte for the counter, one byte
+// for the kind ('k' key, 'm' model), then the packed key or model name.
+constexpr size_t kCounterCount = 2 + kTokenKindCount + kLayerCount + 1;
+
+int64_t Counter(const WindowTotals& t, size_t i) {
+  if (i == 0) return t.events;
+  if (i == 1) return t.unpriced_events;
+  if (i < 2 + kTokenKindCount) return t.tokens.by_kind[i - 2];
+  if (i < 2 + kTokenKindCount + kLayerCount) return t.tokens.by_layer[i - 2 - kTokenKindCount];
+  return t.cost.picodollars();
+}
+
+void SetCounter(WindowTotals& t, size_t i, int64_t v) {
+  if (i == 0) t.events = v;
+  else if (i == 1) t.unpriced_events = v;
+  else if (i < 2 + kTokenKindCount) t.tokens.by_kind[i - 2] = v;
+  else if (i < 2 + kTokenKindCount + kLayerCount) t.tokens.by_layer[i - 2 - kTokenKindCount] = v;
+  else t.cost = Money::FromPicodollars(v);
+}
+
+bool ParseInt(std::string_view s, int64_t& out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+// KEYS are not declared: all of one topic's keys share a prefix and the
+// store targets one Redis (or one Cluster slot via a {hash tag} in the prefix).
+constexpr char kCommitScript[] = R"lua(
+local p = ARGV[1]
+local part = ARGV[2]
+local from = ARGV[3]
+local pos = redis.call('HGET', p .. 'pos', part)
+if pos and pos ~= from then return {0, pos} end
+local window_ttl = tonumber(ARGV[6])
+local ids_ttl = tonumber(ARGV[7])
+local i = 8
+local nw = tonumber(ARGV[i]); i = i + 1
+for w = 1, nw do
+  local start = ARGV[i]; i = i + 1
+  redis.call('ZADD', p .. 'windows', start, start)
+  redis.call('PEXPIRE', p .. 'win:' .. start, window_ttl)
+end
+local nd = tonumber(ARGV[i]); i = i + 1
+for d = 1, nd do
+  redis.call('HINCRBY', p .. 'win:' .. ARGV[i], ARGV[i + 1], ARGV[i + 2])
+  i = i + 3
+end
+local ng = tonumber(ARGV[i]); i = i + 1
+for g = 1, ng do
+  local key = p .. 'ids:' .. part .. ':' .. ARGV[i]
+  local n = tonumber(ARGV[i + 1])
+  i = i + 2
+  local batch = {}
+  for k = 1, n do
+    batch[#batch + 1] = ARGV[i]; i = i + 1
+    if #batch == 1000 then redis.call('SADD', key, unpack(batch)); batch = {} end
+  end
+  if #batch > 0 then redis.call('SADD', key, unpack(batch)) end
+  redis.call('PEXPIRE', key, ids_ttl)
+end
+redis.call('HSET', p .. 'pos', part, ARGV[4])
+local wm = redis.call('HGET', p .. 'wm', part)
+if (not wm) or tonumber(wm) < tonumber(ARGV[5]) then redis.call('HSET', p .. 'wm', part, ARGV[5]) end
+return {1, ARGV[4]}
+)lua";
+
+constexpr char kClaimScript[] = R"lua(
+local p = ARGV[1]
+local closed = redis.call('GET', p .. 'closed')
+if closed and tonumber(closed) >= tonumber(ARGV[2]) then return 0 end
+redis.call('SET', p .. 'closed', ARGV[2])
+redis.call('ZREMRANGEBYSCORE', p .. 'windows', '-inf', ARGV[2])
+return 1
+)lua";
+
+}  // namespace
+
+struct RedisStateStore::Reply {
+  redisReply* r;
+  explicit Reply(redisReply* reply) : r(reply) {}
+  ~Reply() { freeReplyObject(r); }
+};
+
+RedisStateStore::RedisStateStore(RedisStoreOptions options) : options_(std::move(options)) {}
+
+RedisStateStore::~RedisStateStore() {
+  if (context_) redisFree(context_);
+}
+
+RedisStoreOptions RedisStoreOptionsFrom(const Config& config) {
+  RedisStoreOptions o;
+  o.host = config.redis.host;
+  o.port = config.redis.port;
+  o.password = config.redis.password.value;
+  o.key_prefix = config.redis.key_prefix;
+  o.timeout_ms = config.redis.timeout_ms;
+  o.event_id_retention_ms = config.pipeline.dedup_horizon_ms + config.pipeline.windows.size_ms;
+  return o;
+}
+
+absl::Status RedisStateStore::Connect() {
+  if (context_) return absl::OkStatus();
+  timeval tv{options_.timeout_ms / 1000, (options_.timeout_ms % 1000) * 1000};
+  redisContext* c = redisConnectWithTimeout(options_.host.c_str(), options_.port, tv);
+  if (!c || c->err) {
+    std::string why = c ? c->errstr : "out of memory";
+    if (c) redisFree(c);
+    return absl::UnavailableError(Concat("redis ", options_.host, ":", options_.port, ": ", why));
+  }
+  redisSetTimeout(c, tv);
+  context_ = c;
+  commit_sha_.clear();
+  claim_sha_.clear();
+  if (!options_.password.empty()) {
+    auto reply = Command({"AUTH", options_.password});
+    if (!reply.ok()) return reply.status();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<RedisStateStore::Reply>> RedisStateStore::Command(
+    const std::vector<std::string>& args) {
+  if (auto s = Connect(); !s.ok()) return s;
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  argv.reserve(args.size());
+  lens.reserve(args.size());
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  auto* raw = static_cast<redisReply*>(
+      redisCommandArgv(context_, static_cast<int>(argv.size()), argv.data(), lens.data()));
+  if (!raw) {
+    // The connection is broken (timeout, reset): drop it; the next call reconnects.
+    std::string why = context_->errstr;
+    redisFree(context_);
+    context_ = nullptr;
+    return absl::UnavailableError(Concat("redis ", args[0], ": ", why));
+  }
+  auto reply = std::make_unique<Reply>(raw);
+  if (raw->type == REDIS_REPLY_ERROR) {
+    return absl::InternalError(Concat("redis ", args[0], ": ", std::string(raw->str, raw->len)));
+  }
+  return reply;
+}
+
+absl::StatusOr<std::unique_ptr<RedisStateStore::Reply>> RedisStateStore::Script(const std::string& body,
+                                                                                 std::string& sha,
+                                                                                 std::vector<std::string> args) {
+  if (auto s = Connect(); !s.ok()) return s;
+  if (sha.empty()) {
+    auto loaded = Command({"SCRIPT", "LOAD", body});
+    if (!loaded.ok()) return loaded.status();
+    sha.assign((*loaded)->r->str, (*loaded)->r->len);
+  }
+  args.insert(args.begin(), {"EVALSHA", sha, "0"});
+  auto reply = Command(args);
+  if (!reply.ok() && reply.status().message().find("NOSCRIPT") != absl::string_view::npos) {
+    // Redis restarted and forgot the script: load it again once.
+    sha.clear();
+    auto loaded = Command({"SCRIPT", "LOAD", body});
+    if (!loaded.ok()) return loaded.status();
+    sha.assign((*loaded)->r->str, (*loaded)->r->len);
+    args[1] = sha;
+    reply = Command(args);
+  }
+  return reply;
+}
+
+std::string RedisStateStore::Key(const std::string& topic, std::string_view suffix) const {
+  return Concat(options_.key_prefix, topic, ":", suffix);
+}
+
+absl::StatusOr<CheckpointOutcome> RedisStateStore::Commit(const std::string& topic, const PartitionCheckpoint& c) {
+  std::vector<std::string> args;
+  args.reserve(16 + c.deltas.size() * 12 + c.event_ids.size());
+  args.push_back(Key(topic, ""));
+  args.push_back(std::to_string(c.partition));
+  args.push_back(c.from ? std::to_string(*c.from) : "");
+  args.push_back(std::to_string(c.next));
+  args.push_back(std::to_string(c.watermark.value()));
+  args.push_back(std::to_string(options_.window_retention_ms));
+  args.push_back(std::to_string(options_.event_id_retention_ms));
+
+  std::vector<int64_t> windows;
+  for (const auto& d : c.deltas) windows.push_back(d.start.value());
+  std::sort(windows.begin(), windows.end());
+  windows.erase(std::unique(windows.begin(), windows.end()), windows.end());
+  args.push_back(std::to_string(windows.size()));
+  for (int64_t w : windows) args.push_back(std::to_string(w));
+
+  const size_t count_at = args.size();
+  args.emplace_back();
+  size_t triples = 0;
+  for (const auto& d : c.deltas) {
+    for (size_t i = 0; i < kCounterCount; ++i) {
+      const int64_t v = Counter(d.totals, i);
+      if (v == 0) continue;
+      args.push_back(std::to_string(d.start.value()));
+      std::string field;
+      field.reserve(2 + d.key.size());
+      field.push_back(static_cast<char>(i));
+      field.push_back(d.is_model ? 'm' : 'k');
+      field.append(d.key);
+      args.push_back(std::move(field));
+      args.push_back(std::to_string(v));
+      ++triples;
+    }
+  }
+  args[count_at] = std::to_string(triples);
+
+  // Event ids grouped by minute.
+  std::vector<std::pair<int64_t, uint64_t>> ids = c.event_ids;
+  std::sort(ids.begin(), ids.end());
+  const size_t groups_at = args.size();
+  args.emplace_back();
+  size_t groups = 0;
+  for (size_t i = 0; i < ids.size();) {
+    size_t j = i;
+    while (j < ids.size() && ids[j].first == ids[i].first) ++j;
+    args.push_back(std::to_string(ids[i].first));
+    args.push_back(std::to_string(j - i));
+    for (size_t k = i; k < j; ++k) args.push_back(std::to_string(ids[k].second));
+    ++groups;
+    i = j;
+  }
+  args[groups_at] = std::to_string(groups);
+
+  auto reply = Script(kCommitScript, commit_sha_, std::move(args));
+  if (!reply.ok()) return reply.status();
+  const redisReply* r = (*reply)->r;
+  if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->element[0]->type != REDIS_REPLY_INTEGER) {
+    return absl::InternalError("redis commit: unexpected reply");
+  }
+  return r->element[0]->integer == 1 ? CheckpointOutcome::kApplied : CheckpointOutcome::kStalePosition;
+}
+
+absl::StatusOr<std::optional<int64_t>> RedisStateStore::Position(const std::string& topic, int32_t partition) {
+  auto reply = Command({"HGET", Key(topic, "pos"), std::to_string(partition)});
+  if (!reply.ok()) return reply.status();
+  const redisReply* r = (*reply)->r;
+  if (r->type == REDIS_REPLY_NIL) return std::optional<int64_t>();
+  int64_t v;
+  if (r->type != REDIS_REPLY_STRING || !ParseInt({r->str, r->len}, v)) {
+    return absl::InternalError("redis position: not an integer");
+  }
+  return std::optional<int64_t>(v);
+}
+
+absl::StatusOr<std::vector<uint64_t>> RedisStateStore::RecentEventIds(const std::string& topic, int32_t partition,
+                                                                      EventTimeMs since) {
+  auto keys = Command({"KEYS", Key(topic, Concat("ids:", partition, ":*"))});
+  if (!keys.ok()) return keys.status();
+  std::vector<uint64_t> out;
+  const std::string key_prefix = Key(topic, Concat("ids:", partition, ":"));
+  const redisReply* kr = (*keys)->r;
+  for (size_t i = 0; i < kr->elements; ++i) {
+    std::string key(kr->element[i]->str, kr->element[i]->len);
+    int64_t minute;
+    if (!ParseInt(std::string_view(key).substr(key_prefix.size()), minute)) continue;
+    if (minute + 60'000 <= since.value()) continue;
+    auto members = Command({"SMEMBERS", key});
+    if (!members.ok()) return members.status();
+    const redisReply* mr = (*members)->r;
+    for (size_t m = 0; m < mr->elements; ++m) {
+      uint64_t id;
+      const redisReply* e = mr->element[m];
+      auto [p, ec] = std::from_chars(e->str, e->str + e->len, id);
+      if (ec == std::errc()) out.push_back(id);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::pair<int32_t, int64_t>>> RedisStateStore::Watermarks(const std::string& topic) {
+  auto reply = Command({"HGETALL", Key(topic, "wm")});
+  if (!reply.ok()) return reply.status();
+  std::vector<std::pair<int32_t, int64_t>> out;
+  const redisReply* r = (*reply)->r;
+  for (size_t i = 0; i + 1 < r->elements; i += 2) {
+    int64_t p, wm;
+    if (ParseInt({r->element[i]->str, r->element[i]->len}, p) &&
+        ParseInt({r->element[i + 1]->str, r->element[i + 1]->len}, wm)) {
+      out.emplace_back(static_cast<int32_t>(p), wm);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<WindowStartMs>> RedisStateStore::OpenWindows(const std::string& topic) {
+  auto reply = Command({"ZRANGE", Key(topic, "windows"), "0", "-1"});
+  if (!reply.ok()) return reply.status();
+  std::vector<WindowStartMs> out;
+  const redisReply* r = (*reply)->r;
+  for (size_t i = 0; i < r->elements; ++i) {
+    int64_t v;
+    if (ParseInt({r->element[i]->str, r->element[i]->len}, v)) out.emplace_back(v);
+  }
+  return out;
+}
+
+absl::StatusOr<bool> RedisStateStore::ClaimClose(const std::string& topic, WindowStartMs start) {
+  auto reply = Script(kClaimScript, claim_sha_, {Key(topic, ""), std::to_string(start.value())});
+  if (!reply.ok()) return reply.status();
+  return (*reply)->r->type == REDIS_REPLY_INTEGER && (*reply)->r->integer == 1;
+}
+
+absl::StatusOr<std::optional<WindowStartMs>> RedisStateStore::ClosedThrough(const std::string& topic) {
+  auto reply = Command({"GET", Key(topic, "closed")});
+  if (!reply.ok()) return reply.status();
+  const redisReply* r = (*reply)->r;
+  int64_t v;
+  if (r->type != REDIS_REPLY_STRING || !ParseInt({r->str, r->len}, v)) return std::optional<WindowStartMs>();
+  return std::optional<WindowStartMs>(WindowStartMs(v));
+}
+
+absl::StatusOr<StoredWindow> RedisStateStore::ReadWindow(const std::string& topic, WindowStartMs start) {
+  auto reply = Command({"HGETALL", Key(topic, Concat("win:", start.value()))});
+  if (!reply.ok()) return reply.status();
+  absl::flat_hash_map<std::string, WindowTotals> keys, models;
+  const redisReply* r = (*reply)->r;
+  for (size_t i = 0; i + 1 < r->elements; i += 2) {
+    std::string_view field(r->element[i]->str, r->element[i]->len);
+    int64_t v;
+    if (field.size() < 2 || !ParseInt({r->element[i + 1]->str, r->element[i + 1]->len}, v)) continue;
+    const size_t counter = static_cast<unsigned char>(field[0]);
+    if (counter >= kCounterCount) continue;
+    auto& target = field[1] == 'm' ? models : keys;
+    SetCounter(target[std::string(field.substr(2))], counter, v);
+  }
+  StoredWindow w;
+  w.start = start;
+  w.keys.assign(keys.begin(), keys.end());
+  w.models.assign(models.begin(), models.end());
+  std::sort(w.keys.begin(), w.keys.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::sort(w.models.begin(), w.models.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return w;
+}
+
+absl::Status RedisStateStore::Ping() {
+  auto reply = Command({"PING"});
+  return reply.ok() ? absl::OkStatus() : reply.status();
+}
+
+}  // namespace burnrate

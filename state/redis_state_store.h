@@ -1,0 +1,63 @@
+// The StateStore in Redis (hiredis). Each checkpoint is one Lua script, so a
+// partition's deltas, position, watermark and event ids change together or
+// not at all, and a checkpoint whose starting position no longer matches is
+// refused: replaying offsets can never count twice. Key layout in
+// docs/state.md.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "state/state_store.h"
+
+struct redisContext;
+
+namespace burnrate {
+
+struct RedisStoreOptions {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  std::string password;
+  std::string key_prefix = "burnrate:";
+  int timeout_ms = 2000;
+  // How long closed windows' totals stay readable, and event ids for dedup.
+  int64_t window_retention_ms = 48 * 3'600'000LL;
+  int64_t event_id_retention_ms = 10 * 60'000;
+};
+
+// Not thread-safe: holds one connection; reconnects on the next call after a
+// failure (the caller decides when to retry).
+class RedisStateStore : public StateStore {
+ public:
+  explicit RedisStateStore(RedisStoreOptions options);
+  ~RedisStateStore() override;
+
+  absl::StatusOr<CheckpointOutcome> Commit(const std::string& topic, const PartitionCheckpoint& c) override;
+  absl::StatusOr<std::optional<int64_t>> Position(const std::string& topic, int32_t partition) override;
+  absl::StatusOr<std::vector<uint64_t>> RecentEventIds(const std::string& topic, int32_t partition,
+                                                       EventTimeMs since) override;
+  absl::StatusOr<std::vector<std::pair<int32_t, int64_t>>> Watermarks(const std::string& topic) override;
+  absl::StatusOr<std::vector<WindowStartMs>> OpenWindows(const std::string& topic) override;
+  absl::StatusOr<bool> ClaimClose(const std::string& topic, WindowStartMs start) override;
+  absl::StatusOr<std::optional<WindowStartMs>> ClosedThrough(const std::string& topic) override;
+  absl::StatusOr<StoredWindow> ReadWindow(const std::string& topic, WindowStartMs start) override;
+  absl::Status Ping() override;
+
+ private:
+  struct Reply;
+  absl::Status Connect();
+  absl::StatusOr<std::unique_ptr<Reply>> Command(const std::vector<std::string>& args);
+  absl::StatusOr<std::unique_ptr<Reply>> Script(const std::string& body, std::string& sha,
+                                                std::vector<std::string> args);
+  std::string Key(const std::string& topic, std::string_view suffix) const;
+
+  RedisStoreOptions options_;
+  redisContext* context_ = nullptr;
+  std::string commit_sha_;
+  std::string claim_sha_;
+};
+
+RedisStoreOptions RedisStoreOptionsFrom(const Config& config);
+
+}  // namespace burnrate

@@ -1,0 +1,102 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+
+namespace burnrate {
+namespace {
+
+std::string ErrorOf(const std::string& yaml) {
+  auto c = ParseConfig(yaml, "burnrate.yaml");
+  return c.ok() ? "" : std::string(c.status().message());
+}
+
+TEST(Config, EmptyFileMeansDefaults) {
+  auto c = ParseConfig("", "empty.yaml");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->pipeline.windows.size_ms, 60'000);
+  EXPECT_EQ(c->pipeline.windows.allowed_lateness_ms, 60'000);
+  EXPECT_TRUE(c->price_table_file.empty());
+}
+
+TEST(Config, ReadsEverySection) {
+  setenv("BURNRATE_TEST_KAFKA_PASSWORD", "hunter2", 1);
+  auto c = ParseConfig(R"(
+windows:
+  size: 5m
+  allowed_lateness: 30s
+  max_keys_per_window: 5000
+dedup:
+  horizon: 1h
+decoder:
+  max_tokens: 5000000
+  dimension_keys:
+    tenant: [org.id]
+pricing:
+  file: /etc/burnrate/prices.yaml
+  trust_reported_cost: true
+kafka:
+  brokers: 10.0.0.1:9092
+  topic: costs
+  properties:
+    security.protocol: SASL_SSL
+  secret_properties:
+    sasl.password: {env: BURNRATE_TEST_KAFKA_PASSWORD}
+redis:
+  port: 6380
+checkpoint_interval: 500ms
+)", "full.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->pipeline.windows.size_ms, 300'000);
+  EXPECT_EQ(c->pipeline.windows.allowed_lateness_ms, 30'000);
+  EXPECT_EQ(c->pipeline.windows.max_keys_per_window, 5000u);
+  EXPECT_EQ(c->pipeline.dedup_horizon_ms, 3'600'000);
+  EXPECT_EQ(c->pipeline.decoder.tenant_keys, std::vector<std::string>{"org.id"});
+  EXPECT_TRUE(c->pipeline.trust_reported_cost);
+  EXPECT_EQ(c->kafka.topic, "costs");
+  EXPECT_EQ(c->kafka.properties.at("security.protocol"), "SASL_SSL");
+  EXPECT_EQ(c->kafka.secret_properties.at("sasl.password").value, "hunter2");
+  EXPECT_EQ(c->redis.port, 6380);
+  EXPECT_EQ(c->checkpoint_interval_ms, 500);
+
+  // Explaining never prints a secret.
+  const std::string explained = ExplainConfig(*c);
+  EXPECT_EQ(explained.find("hunter2"), std::string::npos);
+  EXPECT_NE(explained.find("env:BURNRATE_TEST_KAFKA_PASSWORD"), std::string::npos);
+}
+
+TEST(Config, ErrorsNameFileLineAndReason) {
+  EXPECT_EQ(ErrorOf("windows:\n  size: 7q\n"),
+            "burnrate.yaml:2: windows.size: '7q' is not a duration like 500ms, 30s, 5m, 2h, 7d");
+  EXPECT_EQ(ErrorOf("windows:\n  size: 1m\n  sise: 2m\n").rfind("burnrate.yaml:3: unknown key 'sise'", 0), 0u);
+  EXPECT_EQ(ErrorOf("windows:\n  size: 5s\n").rfind("burnrate.yaml:2: windows.size must be between 10s and 1h", 0), 0u);
+  EXPECT_EQ(ErrorOf("windows:\n  size: 7m\n").rfind("burnrate.yaml:2: windows.size must divide an hour", 0), 0u);
+  EXPECT_EQ(ErrorOf("redis:\n  port: http\n").rfind("burnrate.yaml:2: redis.port must be an integer", 0), 0u);
+  EXPECT_EQ(ErrorOf("kafka:\n  properties:\n    sasl.password: x\n").rfind("burnrate.yaml:3:", 0), 0u);
+  EXPECT_EQ(ErrorOf("redis:\n  password: plain\n").rfind("burnrate.yaml:2: redis.password must be {env", 0), 0u);
+  EXPECT_EQ(ErrorOf("redis:\n  password: {env: BURNRATE_SURELY_UNSET}\n")
+                .rfind("burnrate.yaml:2: redis.password: environment variable BURNRATE_SURELY_UNSET is not set", 0),
+            0u);
+  EXPECT_EQ(ErrorOf("windows: [1, 2\n").rfind("burnrate.yaml:", 0), 0u);  // YAML syntax error
+  EXPECT_EQ(ErrorOf("dedup:\n  horizon: 30s\n").rfind("burnrate.yaml:2: dedup.horizon (30s) must be at least", 0), 0u);
+}
+
+TEST(Config, MissingFileIsAClearError) {
+  auto c = LoadConfig("/nonexistent/burnrate.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(std::string(c.status().message()).find("/nonexistent/burnrate.yaml"), std::string::npos);
+}
+
+TEST(Durations, ParseAndFormat) {
+  EXPECT_EQ(*ParseDurationMs("500ms"), 500);
+  EXPECT_EQ(*ParseDurationMs("7d"), 7 * 86'400'000LL);
+  EXPECT_FALSE(ParseDurationMs("-1s").ok());
+  EXPECT_FALSE(ParseDurationMs("1.5m").ok());
+  EXPECT_EQ(FormatDurationMs(90'000), "90s");
+  EXPECT_EQ(FormatDurationMs(3'600'000), "1h");
+}
+
+}  // namespace
+}  // namespace burnrate

@@ -1,0 +1,125 @@
+#include "core/window.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace burnrate {
+namespace {
+
+struct Row {
+  WindowScope scope;
+  int64_t start;
+  std::string tenant, feature, environment, model;
+  WindowTotals totals;
+};
+
+class WindowTest : public ::testing::Test {
+ protected:
+  CostEvent Event(int64_t t, std::string_view tenant, int64_t input = 10, std::string_view model = "m") {
+    CostEvent e;
+    e.time = EventTimeMs(t);
+    e.tenant = tenant;
+    e.feature = "f";
+    e.environment = "prod";
+    e.model = model;
+    e.tokens[TokenKind::kInput] = input;
+    return e;
+  }
+  WindowAggregator::RecordSink Collect() {
+    return [this](const WindowRecord& r) {
+      rows_.push_back({r.scope, r.start.value(), std::string(r.tenant), std::string(r.feature),
+                       std::string(r.environment), std::string(r.model), *r.totals});
+    };
+  }
+  std::vector<Row> rows_;
+};
+
+TEST(WindowStartFor, FloorsToTheGridAlsoBefore1970) {
+  EXPECT_EQ(WindowStartFor(EventTimeMs(125'000), 60'000).value(), 120'000);
+  EXPECT_EQ(WindowStartFor(EventTimeMs(120'000), 60'000).value(), 120'000);
+  EXPECT_EQ(WindowStartFor(EventTimeMs(-1), 60'000).value(), -60'000);
+}
+
+TEST(PackKey, RoundTripsAndCannotBeConfused) {
+  std::string a, b;
+  PackKey("a\x1f", "b", "c", a);
+  PackKey("a", "\x1f" "b", "c", b);
+  EXPECT_NE(a, b);
+  std::string_view t, f, e;
+  ASSERT_TRUE(UnpackKey(a, t, f, e));
+  EXPECT_EQ(t, "a\x1f");
+  EXPECT_EQ(f, "b");
+  EXPECT_EQ(e, "c");
+  EXPECT_FALSE(UnpackKey("\x00", t, f, e));
+}
+
+TEST_F(WindowTest, SumsPerKeyAndClosesAfterLateness) {
+  WindowAggregator agg({.size_ms = 60'000, .allowed_lateness_ms = 30'000, .max_keys_per_window = 100});
+  agg.Add(Event(1'000, "acme", 10), Money::FromPicodollars(5), true);
+  agg.Add(Event(59'999, "acme", 20), Money::FromPicodollars(7), true);
+  agg.Add(Event(30'000, "beta", 1), Money(), false);
+  agg.Add(Event(60'000, "acme", 100), Money::FromPicodollars(1), true);  // next window
+  EXPECT_EQ(agg.CloseReady(Collect()), 0u);  // watermark 60s < 60s + 30s
+  agg.Add(Event(90'000, "acme"), Money(), true);
+  EXPECT_EQ(agg.CloseReady(Collect()), 1u);
+  std::vector<Row> keys;
+  for (const auto& r : rows_) if (r.scope == WindowScope::kKey) keys.push_back(r);
+  ASSERT_EQ(keys.size(), 2u);
+  EXPECT_EQ(keys[0].tenant, "acme");
+  EXPECT_EQ(keys[0].start, 0);
+  EXPECT_EQ(keys[0].totals.events, 2);
+  EXPECT_EQ(keys[0].totals.tokens[TokenKind::kInput], 30);
+  EXPECT_EQ(keys[0].totals.cost.picodollars(), 12);
+  EXPECT_EQ(keys[1].tenant, "beta");
+  EXPECT_EQ(keys[1].totals.unpriced_events, 1);
+}
+
+TEST_F(WindowTest, RollupsAddUpToTheKeys) {
+  WindowAggregator agg({.size_ms = 60'000, .allowed_lateness_ms = 0, .max_keys_per_window = 100});
+  agg.Add(Event(1'000, "acme", 10, "m1"), Money::FromPicodollars(3), true);
+  agg.Add(Event(2'000, "beta", 20, "m2"), Money::FromPicodollars(4), true);
+  agg.Add(Event(3'000, "beta", 30, "m1"), Money::FromPicodollars(5), true);
+  agg.CloseAll(Collect());
+  int64_t tenant_cost = 0, model_cost = 0, env_events = 0;
+  for (const auto& r : rows_) {
+    if (r.scope == WindowScope::kTenant) tenant_cost += r.totals.cost.picodollars();
+    if (r.scope == WindowScope::kModel) model_cost += r.totals.cost.picodollars();
+    if (r.scope == WindowScope::kEnvironment) env_events += r.totals.events;
+  }
+  EXPECT_EQ(tenant_cost, 12);
+  EXPECT_EQ(model_cost, 12);
+  EXPECT_EQ(env_events, 3);
+}
+
+TEST_F(WindowTest, EventsForClosedWindowsAreLate) {
+  WindowAggregator agg({.size_ms = 60'000, .allowed_lateness_ms = 10'000, .max_keys_per_window = 100});
+  agg.Add(Event(5'000, "a"), Money(), true);
+  agg.Add(Event(200'000, "a"), Money(), true);
+  agg.CloseReady(Collect());
+  EXPECT_EQ(agg.Add(Event(5'000, "a"), Money(), true), WindowAggregator::AddResult::kLate);
+  // A window that never had an event closed all the same.
+  EXPECT_EQ(agg.Add(Event(65'000, "a"), Money(), true), WindowAggregator::AddResult::kLate);
+  // Within the lateness of the current window: still counted.
+  EXPECT_EQ(agg.Add(Event(185'000, "a"), Money(), true), WindowAggregator::AddResult::kAdded);
+}
+
+TEST_F(WindowTest, KeysBeyondTheCapGoToOverflowWithoutLosingSpend) {
+  WindowAggregator agg({.size_ms = 60'000, .allowed_lateness_ms = 0, .max_keys_per_window = 2});
+  for (int i = 0; i < 5; ++i) agg.Add(Event(1'000, "t" + std::to_string(i)), Money::FromPicodollars(1), true);
+  EXPECT_EQ(agg.overflowed_events(), 3u);
+  agg.CloseAll(Collect());
+  int64_t cost = 0;
+  bool saw_overflow = false;
+  for (const auto& r : rows_) {
+    if (r.scope != WindowScope::kKey) continue;
+    cost += r.totals.cost.picodollars();
+    saw_overflow |= r.tenant == kOverflowDimension && r.totals.events == 3;
+  }
+  EXPECT_EQ(cost, 5);
+  EXPECT_TRUE(saw_overflow);
+}
+
+}  // namespace
+}  // namespace burnrate

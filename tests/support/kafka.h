@@ -1,0 +1,36 @@
+// Kafka helpers for integration tests, on the stack's broker (Stack()).
+// Each call opens and closes its own librdkafka handle, so they are safe to
+// call from any thread and leave nothing running between calls.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace burnrate::testing {
+
+// Creates a topic nobody else uses ("<prefix>-<pid>-<counter>-<random>") with
+// `partitions` partitions, replication factor 1 and the given topic configs
+// (e.g. {"cleanup.policy", "compact"}), and returns its name once metadata
+// shows every partition with a leader (30 s deadline). Tests therefore never
+// see each other's data, even on a shared, long-lived stack.
+std::string CreateTopic(int partitions, std::string_view prefix = "test",
+                        std::vector<std::pair<std::string, std::string>> configs = {});
+
+// Produces values (with keys[i] as the key of values[i] when keys is given;
+// without keys the default partitioner spreads messages over partitions) with
+// an idempotent producer, flushes, and throws unless every delivery report
+// succeeded. Keys, when given, must be as many as values.
+void Produce(const std::string& topic, const std::vector<std::string>& values,
+             const std::vector<std::string>* keys = nullptr);
+
+// Returns every message in the topic at the time of the call, all partitions,
+// from the log start to the high watermark, as (key, value) pairs; a null key
+// reads as "". Order is by offset within a partition, interleaved across
+// partitions. Throws if it cannot read everything before the deadline.
+std::vector<std::pair<std::string, std::string>> ReadAll(const std::string& topic,
+                                                         std::chrono::milliseconds deadline);
+
+}  // namespace burnrate::testing

@@ -19,7 +19,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/str_cat.h"
+#include "core/concat.h"
+#include "core/time_format.h"
 
 namespace burnrate {
 namespace internal {
@@ -28,17 +29,34 @@ extern const char kDefaultPriceTableYaml[];
 extern const size_t kDefaultPriceTableYamlSize;
 }  // namespace internal
 
-// A precompiled glob. Most model names miss most patterns on their first
-// bytes, so the literal prefix and minimum length reject them before the
-// backtracking matcher runs.
+// A precompiled glob. Most model names miss most patterns, so cheap
+// necessary conditions (length, literal prefix, longest literal run) reject
+// them before the backtracking matcher runs; the literal run matters for
+// patterns that start with '*', such as Bedrock's "*anthropic.claude-...".
 struct PriceTable::Pattern {
   std::string glob;            // '*' matches any run of bytes, '?' exactly one
   std::string literal_prefix;  // the bytes before the first wildcard
+  std::string longest_run;     // the longest stretch without wildcards
   size_t min_length = 0;       // the number of non-'*' bytes
   std::string model;           // canonical name it resolves to
 
+  static Pattern Compile(std::string_view glob, std::string_view model) {
+    Pattern p;
+    p.glob = std::string(glob);
+    p.model = std::string(model);
+    p.literal_prefix = std::string(glob.substr(0, glob.find_first_of("*?")));
+    for (size_t begin = 0; begin < glob.size();) {
+      const size_t end = std::min(glob.find_first_of("*?", begin), glob.size());
+      if (end - begin > p.longest_run.size()) p.longest_run = glob.substr(begin, end - begin);
+      begin = end + 1;
+    }
+    p.min_length = glob.size() - static_cast<size_t>(std::count(glob.begin(), glob.end(), '*'));
+    return p;
+  }
+
   bool Matches(std::string_view name) const {
-    if (name.size() < min_length || name.substr(0, literal_prefix.size()) != literal_prefix) {
+    if (name.size() < min_length || name.substr(0, literal_prefix.size()) != literal_prefix ||
+        name.find(longest_run) == std::string_view::npos) {
       return false;
     }
     // Iterative glob with single-star backtracking: O(len(glob) * len(name))
@@ -70,30 +88,12 @@ struct PriceTable::Pattern {
 namespace {
 
 // Debian's Abseil is built with its own absl::string_view, which does not
-// convert from std::string_view; these adapters keep the rest of this file in
-// std::string_view.
+// convert from std::string_view; hash lookups go through this.
 absl::string_view AbslView(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-template <typename T>
-const T& CatArg(const T& value) {
-  return value;
-}
-absl::string_view CatArg(std::string_view s) { return AbslView(s); }
-template <typename... Args>
-std::string Cat(const Args&... args) {
-  return absl::StrCat(CatArg(args)...);
-}
 
-std::string JoinNames(std::initializer_list<std::string_view> names) {
-  std::string joined;
-  for (std::string_view name : names) {
-    if (!joined.empty()) joined += ", ";
-    joined += name;
-  }
-  return joined;
-}
-
-#define BURNRATE_RETURN_IF_ERROR(expr)                          \
-  do {                                                          \
+// Returns early with a failed status; the parser has one check per line.
+#define BURNRATE_RETURN_IF_ERROR(expr)                                \
+  do {                                                                \
     if (absl::Status status_ = (expr); !status_.ok()) return status_; \
   } while (false)
 
@@ -109,17 +109,16 @@ constexpr int kBatchDecimals = 4;  // a multiplier with 4 decimals is basis poin
 constexpr size_t kMaxTableBytes = 16 << 20;
 
 // ---------------------------------------------------------------------------
-// Scalars: exact decimals and dates, parsed by hand so that no value passes
-// through a double and no locale can change the result.
+// Scalars. Prices are parsed by hand so that no value passes through a double
+// and no locale can change the result.
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 // Parses an unsigned decimal with at most `max_decimals` fractional digits
 // into an integer scaled by 10^max_decimals. Returns the reason on failure.
-std::optional<std::string> ParseFixedPoint(std::string_view text, int max_decimals,
-                                           int64_t* out) {
+std::optional<std::string> ParseFixedPoint(std::string_view text, int max_decimals, int64_t* out) {
   if (text.empty()) return "expected a number, got an empty value";
-  if (text[0] == '-') return Cat("'", text, "' is negative");
+  if (text[0] == '-') return Concat("'", text, "' is negative");
   const size_t dot = text.find('.');
   const std::string_view whole = text.substr(0, dot);
   const std::string_view frac =
@@ -129,20 +128,20 @@ std::optional<std::string> ParseFixedPoint(std::string_view text, int max_decima
   };
   if (whole.empty() || !all_digits(whole) || !all_digits(frac) ||
       (dot != std::string_view::npos && frac.empty())) {
-    return Cat("'", text, "' is not a plain decimal number (write e.g. 3.75)");
+    return Concat("'", text, "' is not a plain decimal number (write e.g. 3.75)");
   }
   if (max_decimals == 0 && dot != std::string_view::npos) {
-    return Cat("'", text, "' is not a whole number");
+    return Concat("'", text, "' is not a whole number");
   }
   if (frac.size() > static_cast<size_t>(max_decimals)) {
-    return Cat("'", text, "' has more than ", max_decimals, " decimal places");
+    return Concat("'", text, "' has more than ", max_decimals, " decimal places");
   }
   int64_t scale = 1;
   for (int i = 0; i < max_decimals; ++i) scale *= 10;
   constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
   int64_t value = 0;
   for (char c : whole) {
-    if (value > (kMax / scale - (c - '0')) / 10) return Cat("'", text, "' is too large");
+    if (value > (kMax / scale - (c - '0')) / 10) return Concat("'", text, "' is too large");
     value = value * 10 + (c - '0');
   }
   value *= scale;
@@ -155,123 +154,35 @@ std::optional<std::string> ParseFixedPoint(std::string_view text, int max_decima
   return std::nullopt;
 }
 
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
-// days_from_civil).
-int64_t DaysFromCivil(int64_t y, int64_t m, int64_t d) {
-  y -= m <= 2 ? 1 : 0;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int64_t yoe = y - era * 400;
-  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-int DaysInMonth(int year, int month) {
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  return month == 2 && leap ? 29 : kDays[month - 1];
-}
-
-// Reads exactly `n` digits at `*pos`.
-bool ReadDigits(std::string_view s, size_t* pos, size_t n, int* out) {
-  if (*pos + n > s.size()) return false;
-  int v = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const char c = s[*pos + i];
-    if (!IsDigit(c)) return false;
-    v = v * 10 + (c - '0');
-  }
-  *pos += n;
-  *out = v;
-  return true;
-}
-
-bool Expect(std::string_view s, size_t* pos, char c) {
-  if (*pos >= s.size() || s[*pos] != c) return false;
-  ++*pos;
-  return true;
-}
-
-// Parses "YYYY-MM-DD" (midnight UTC) or, when `allow_time`, an RFC 3339
-// timestamp "YYYY-MM-DDTHH:MM:SS[.fff](Z|+HH:MM|-HH:MM)" into epoch ms.
-std::optional<std::string> ParseDate(std::string_view s, bool allow_time, int64_t* out_ms) {
-  const std::string expected =
-      allow_time ? "a date YYYY-MM-DD or an RFC 3339 timestamp like 2025-06-10T17:00:00Z"
-                 : "a date YYYY-MM-DD";
-  const auto bad = [&](std::string_view why) {
-    return Cat("'", s, "' is not ", expected, why.empty() ? "" : " (", why,
-                        why.empty() ? "" : ")");
-  };
-  size_t pos = 0;
-  int year = 0, month = 0, day = 0;
-  if (!ReadDigits(s, &pos, 4, &year) || !Expect(s, &pos, '-') ||
-      !ReadDigits(s, &pos, 2, &month) || !Expect(s, &pos, '-') || !ReadDigits(s, &pos, 2, &day)) {
-    return bad("");
-  }
-  if (month < 1 || month > 12) return bad("month out of range");
-  if (day < 1 || day > DaysInMonth(year, month)) return bad("day out of range");
-  int64_t ms = DaysFromCivil(year, month, day) * 86'400'000;
-  if (pos == s.size()) {
-    *out_ms = ms;
-    return std::nullopt;
-  }
-  if (!allow_time) return bad("");
-  int hour = 0, minute = 0, second = 0;
-  if (!(Expect(s, &pos, 'T') || Expect(s, &pos, 't')) || !ReadDigits(s, &pos, 2, &hour) ||
-      !Expect(s, &pos, ':') || !ReadDigits(s, &pos, 2, &minute) || !Expect(s, &pos, ':') ||
-      !ReadDigits(s, &pos, 2, &second)) {
-    return bad("");
-  }
-  if (hour > 23 || minute > 59 || second > 59) return bad("time out of range");
-  ms += (hour * 3600 + minute * 60 + second) * int64_t{1000};
-  if (Expect(s, &pos, '.')) {
-    int scale = 100;
-    size_t digits = 0;
-    while (pos < s.size() && IsDigit(s[pos])) {
-      if (++digits > 3) return bad("at most millisecond precision");
-      ms += (s[pos++] - '0') * scale;
-      scale /= 10;
-    }
-    if (digits == 0) return bad("");
-  }
-  if (Expect(s, &pos, 'Z') || Expect(s, &pos, 'z')) {
-    // UTC
-  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
-    const int sign = s[pos++] == '+' ? 1 : -1;
-    int off_h = 0, off_m = 0;
-    if (!ReadDigits(s, &pos, 2, &off_h) || !Expect(s, &pos, ':') ||
-        !ReadDigits(s, &pos, 2, &off_m) || off_h > 23 || off_m > 59) {
-      return bad("bad UTC offset");
-    }
-    ms -= sign * (off_h * 60 + off_m) * int64_t{60'000};
-  } else {
-    return bad("missing UTC offset");
-  }
-  if (pos != s.size()) return bad("");
-  *out_ms = ms;
-  return std::nullopt;
+// Parses "YYYY-MM-DD" (midnight UTC) or, when `allow_time`, also an RFC 3339
+// timestamp, with the same parser as event times so both agree to the
+// millisecond.
+std::optional<int64_t> ParseDateMs(std::string_view text, bool allow_time) {
+  if (text.size() == 10) return ParseRfc3339Ms(Concat(text, "T00:00:00Z"));
+  if (!allow_time) return std::nullopt;
+  return ParseRfc3339Ms(text);
 }
 
 // Model names, aliases and patterns: printable ASCII without spaces, so that
 // what the table says is what an event must carry.
 std::optional<std::string> CheckName(std::string_view name, std::string_view what,
                                      bool is_pattern) {
-  if (name.empty()) return Cat(what, " must not be empty");
+  if (name.empty()) return Concat(what, " must not be empty");
   if (name.size() > kMaxModelNameLength) {
-    return Cat(what, " '", name.substr(0, 40), "...' is longer than ",
-                        kMaxModelNameLength, " bytes");
+    return Concat(what, " '", name.substr(0, 40), "...' is longer than ", kMaxModelNameLength,
+                  " bytes");
   }
   for (char c : name) {
     if (c <= ' ' || c > '~') {
-      return Cat(what, " '", name, "' contains whitespace or a non-printable byte");
+      return Concat(what, " '", name, "' contains whitespace or a non-printable byte");
     }
   }
   const bool has_wildcard = name.find_first_of("*?") != std::string_view::npos;
   if (is_pattern && !has_wildcard) {
-    return Cat("pattern '", name, "' has no '*' or '?'; list it under aliases");
+    return Concat("pattern '", name, "' has no '*' or '?'; list it under aliases");
   }
   if (!is_pattern && has_wildcard) {
-    return Cat(what, " '", name, "' contains '*' or '?'; list it under patterns");
+    return Concat(what, " '", name, "' contains '*' or '?'; list it under patterns");
   }
   return std::nullopt;
 }
@@ -309,7 +220,7 @@ class TableParser {
   explicit TableParser(std::string_view source) : source_(source) {}
 
   absl::Status Error(int line, std::string_view reason) const {
-    return absl::InvalidArgumentError(Cat(source_, ":", std::max(line, 1), ": ", reason));
+    return absl::InvalidArgumentError(Concat(source_, ":", std::max(line, 1), ": ", reason));
   }
 
   static int LineOf(const YAML::Node& node, int fallback) {
@@ -337,9 +248,9 @@ class TableParser {
 
     BURNRATE_RETURN_IF_ERROR(Require(fields, "compiled_on", root_line, &field));
     BURNRATE_RETURN_IF_ERROR(ReadString(*field, "compiled_on", &table.compiled_on));
-    int64_t unused_ms = 0;
-    if (auto reason = ParseDate(table.compiled_on, /*allow_time=*/false, &unused_ms)) {
-      return Error(ValueLine(*field), Cat("compiled_on: ", *reason));
+    if (!ParseDateMs(table.compiled_on, /*allow_time=*/false)) {
+      return Error(ValueLine(*field),
+                   Concat("compiled_on: '", table.compiled_on, "' is not a date YYYY-MM-DD"));
     }
 
     BURNRATE_RETURN_IF_ERROR(Require(fields, "models", root_line, &field));
@@ -362,47 +273,49 @@ class TableParser {
                        std::initializer_list<std::string_view> allowed,
                        absl::flat_hash_map<std::string, Field>* out) {
     const int line = LineOf(node, fallback_line);
-    if (!node.IsMap()) return Error(line, Cat(what, " must be a mapping of keys"));
+    if (!node.IsMap()) return Error(line, Concat(what, " must be a mapping of keys"));
     for (auto it = node.begin(); it != node.end(); ++it) {
       const int key_line = LineOf(it->first, line);
-      if (!it->first.IsScalar()) return Error(key_line, Cat("keys must be plain names"));
+      if (!it->first.IsScalar()) return Error(key_line, "keys must be plain names");
       const std::string& key = it->first.Scalar();
       if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-        return Error(key_line, Cat("unknown key '", key, "' in ", what,
-                                            " (expected one of: ", JoinNames(allowed), ")"));
+        return Error(key_line, Concat("unknown key '", key, "' in ", what,
+                                      " (expected one of: ", JoinStrings(allowed, ", "), ")"));
       }
       if (out->contains(key)) {
-        return Error(key_line, Cat("key '", key, "' repeated (first at line ",
-                                            out->at(key).line, ")"));
+        return Error(key_line,
+                     Concat("key '", key, "' repeated (first at line ", out->at(key).line, ")"));
       }
       out->emplace(key, Field{it->first, it->second, key_line});
     }
     return absl::OkStatus();
   }
 
-  absl::Status Require(const absl::flat_hash_map<std::string, Field>& fields,
-                       std::string_view key, int map_line, const Field** out) const {
+  absl::Status Require(const absl::flat_hash_map<std::string, Field>& fields, std::string_view key,
+                       int map_line, const Field** out) const {
     auto it = fields.find(AbslView(key));
-    if (it == fields.end()) return Error(map_line, Cat("missing required key '", key, "'"));
+    if (it == fields.end()) return Error(map_line, Concat("missing required key '", key, "'"));
     *out = &it->second;
     return absl::OkStatus();
   }
 
   absl::Status ReadString(const Field& field, std::string_view key, std::string* out) const {
     const int line = ValueLine(field);
-    if (!field.value.IsScalar()) return Error(line, Cat("'", key, "' must be a string"));
+    if (!field.value.IsScalar()) return Error(line, Concat("'", key, "' must be a string"));
     *out = field.value.Scalar();
-    if (out->empty()) return Error(line, Cat("'", key, "' must not be empty"));
+    if (out->empty()) return Error(line, Concat("'", key, "' must not be empty"));
     return absl::OkStatus();
   }
 
   absl::Status ReadFixedPoint(const Field& field, std::string_view key, int decimals,
                               int64_t* out) const {
     const int line = ValueLine(field);
-    if (field.value.IsNull()) return Error(line, Cat(key, ": expected a number, found no value"));
-    if (!field.value.IsScalar()) return Error(line, Cat(key, ": expected a number"));
+    if (field.value.IsNull()) {
+      return Error(line, Concat(key, ": expected a number, found no value"));
+    }
+    if (!field.value.IsScalar()) return Error(line, Concat(key, ": expected a number"));
     if (auto reason = ParseFixedPoint(field.value.Scalar(), decimals, out)) {
-      return Error(line, Cat(key, ": ", *reason));
+      return Error(line, Concat(key, ": ", *reason));
     }
     return absl::OkStatus();
   }
@@ -417,11 +330,11 @@ class TableParser {
     } else if (field.value.IsSequence()) {
       for (const YAML::Node& item : field.value) items.push_back(item);
     } else {
-      return Error(line, Cat("'", key, "' must be a list of strings"));
+      return Error(line, Concat("'", key, "' must be a list of strings"));
     }
     for (const YAML::Node& item : items) {
       const int item_line = LineOf(item, line);
-      if (!item.IsScalar()) return Error(item_line, Cat("'", key, "' must hold strings"));
+      if (!item.IsScalar()) return Error(item_line, Concat("'", key, "' must hold strings"));
       if (auto reason = CheckName(item.Scalar(), item_kind, is_pattern)) {
         return Error(item_line, *reason);
       }
@@ -433,7 +346,8 @@ class TableParser {
   absl::Status ParseModel(const YAML::Node& node, int fallback_line, ParsedModel* model) {
     absl::flat_hash_map<std::string, Field> fields;
     BURNRATE_RETURN_IF_ERROR(ReadMap(node, fallback_line, "a model entry",
-                                  {"model", "provider", "aliases", "patterns", "prices"}, &fields));
+                                     {"model", "provider", "aliases", "patterns", "prices"},
+                                     &fields));
     const int line = LineOf(node, fallback_line);
     const Field* field = nullptr;
 
@@ -448,12 +362,12 @@ class TableParser {
     BURNRATE_RETURN_IF_ERROR(ReadString(*field, "provider", &model->provider));
 
     if (auto it = fields.find("aliases"); it != fields.end()) {
-      BURNRATE_RETURN_IF_ERROR(ReadNameList(it->second, "aliases", "alias", /*is_pattern=*/false,
-                            &model->aliases));
+      BURNRATE_RETURN_IF_ERROR(
+          ReadNameList(it->second, "aliases", "alias", /*is_pattern=*/false, &model->aliases));
     }
     if (auto it = fields.find("patterns"); it != fields.end()) {
-      BURNRATE_RETURN_IF_ERROR(ReadNameList(it->second, "patterns", "pattern", /*is_pattern=*/true,
-                            &model->patterns));
+      BURNRATE_RETURN_IF_ERROR(
+          ReadNameList(it->second, "patterns", "pattern", /*is_pattern=*/true, &model->patterns));
     }
 
     BURNRATE_RETURN_IF_ERROR(Require(fields, "prices", line, &field));
@@ -470,9 +384,9 @@ class TableParser {
       BURNRATE_RETURN_IF_ERROR(ParsePeriod(entry, prices_line, &period, &from_line));
       if (!model->periods.empty() &&
           period.effective_from <= model->periods.back().effective_from) {
-        return Error(from_line, Cat("effective_from must be later than the previous "
-                                             "period's (line ",
-                                             previous_line, "); list periods oldest first"));
+        return Error(from_line, Concat("effective_from must be later than the previous "
+                                       "period's (line ",
+                                       previous_line, "); list periods oldest first"));
       }
       previous_line = from_line;
       model->periods.push_back(std::move(period));
@@ -486,20 +400,20 @@ class TableParser {
                                std::string_view prefix, TokenPrices* prices) {
     const Field* field = nullptr;
     BURNRATE_RETURN_IF_ERROR(Require(fields, "input", line, &field));
-    BURNRATE_RETURN_IF_ERROR(ReadFixedPoint(*field, Cat(prefix, "input"), kPriceDecimals,
-                                  &prices->input));
+    BURNRATE_RETURN_IF_ERROR(
+        ReadFixedPoint(*field, Concat(prefix, "input"), kPriceDecimals, &prices->input));
     BURNRATE_RETURN_IF_ERROR(Require(fields, "output", line, &field));
-    BURNRATE_RETURN_IF_ERROR(ReadFixedPoint(*field, Cat(prefix, "output"), kPriceDecimals,
-                                  &prices->output));
+    BURNRATE_RETURN_IF_ERROR(
+        ReadFixedPoint(*field, Concat(prefix, "output"), kPriceDecimals, &prices->output));
     prices->cache_read = prices->input;
     prices->cache_write = prices->input;
     if (auto it = fields.find("cache_read"); it != fields.end()) {
-      BURNRATE_RETURN_IF_ERROR(ReadFixedPoint(it->second, Cat(prefix, "cache_read"), kPriceDecimals,
-                              &prices->cache_read));
+      BURNRATE_RETURN_IF_ERROR(ReadFixedPoint(it->second, Concat(prefix, "cache_read"),
+                                              kPriceDecimals, &prices->cache_read));
     }
     if (auto it = fields.find("cache_write"); it != fields.end()) {
-      BURNRATE_RETURN_IF_ERROR(ReadFixedPoint(it->second, Cat(prefix, "cache_write"), kPriceDecimals,
-                              &prices->cache_write));
+      BURNRATE_RETURN_IF_ERROR(ReadFixedPoint(it->second, Concat(prefix, "cache_write"),
+                                              kPriceDecimals, &prices->cache_write));
     }
     return absl::OkStatus();
   }
@@ -507,21 +421,23 @@ class TableParser {
   absl::Status ParsePeriod(const YAML::Node& node, int fallback_line, ModelPrice* period,
                            int* from_line) {
     absl::flat_hash_map<std::string, Field> fields;
-    BURNRATE_RETURN_IF_ERROR(ReadMap(node, fallback_line, "a price period",
-                                  {"effective_from", "input", "output", "cache_read",
-                                   "cache_write", "batch", "long_context"},
-                                  &fields));
+    BURNRATE_RETURN_IF_ERROR(ReadMap(
+        node, fallback_line, "a price period",
+        {"effective_from", "input", "output", "cache_read", "cache_write", "batch", "long_context"},
+        &fields));
     const int line = LineOf(node, fallback_line);
     const Field* field = nullptr;
 
     BURNRATE_RETURN_IF_ERROR(Require(fields, "effective_from", line, &field));
     *from_line = ValueLine(*field);
     if (!field->value.IsScalar()) return Error(*from_line, "effective_from must be a date");
-    int64_t from_ms = 0;
-    if (auto reason = ParseDate(field->value.Scalar(), /*allow_time=*/true, &from_ms)) {
-      return Error(*from_line, Cat("effective_from: ", *reason));
+    const std::optional<int64_t> from_ms = ParseDateMs(field->value.Scalar(), /*allow_time=*/true);
+    if (!from_ms) {
+      return Error(*from_line, Concat("effective_from: '", field->value.Scalar(),
+                                      "' is not a date YYYY-MM-DD or an RFC 3339 timestamp "
+                                      "such as 2025-06-10T17:00:00Z"));
     }
-    period->effective_from = EventTimeMs(from_ms);
+    period->effective_from = EventTimeMs(*from_ms);
 
     BURNRATE_RETURN_IF_ERROR(ReadTokenPrices(fields, line, "", &period->prices));
 
@@ -539,18 +455,19 @@ class TableParser {
     if (auto it = fields.find("long_context"); it != fields.end()) {
       absl::flat_hash_map<std::string, Field> tier;
       const int tier_line = ValueLine(it->second);
-      BURNRATE_RETURN_IF_ERROR(ReadMap(it->second.value, tier_line, "long_context",
-                       {"threshold_tokens", "input", "output", "cache_read", "cache_write"},
-                       &tier));
+      BURNRATE_RETURN_IF_ERROR(
+          ReadMap(it->second.value, tier_line, "long_context",
+                  {"threshold_tokens", "input", "output", "cache_read", "cache_write"}, &tier));
       BURNRATE_RETURN_IF_ERROR(Require(tier, "threshold_tokens", tier_line, &field));
       int64_t threshold = 0;
-      BURNRATE_RETURN_IF_ERROR(ReadFixedPoint(*field, "long_context.threshold_tokens", 0, &threshold));
+      BURNRATE_RETURN_IF_ERROR(
+          ReadFixedPoint(*field, "long_context.threshold_tokens", 0, &threshold));
       if (threshold <= 0) {
-        return Error(ValueLine(*field),
-                     "long_context.threshold_tokens must be positive");
+        return Error(ValueLine(*field), "long_context.threshold_tokens must be positive");
       }
       period->long_context_threshold = threshold;
-      BURNRATE_RETURN_IF_ERROR(ReadTokenPrices(tier, tier_line, "long_context.", &period->long_context));
+      BURNRATE_RETURN_IF_ERROR(
+          ReadTokenPrices(tier, tier_line, "long_context.", &period->long_context));
     }
     return absl::OkStatus();
   }
@@ -569,9 +486,8 @@ class TableParser {
                            std::string_view kind) -> absl::Status {
       auto [it, inserted] = map.try_emplace(entry.text, Claim{model, entry.line});
       if (inserted) return absl::OkStatus();
-      return Error(entry.line,
-                   Cat(kind, " '", entry.text, "' is already claimed by model '",
-                                it->second.model, "' at line ", it->second.line));
+      return Error(entry.line, Concat(kind, " '", entry.text, "' is already claimed by model '",
+                                      it->second.model, "' at line ", it->second.line));
     };
     for (const ParsedModel& model : table.models) {
       BURNRATE_RETURN_IF_ERROR(claim(names, model.name, model.name.text, "model name"));
@@ -610,15 +526,12 @@ absl::StatusOr<PriceTable> PriceTable::Parse(std::string_view yaml_text,
   table.version_ = std::move(parsed->version);
   table.compiled_on_ = std::move(parsed->compiled_on);
   for (ParsedModel& model : parsed->models) {
-    for (const NamedEntry& alias : model.aliases) table.aliases_.emplace(alias.text, model.name.text);
+    for (const NamedEntry& alias : model.aliases) {
+      table.aliases_.emplace(alias.text, model.name.text);
+    }
     for (const NamedEntry& glob : model.patterns) {
-      auto pattern = std::make_shared<Pattern>();
-      pattern->glob = glob.text;
-      pattern->literal_prefix = glob.text.substr(0, glob.text.find_first_of("*?"));
-      pattern->min_length = static_cast<size_t>(
-          glob.text.size() - std::count(glob.text.begin(), glob.text.end(), '*'));
-      pattern->model = model.name.text;
-      table.patterns_.push_back(std::move(pattern));
+      table.patterns_.push_back(
+          std::make_shared<const Pattern>(Pattern::Compile(glob.text, model.name.text)));
     }
     table.by_model_.emplace(model.name.text, std::move(model.periods));
   }
@@ -628,7 +541,7 @@ absl::StatusOr<PriceTable> PriceTable::Parse(std::string_view yaml_text,
 absl::StatusOr<PriceTable> PriceTable::LoadFile(const std::string& path) {
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (file == nullptr) {
-    return absl::ErrnoToStatus(errno, Cat(path, ": cannot open price table"));
+    return absl::ErrnoToStatus(errno, Concat(path, ": cannot open price table"));
   }
   std::string text;
   char buffer[64 * 1024];
@@ -638,13 +551,13 @@ absl::StatusOr<PriceTable> PriceTable::LoadFile(const std::string& path) {
     if (text.size() > kMaxTableBytes) {
       std::fclose(file);
       return absl::InvalidArgumentError(
-          Cat(path, ": price table is larger than ", kMaxTableBytes >> 20, " MiB"));
+          Concat(path, ": price table is larger than ", kMaxTableBytes >> 20, " MiB"));
     }
   }
   const bool failed = std::ferror(file) != 0;
   const int read_errno = errno;
   std::fclose(file);
-  if (failed) return absl::ErrnoToStatus(read_errno, Cat(path, ": cannot read price table"));
+  if (failed) return absl::ErrnoToStatus(read_errno, Concat(path, ": cannot read price table"));
   return Parse(text, path);
 }
 
@@ -669,35 +582,38 @@ const PriceTable& PriceTable::Default() {
 const ModelPrice* PriceTable::Find(std::string_view model, EventTimeMs at) const {
   if (model.empty() || model.size() > kMaxModelNameLength) return nullptr;
 
-  const auto resolve = [this](std::string_view name) -> const std::vector<ModelPrice>* {
+  const auto by_name = [this](std::string_view name) -> const std::vector<ModelPrice>* {
     if (auto it = by_model_.find(AbslView(name)); it != by_model_.end()) return &it->second;
-    std::string_view canonical;
-    if (auto it = aliases_.find(AbslView(name)); it != aliases_.end()) {
-      canonical = it->second;
-    } else {
-      for (const auto& pattern : patterns_) {
-        if (pattern->Matches(name)) {
-          canonical = pattern->model;
-          break;
-        }
-      }
-    }
-    if (canonical.empty()) return nullptr;
-    auto it = by_model_.find(AbslView(canonical));
+    auto alias = aliases_.find(AbslView(name));
+    if (alias == aliases_.end()) return nullptr;
+    auto it = by_model_.find(AbslView(alias->second));
     return it == by_model_.end() ? nullptr : &it->second;
   };
-
+  const auto by_pattern = [this](std::string_view name) -> const std::vector<ModelPrice>* {
+    for (const auto& pattern : patterns_) {
+      if (!pattern->Matches(name)) continue;
+      auto it = by_model_.find(AbslView(pattern->model));
+      return it == by_model_.end() ? nullptr : &it->second;
+    }
+    return nullptr;
+  };
   // Gateways such as LiteLLM and OpenRouter prefix the provider
-  // ("openai/gpt-4o", "openrouter/anthropic/claude-3.5-sonnet"): a name that
-  // does not resolve as a whole is retried without its leading segment.
-  std::string_view name = model;
-  const std::vector<ModelPrice>* periods = resolve(name);
-  while (periods == nullptr) {
-    const size_t slash = name.find('/');
-    if (slash == std::string_view::npos) return nullptr;
-    name.remove_prefix(slash + 1);
-    periods = resolve(name);
-  }
+  // ("openai/gpt-4o", "openrouter/anthropic/claude-3.5-sonnet"), so the
+  // candidates are the whole name and then each suffix after a '/'. Names
+  // are tried before any pattern: an exact name is the stronger statement,
+  // and most events resolve without scanning the patterns at all.
+  const auto first_candidate = [model](const auto& lookup) -> const std::vector<ModelPrice>* {
+    std::string_view name = model;
+    while (true) {
+      if (const std::vector<ModelPrice>* periods = lookup(name)) return periods;
+      const size_t slash = name.find('/');
+      if (slash == std::string_view::npos) return nullptr;
+      name.remove_prefix(slash + 1);
+    }
+  };
+  const std::vector<ModelPrice>* periods = first_candidate(by_name);
+  if (periods == nullptr) periods = first_candidate(by_pattern);
+  if (periods == nullptr) return nullptr;
 
   // The last period starting at or before `at`.
   auto next = std::upper_bound(
@@ -722,8 +638,8 @@ Money ComputeCost(const CostEvent& event, const ModelPrice& price) {
   const unsigned __int128 cached = cache_read + cache_write;
   const unsigned __int128 uncached = input > cached ? input - cached : 0;
 
-  const bool long_context =
-      price.long_context_threshold > 0 && event.tokens[TokenKind::kInput] > price.long_context_threshold;
+  const bool long_context = price.long_context_threshold > 0 &&
+                            event.tokens[TokenKind::kInput] > price.long_context_threshold;
   const TokenPrices& p = long_context ? price.long_context : price.prices;
   const auto rate = [](int64_t picos) {
     return static_cast<unsigned __int128>(std::max<int64_t>(picos, 0));
@@ -740,7 +656,7 @@ Money ComputeCost(const CostEvent& event, const ModelPrice& price) {
     // round_half_up(cost * bp / 10000), split so that cost * bp is never
     // formed: cost = 10000 q + r gives q * bp + (r * bp + 5000) / 10000.
     cost = cost / kFullPriceBasisPoints * basis_points +
-           (cost % kFullPriceBasisPoints * basis_points + 0) /
+           (cost % kFullPriceBasisPoints * basis_points + kFullPriceBasisPoints / 2) /
                kFullPriceBasisPoints;
   }
   constexpr auto kMax = static_cast<unsigned __int128>(std::numeric_limits<int64_t>::max());

@@ -1,0 +1,164 @@
+#include "consumers/kafka_source.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/concat.h"
+
+namespace burnrate {
+
+struct KafkaSource::Impl {
+  rd_kafka_t* consumer = nullptr;
+  rd_kafka_queue_t* queue = nullptr;
+  std::string topic;
+  PartitionListener* listener = nullptr;
+  std::vector<int32_t> assigned;
+  std::vector<rd_kafka_message_t*> batch;
+  bool closed = false;
+
+  ~Impl() {
+    if (queue) rd_kafka_queue_destroy(queue);
+    if (consumer) rd_kafka_destroy(consumer);
+  }
+
+  static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
+                          void* opaque) {
+    auto* self = static_cast<Impl*>(opaque);
+    std::vector<int32_t> ids;
+    for (int i = 0; i < parts->cnt; ++i) ids.push_back(parts->elems[i].partition);
+    const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      // Start where the state store says this partition's state ends, so
+      // nothing is counted twice and nothing is skipped.
+      const auto starts = self->listener->OnAssigned(ids);
+      for (int i = 0; i < parts->cnt; ++i) {
+        if (static_cast<size_t>(i) < starts.size() && starts[i]) parts->elems[i].offset = *starts[i];
+      }
+      if (cooperative) {
+        if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, parts)) rd_kafka_error_destroy(e);
+      } else {
+        rd_kafka_assign(rk, parts);
+      }
+      for (int32_t p : ids) self->assigned.push_back(p);
+    } else {
+      self->listener->OnRevoked(ids);
+      if (cooperative) {
+        if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, parts)) rd_kafka_error_destroy(e);
+      } else {
+        rd_kafka_assign(rk, nullptr);
+      }
+      std::erase_if(self->assigned, [&](int32_t p) { return std::find(ids.begin(), ids.end(), p) != ids.end(); });
+    }
+  }
+};
+
+KafkaSource::KafkaSource(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+KafkaSource::~KafkaSource() { Close(); }
+
+absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaConfig& config,
+                                                                 PartitionListener& listener) {
+  auto impl = std::make_unique<Impl>();
+  impl->topic = config.topic;
+  impl->listener = &listener;
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char err[512];
+  const auto set = [&](const std::string& k, const std::string& v, bool secret) -> absl::Status {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+      return absl::InvalidArgumentError(Concat("kafka setting ", k, secret ? "" : Concat("=", v), ": ", err));
+    }
+    return absl::OkStatus();
+  };
+  std::vector<std::pair<std::string, std::string>> settings = {
+      {"bootstrap.servers", config.brokers},
+      {"group.id", config.group_id},
+      {"partition.assignment.strategy", "cooperative-sticky"},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"},
+      // Large fetches: the engine is throughput-bound, not latency-bound.
+      {"fetch.max.bytes", "52428800"},
+      {"queued.max.messages.kbytes", "262144"},
+      {"client.id", "burnrate"},
+  };
+  for (const auto& [k, v] : config.properties) settings.emplace_back(k, v);
+  for (const auto& [k, v] : settings) {
+    if (auto s = set(k, v, false); !s.ok()) {
+      rd_kafka_conf_destroy(conf);
+      return s;
+    }
+  }
+  for (const auto& [k, v] : config.secret_properties) {
+    if (auto s = set(k, v.value, true); !s.ok()) {
+      rd_kafka_conf_destroy(conf);
+      return s;
+    }
+  }
+  rd_kafka_conf_set_opaque(conf, impl.get());
+  rd_kafka_conf_set_rebalance_cb(conf, &Impl::OnRebalance);
+  impl->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  if (!impl->consumer) {
+    rd_kafka_conf_destroy(conf);
+    return absl::InvalidArgumentError(Concat("kafka consumer: ", err));
+  }
+  rd_kafka_poll_set_consumer(impl->consumer);
+  impl->queue = rd_kafka_queue_get_consumer(impl->consumer);
+  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(topics, config.topic.c_str(), RD_KAFKA_PARTITION_UA);
+  const rd_kafka_resp_err_t sub = rd_kafka_subscribe(impl->consumer, topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+  if (sub) return absl::UnavailableError(Concat("kafka subscribe ", config.topic, ": ", rd_kafka_err2str(sub)));
+  return std::unique_ptr<KafkaSource>(new KafkaSource(std::move(impl)));
+}
+
+absl::StatusOr<size_t> KafkaSource::Poll(size_t max_messages, int timeout_ms,
+                                         const std::function<void(const SourceMessage&)>& handle) {
+  auto& batch = impl_->batch;
+  batch.resize(max_messages);
+  const ssize_t n = rd_kafka_consume_batch_queue(impl_->queue, timeout_ms, batch.data(), max_messages);
+  if (n < 0) return absl::UnavailableError(Concat("kafka poll: ", rd_kafka_err2str(rd_kafka_last_error())));
+  size_t handled = 0;
+  for (ssize_t i = 0; i < n; ++i) {
+    rd_kafka_message_t* m = batch[i];
+    if (m->err) {
+      // End-of-partition and transient errors are informational; the
+      // consumer keeps retrying by itself.
+      rd_kafka_message_destroy(m);
+      continue;
+    }
+    handle({m->partition, m->offset, std::string_view(static_cast<const char*>(m->payload), m->len)});
+    ++handled;
+    rd_kafka_message_destroy(m);
+  }
+  return handled;
+}
+
+absl::Status KafkaSource::Commit(const std::vector<std::pair<int32_t, int64_t>>& next_offsets) {
+  if (next_offsets.empty()) return absl::OkStatus();
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(next_offsets.size()));
+  for (const auto& [p, off] : next_offsets) {
+    rd_kafka_topic_partition_list_add(list, impl_->topic.c_str(), p)->offset = off;
+  }
+  const rd_kafka_resp_err_t err = rd_kafka_commit(impl_->consumer, list, 0);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err) return absl::UnavailableError(Concat("kafka commit: ", rd_kafka_err2str(err)));
+  return absl::OkStatus();
+}
+
+std::vector<int32_t> KafkaSource::Assigned() const { return impl_->assigned; }
+
+int64_t KafkaSource::HighWatermark(int32_t partition) const {
+  int64_t low = -1, high = -1;
+  if (rd_kafka_get_watermark_offsets(impl_->consumer, impl_->topic.c_str(), partition, &low, &high)) return -1;
+  return high;
+}
+
+void KafkaSource::Close() {
+  if (!impl_ || impl_->closed) return;
+  impl_->closed = true;
+  rd_kafka_consumer_close(impl_->consumer);
+}
+
+}  // namespace burnrate

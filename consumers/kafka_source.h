@@ -1,0 +1,52 @@
+// A Kafka consumer-group member on librdkafka's high-level consumer:
+// cooperative-sticky assignment, batch polling, no automatic commits (offsets
+// are committed by the engine only after the state they produced is durable).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "config/config.h"
+#include "consumers/source.h"
+
+namespace burnrate {
+
+// Not thread-safe: one polling thread owns it; the listener is called from
+// inside Poll() on that thread.
+class KafkaSource {
+ public:
+  static absl::StatusOr<std::unique_ptr<KafkaSource>> Create(const KafkaConfig& config,
+                                                             PartitionListener& listener);
+  ~KafkaSource();
+  KafkaSource(const KafkaSource&) = delete;
+  KafkaSource& operator=(const KafkaSource&) = delete;
+
+  // Waits up to timeout_ms for messages, then hands up to max_messages to
+  // `handle`. Returns how many were handled. Transient broker errors are
+  // retried by librdkafka and not returned.
+  absl::StatusOr<size_t> Poll(size_t max_messages, int timeout_ms,
+                              const std::function<void(const SourceMessage&)>& handle);
+
+  // Commits "next offset to read" per partition, synchronously.
+  absl::Status Commit(const std::vector<std::pair<int32_t, int64_t>>& next_offsets);
+
+  // Partitions currently assigned to this member.
+  std::vector<int32_t> Assigned() const;
+  // High watermark (the offset after the last message) of a partition, from
+  // the consumer's cached statistics; -1 when unknown.
+  int64_t HighWatermark(int32_t partition) const;
+  // Leaves the group cleanly (revokes partitions through the listener).
+  void Close();
+
+ private:
+  struct Impl;
+  explicit KafkaSource(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace burnrate

@@ -49,8 +49,8 @@ int64_t MillisSince(Clock::time_point t0) {
 // About 200 bytes, shaped like a cost event, with the id first so consumers
 // can find it without a JSON parser.
 std::string EventValue(int n) {
-  std::string v = std::string(kIdPrefix) + std::to_string(n) +
-                  R"(","ts":)" + std::to_string(1'700'000'000'000LL + n) + R"(,"tenant":"tenant-)" +
+  std::string v = std::string(kIdPrefix) + std::to_string(n) + R"(","ts":)" +
+                  std::to_string(1'700'000'000'000LL + n) + R"(,"tenant":"tenant-)" +
                   std::to_string(n % 37) +
                   R"(","feature":"chat","environment":"prod","provider":"openai",)"
                   R"("model":"gpt-4o-mini","input_tokens":)" +
@@ -155,12 +155,18 @@ void Subscribe(rd_kafka_t* rk, const std::string& topic) {
 // One member of the group, polled by its own thread. Its rebalance callback
 // runs inside rd_kafka_consumer_poll on that thread, so the offset maps need
 // no lock; the atomics are what the test thread reads while it runs.
+//
+// Partitions assigned while `gate` is closed are paused: the test opens it
+// once both members hold partitions, so both consume at the same time
+// rather than the first one to join racing through all the data alone.
 class GroupMember {
  public:
-  GroupMember(int index, std::string topic, const std::string& group, Tracker* tracker)
+  GroupMember(int index, std::string topic, const std::string& group, Tracker* tracker,
+              const std::atomic<bool>* gate)
       : index_(index),
         topic_(std::move(topic)),
         tracker_(tracker),
+        gate_(gate),
         rk_(NewConsumer(group, this, &GroupMember::OnRebalance, /*partition_eof=*/false)) {
     Subscribe(rk_, topic_);
   }
@@ -173,6 +179,7 @@ class GroupMember {
     constexpr int kCommitEvery = 5000;
     int uncommitted = 0;
     while (!stop) {
+      if (paused_ && *gate_) ResumeAll();
       Message m(rd_kafka_consumer_poll(rk_, 100));
       if (!m) {
         // Idle: make progress durable before more arrives.
@@ -197,14 +204,15 @@ class GroupMember {
   }
 
   bool ever_assigned() const { return ever_assigned_; }
+  int assigned() const { return assigned_; }
   int64_t messages() const { return messages_; }
   int commits() const { return commits_; }
   std::string protocol() const {
-    std::lock_guard lock(protocol_mu_);
+    std::lock_guard lock(mu_);
     return protocol_;
   }
   std::set<int32_t> partitions_ever() const {
-    std::lock_guard lock(protocol_mu_);
+    std::lock_guard lock(mu_);
     return partitions_ever_;
   }
 
@@ -218,13 +226,13 @@ class GroupMember {
                  rd_kafka_topic_partition_list_t* partitions) {
     const std::string protocol = rd_kafka_rebalance_protocol(rk);
     {
-      std::lock_guard lock(protocol_mu_);
+      std::lock_guard lock(mu_);
       protocol_ = protocol;
     }
     const bool cooperative = protocol == "COOPERATIVE";
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       {
-        std::lock_guard lock(protocol_mu_);
+        std::lock_guard lock(mu_);
         for (int i = 0; i < partitions->cnt; ++i) {
           partitions_ever_.insert(partitions->elems[i].partition);
         }
@@ -232,13 +240,20 @@ class GroupMember {
       if (partitions->cnt > 0) ever_assigned_ = true;
       if (cooperative) {
         if (rd_kafka_error_t* error = rd_kafka_incremental_assign(rk, partitions)) {
-          ADD_FAILURE() << "member " << index_ << " incremental_assign: "
-                        << rd_kafka_error_string(error);
+          ADD_FAILURE() << "member " << index_
+                        << " incremental_assign: " << rd_kafka_error_string(error);
           rd_kafka_error_destroy(error);
         }
       } else {
         rd_kafka_assign(rk, partitions);
       }
+      // Paused before the first fetch can start, so nothing is delivered
+      // until Run resumes them.
+      if (!*gate_ && partitions->cnt > 0) {
+        rd_kafka_pause_partitions(rk, partitions);
+        paused_ = true;
+      }
+      assigned_ += partitions->cnt;
       return;
     }
     if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
@@ -252,10 +267,11 @@ class GroupMember {
         next_offset_.erase(partitions->elems[i].partition);
         committed_.erase(partitions->elems[i].partition);
       }
+      assigned_ -= partitions->cnt;
       if (cooperative) {
         if (rd_kafka_error_t* error = rd_kafka_incremental_unassign(rk, partitions)) {
-          ADD_FAILURE() << "member " << index_ << " incremental_unassign: "
-                        << rd_kafka_error_string(error);
+          ADD_FAILURE() << "member " << index_
+                        << " incremental_unassign: " << rd_kafka_error_string(error);
           rd_kafka_error_destroy(error);
         }
       } else {
@@ -265,6 +281,19 @@ class GroupMember {
     }
     ADD_FAILURE() << "member " << index_ << " rebalance error: " << rd_kafka_err2str(err);
     rd_kafka_assign(rk, nullptr);
+  }
+
+  void ResumeAll() {
+    rd_kafka_topic_partition_list_t* raw = nullptr;
+    if (rd_kafka_resp_err_t err = rd_kafka_assignment(rk_, &raw)) {
+      ADD_FAILURE() << "member " << index_ << " assignment: " << rd_kafka_err2str(err);
+      return;
+    }
+    PartitionList assignment(raw);
+    if (rd_kafka_resp_err_t err = rd_kafka_resume_partitions(rk_, assignment.get())) {
+      ADD_FAILURE() << "member " << index_ << " resume: " << rd_kafka_err2str(err);
+    }
+    paused_ = false;
   }
 
   // Synchronously commits the processed offsets of `only` (all when null)
@@ -300,44 +329,52 @@ class GroupMember {
   const int index_;
   const std::string topic_;
   Tracker* const tracker_;
+  const std::atomic<bool>* const gate_;
   rd_kafka_t* const rk_;
+  bool paused_ = false;                     // some assigned partitions are paused
   std::map<int32_t, int64_t> next_offset_;  // processed: partition → next offset
   std::map<int32_t, int64_t> committed_;    // what the broker has for this member
   std::atomic<bool> ever_assigned_{false};
+  std::atomic<int> assigned_{0};  // partitions held now
   std::atomic<int64_t> messages_{0};
   std::atomic<int> commits_{0};
-  mutable std::mutex protocol_mu_;
+  mutable std::mutex mu_;  // guards protocol_ and partitions_ever_, read by the test thread
   std::string protocol_;
   std::set<int32_t> partitions_ever_;
 };
 
-struct GroupOutcome {
-  bool all_seen = false;
-  int64_t millis = 0;
-};
-
 // Consumes `expected` messages of topic with two members of group; asserts
-// exactly-once delivery, that both members held partitions and that every
-// partition delivered data.
+// exactly-once delivery, that both members held partitions and consumed, and
+// that every partition delivered data.
 void ConsumeWithTwoMembers(const std::string& topic, const std::string& group, int expected) {
   Tracker tracker(expected);
-  GroupMember a(0, topic, group, &tracker);
-  GroupMember b(1, topic, group, &tracker);
+  std::atomic<bool> gate{false};
+  GroupMember a(0, topic, group, &tracker, &gate);
+  GroupMember b(1, topic, group, &tracker, &gate);
   std::atomic<bool> stop{false};
   const auto t0 = Clock::now();
   std::thread thread_a([&] { a.Run(stop); });
   std::thread thread_b([&] { b.Run(stop); });
-  // Both members must have joined (and held partitions) before stopping, so
-  // the run always includes the cooperative hand-over from one to two.
-  const bool done = WaitFor(
-      [&] { return tracker.unique() == expected && a.ever_assigned() && b.ever_assigned(); }, 120s,
-      "every message seen by a group where both members hold partitions");
+  // The group settles with every partition held and both members holding
+  // some: the first to join hands part of its partitions over cooperatively.
+  const bool balanced = WaitFor(
+      [&] {
+        return a.assigned() > 0 && b.assigned() > 0 && a.assigned() + b.assigned() == kPartitions;
+      },
+      60s, "both members holding partitions, all of them assigned");
+  const int64_t balance_ms = MillisSince(t0);
+  gate = true;
+  // 120 s in all, from the start of consumption.
+  const bool done =
+      balanced && WaitFor([&] { return tracker.unique() == expected; },
+                          120s - std::chrono::milliseconds(balance_ms), "every message consumed");
   const int64_t consume_ms = MillisSince(t0);
   stop = true;
   thread_a.join();
   thread_b.join();
 
-  std::cout << "consumed " << tracker.unique() << " unique of " << expected << " in " << consume_ms
+  std::cout << "group balanced after " << balance_ms << " ms; consumed " << tracker.unique()
+            << " unique of " << expected << " in " << consume_ms
             << " ms; member 0: " << a.messages() << " messages, " << a.partitions_ever().size()
             << " partitions, " << a.commits() << " commits; member 1: " << b.messages()
             << " messages, " << b.partitions_ever().size() << " partitions, " << b.commits()
@@ -345,14 +382,18 @@ void ConsumeWithTwoMembers(const std::string& topic, const std::string& group, i
   for (int p = 0; p < kPartitions; ++p) std::cout << " " << tracker.partition(p);
   std::cout << std::endl;
 
+  EXPECT_TRUE(balanced) << "member 0 holds " << a.assigned() << ", member 1 holds " << b.assigned()
+                        << " partitions";
   EXPECT_TRUE(done);
-  EXPECT_EQ(tracker.unique(), expected) << "first missing ids: " << ::testing::PrintToString(
-                                               tracker.Missing(10));
+  EXPECT_EQ(tracker.unique(), expected)
+      << "first missing ids: " << ::testing::PrintToString(tracker.Missing(10));
   EXPECT_EQ(tracker.duplicates(), 0);
   EXPECT_EQ(tracker.malformed(), 0);
   EXPECT_EQ(a.messages() + b.messages(), expected);
   EXPECT_TRUE(a.ever_assigned()) << "member 0 never held a partition";
   EXPECT_TRUE(b.ever_assigned()) << "member 1 never held a partition";
+  EXPECT_GT(a.messages(), 0) << "member 0 consumed nothing";
+  EXPECT_GT(b.messages(), 0) << "member 1 consumed nothing";
   EXPECT_EQ(a.protocol(), "COOPERATIVE");
   EXPECT_EQ(b.protocol(), "COOPERATIVE");
   for (int p = 0; p < kPartitions; ++p) {

@@ -17,7 +17,8 @@ class RedisRoundTripTest : public ::testing::Test {
   void TearDown() override {
     // Leave nothing behind for tests sharing this Redis.
     client_.DeleteKeysWithPrefix(prefix_);
-    RedisReplyPtr left = client_.CommandArgv({"SCAN", "0", "MATCH", prefix_ + "*", "COUNT", "1000"});
+    RedisReplyPtr left =
+        client_.CommandArgv({"SCAN", "0", "MATCH", prefix_ + "*", "COUNT", "1000"});
     ASSERT_EQ(left->type, REDIS_REPLY_ARRAY);
     EXPECT_EQ(left->element[1]->elements, 0u) << "keys left under " << prefix_;
   }
@@ -35,7 +36,8 @@ TEST_F(RedisRoundTripTest, SetGetIsBinarySafe) {
   const std::string value(kRaw, sizeof kRaw - 1);
   const std::string key = Key("binary");
 
-  RedisReplyPtr set = client_.Command("SET %b %b", key.data(), key.size(), value.data(), value.size());
+  RedisReplyPtr set =
+      client_.Command("SET %b %b", key.data(), key.size(), value.data(), value.size());
   ASSERT_EQ(set->type, REDIS_REPLY_STATUS);
   EXPECT_EQ(std::string(set->str, set->len), "OK");
 

@@ -114,9 +114,9 @@ std::string UniqueTopicName(std::string_view prefix) {
   static std::atomic<int> counter{0};
   static const uint32_t salt = std::random_device{}();
   // Per call randomness too, so names differ even when a pid is reused.
-  thread_local std::mt19937 rng(salt ^ static_cast<uint32_t>(getpid()) ^
-                                static_cast<uint32_t>(std::hash<std::thread::id>{}(
-                                    std::this_thread::get_id())));
+  thread_local std::mt19937 rng(
+      salt ^ static_cast<uint32_t>(getpid()) ^
+      static_cast<uint32_t>(std::hash<std::thread::id>{}(std::this_thread::get_id())));
   std::ostringstream name;
   name << prefix << '-' << getpid() << '-' << counter.fetch_add(1) << '-' << std::hex
        << std::setw(8) << std::setfill('0') << rng();
@@ -164,7 +164,8 @@ std::string CreateTopic(int partitions, std::string_view prefix,
     Fail("CreateTopics(" + name + "): " + rd_kafka_event_error_string(event.get()));
   }
   const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event.get());
-  if (result == nullptr) Fail("unexpected admin event " + std::string(rd_kafka_event_name(event.get())));
+  if (result == nullptr)
+    Fail("unexpected admin event " + std::string(rd_kafka_event_name(event.get())));
   size_t count = 0;
   const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(result, &count);
   for (size_t i = 0; i < count; ++i) {
@@ -181,8 +182,8 @@ std::string CreateTopic(int partitions, std::string_view prefix,
 void Produce(const std::string& topic, const std::vector<std::string>& values,
              const std::vector<std::string>* keys) {
   if (keys != nullptr && keys->size() != values.size()) {
-    Fail("Produce: " + std::to_string(keys->size()) + " keys for " +
-         std::to_string(values.size()) + " values");
+    Fail("Produce: " + std::to_string(keys->size()) + " keys for " + std::to_string(values.size()) +
+         " values");
   }
   // Delivery reports arrive on this thread, from rd_kafka_poll/flush.
   struct Tally {

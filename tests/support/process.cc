@@ -129,10 +129,10 @@ ChildProcess::ChildProcess(std::vector<std::string> argv,
 ChildProcess::ChildProcess(ChildProcessOptions options) {
   if (options.argv.empty()) Fail("ChildProcess needs a program");
   const std::string program = ResolveProgram(options.argv[0]);
-  stdout_path_ = options.stdout_path.empty() ? DefaultOutputPath(program, "stdout")
-                                             : options.stdout_path;
-  stderr_path_ = options.stderr_path.empty() ? DefaultOutputPath(program, "stderr")
-                                             : options.stderr_path;
+  stdout_path_ =
+      options.stdout_path.empty() ? DefaultOutputPath(program, "stdout") : options.stdout_path;
+  stderr_path_ =
+      options.stderr_path.empty() ? DefaultOutputPath(program, "stderr") : options.stderr_path;
 
   // Everything the child needs is built before fork.
   std::vector<char*> argv;
@@ -170,7 +170,7 @@ ChildProcess::ChildProcess(ChildProcessOptions options) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    struct sigaction dfl{};
+    struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
     for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD}) {
       sigaction(sig, &dfl, nullptr);

@@ -305,7 +305,8 @@ void StopService(std::string_view service, bool kill9) {
 void StartService(std::string_view service) {
   CheckService(service);
   const StackInfo& stack = Stack();
-  const ScriptResult result = RunStack(stack.stack_dir, {"start", std::string(service)}, seconds(150));
+  const ScriptResult result =
+      RunStack(stack.stack_dir, {"start", std::string(service)}, seconds(150));
   if (!result.ok()) Fail("scripts/stack start " + std::string(service) + ": " + result.Describe());
 }
 

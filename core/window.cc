@@ -104,7 +104,13 @@ size_t WindowAggregator::open_keys() const {
 
 WindowAggregator::AddResult WindowAggregator::Add(const CostEvent& event, Money cost, bool priced) {
   const WindowStartMs start = WindowStartFor(event.time, options_.size_ms);
-  if (start <= closed_through_) return AddResult::kLate;
+  // Late is decided by event time alone (window end + lateness at or behind
+  // the watermark), so the outcome does not depend on when CloseReady() ran.
+  if (start <= closed_through_ ||
+      (has_watermark_ &&
+       start.value() + options_.size_ms + options_.allowed_lateness_ms <= watermark_.value())) {
+    return AddResult::kLate;
+  }
   if (!has_watermark_ || event.time > watermark_) {
     watermark_ = event.time;
     has_watermark_ = true;

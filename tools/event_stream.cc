@@ -15,8 +15,8 @@ namespace burnrate::testgen {
 
 std::string_view MalformedKindName(MalformedKind kind) {
   static constexpr std::array<std::string_view, kMalformedKindCount> kNames = {
-      "broken_json",        "wrong_type",         "negative_tokens",  "missing_event_id",
-      "invalid_utf8",       "inconsistent_parts", "ancient_timestamp"};
+      "broken_json",  "wrong_type",         "negative_tokens",  "missing_event_id",
+      "invalid_utf8", "inconsistent_parts", "ancient_timestamp"};
   return kNames[static_cast<size_t>(kind)];
 }
 
@@ -228,33 +228,36 @@ struct Name {
 };
 
 constexpr std::string_view kTenantWords[] = {
-    "acme",    "globex",  "initech", "umbrella", "hooli",   "vandelay", "stark",   "wayne",
-    "tyrell",  "soylent", "cyberdyne", "wonka",  "gringotts", "oscorp", "aperture", "blackmesa",
-    "nakatomi", "dunder", "pied",    "massive",  "monarch", "vault",    "zorg",    "krusty",
-    "bluth",   "prestige", "sterling", "pawnee", "dharma",  "weyland",  "abstergo", "rekall",
-    "virtucon", "genco",  "duff",    "paper",    "octan",   "altman",   "lacuna",  "ingen",
-    "nexus",   "omni",    "roxxon",  "sirius",   "spacely", "tricell",  "veidt",   "yoyodyne"};
+    "acme",     "globex",    "initech",  "umbrella",  "hooli",    "vandelay",  "stark",
+    "wayne",    "tyrell",    "soylent",  "cyberdyne", "wonka",    "gringotts", "oscorp",
+    "aperture", "blackmesa", "nakatomi", "dunder",    "pied",     "massive",   "monarch",
+    "vault",    "zorg",      "krusty",   "bluth",     "prestige", "sterling",  "pawnee",
+    "dharma",   "weyland",   "abstergo", "rekall",    "virtucon", "genco",     "duff",
+    "paper",    "octan",     "altman",   "lacuna",    "ingen",    "nexus",     "omni",
+    "roxxon",   "sirius",    "spacely",  "tricell",   "veidt",    "yoyodyne"};
 constexpr std::string_view kTenantSuffixes[] = {
-    "corp",  "labs",   "inc",    "gmbh",  "ltd",    "ai",     "systems", "group",
-    "cloud", "health", "bank",   "retail", "media", "games",  "energy",  "legal",
-    "edu",   "travel", "foods",  "motors", "pharma", "realty", "studio", "logistics",
-    "data",  "robotics", "telecom", "capital", "security", "insurance", "sports", "farms"};
+    "corp",  "labs",     "inc",     "gmbh",    "ltd",      "ai",        "systems", "group",
+    "cloud", "health",   "bank",    "retail",  "media",    "games",     "energy",  "legal",
+    "edu",   "travel",   "foods",   "motors",  "pharma",   "realty",    "studio",  "logistics",
+    "data",  "robotics", "telecom", "capital", "security", "insurance", "sports",  "farms"};
 // Names that test escaping and Unicode on the way through the engine.
 constexpr std::string_view kSpecialTenants[] = {
     "caf\xc3\xa9-gmbh", "\xe6\x9d\xb1\xe4\xba\xac-ai-labs", "o'neil \"quoted\" ltd",
     "back\\slash-inc", "rocket-\xf0\x9f\x9a\x80-co"};
 constexpr std::string_view kFeatures[] = {
-    "support-chat",   "code-review",    "search-summarize", "doc-qa",         "email-draft",
-    "agent-planner",  "sql-assistant",  "translation",      "meeting-notes",  "onboarding-bot",
-    "ticket-triage",  "contract-review", "sales-copilot",   "churn-analysis", "report-writer",
-    "voice-agent",    "image-caption",  "pr-summary",       "test-generator", "release-notes",
-    "kb-ingest",      "faq-bot",        "invoice-extract",  "resume-screen",  "lead-scoring",
-    "fraud-explain",  "sentiment",      "classification",   "rag-answer",     "deep-research",
-    "slack-digest",   "crm-enrich",     "product-tagging",  "moderation",     "alt-text",
-    "legal-redline",  "medical-scribe", "tutor",            "data-cleaning",  "eval-judge"};
+    "support-chat",    "code-review",    "search-summarize", "doc-qa",
+    "email-draft",     "agent-planner",  "sql-assistant",    "translation",
+    "meeting-notes",   "onboarding-bot", "ticket-triage",    "contract-review",
+    "sales-copilot",   "churn-analysis", "report-writer",    "voice-agent",
+    "image-caption",   "pr-summary",     "test-generator",   "release-notes",
+    "kb-ingest",       "faq-bot",        "invoice-extract",  "resume-screen",
+    "lead-scoring",    "fraud-explain",  "sentiment",        "classification",
+    "rag-answer",      "deep-research",  "slack-digest",     "crm-enrich",
+    "product-tagging", "moderation",     "alt-text",         "legal-redline",
+    "medical-scribe",  "tutor",          "data-cleaning",    "eval-judge"};
 constexpr std::string_view kEnvironments[] = {"prod", "staging", "dev", "eval", "canary"};
-constexpr std::string_view kTeams[] = {"platform", "growth", "support-eng", "search",
-                                       "ml-infra", "finance-apps", "mobile", "data"};
+constexpr std::string_view kTeams[] = {"platform", "growth",       "support-eng", "search",
+                                       "ml-infra", "finance-apps", "mobile",      "data"};
 constexpr std::string_view kWorkflowSteps[] = {"plan", "retrieve", "tool-call", "reflect",
                                                "respond"};
 constexpr std::string_view kOrigins[] = {"api", "web", "batch-job", "slack-bot", "mobile"};
@@ -296,8 +299,11 @@ struct Model {
 
 PricePeriod MakePeriod(int64_t from_ms, TimeStyle style, std::string_view in, std::string_view out,
                        std::string_view cache_read, std::string_view cache_write) {
-  PricePeriod p{from_ms, style, {std::string(in), std::string(out), std::string(cache_read),
-                                 std::string(cache_write)}, {}};
+  PricePeriod p{
+      from_ms,
+      style,
+      {std::string(in), std::string(out), std::string(cache_read), std::string(cache_write)},
+      {}};
   for (int i = 0; i < 4; ++i) p.usd_per_million[i] = std::strtod(p.text[i].c_str(), nullptr);
   return p;
 }
@@ -311,8 +317,8 @@ struct Facts {
   int offset_minutes = 0;
   uint32_t key = 0;
   bool missing_environment = false;
-  int model = -1;  // index into models, or -1 for an unknown model
-  int unknown_model = 0;  // which unknown name; -1: no model field at all
+  int model = -1;          // index into models, or -1 for an unknown model
+  int unknown_model = 0;   // which unknown name; -1: no model field at all
   int64_t tokens[5] = {};  // input, output, cache_read, cache_write, reasoning
   bool has_layers = false;
   int64_t layers[4] = {};  // prompt, tool, memory, response
@@ -322,7 +328,10 @@ struct Facts {
   bool explicit_zeros = false;
   bool response_model = false;  // OTel: request names the family, response the model
   bool system_key = false;      // OTel: the older gen_ai.system for the provider
-  uint32_t user = 0, team = 0;
+  uint32_t user = 0;
+  bool has_provider = true;  // flat schema only: the model implies it
+  bool has_user = false;
+  int team = -1;
   int workflow = -1, origin = -1;
   uint64_t run = 0, correlation = 0;
   bool has_run = false, has_correlation = false;
@@ -435,41 +444,73 @@ struct EventStream::Impl {
                       static_cast<uint16_t>(c % ne)});
     }
     std::vector<double> weights(keys.size());
-    for (size_t r = 0; r < weights.size(); ++r) weights[r] = std::pow(static_cast<double>(r + 1), -1.1);
+    for (size_t r = 0; r < weights.size(); ++r)
+      weights[r] = std::pow(static_cast<double>(r + 1), -1.1);
     key_popularity = std::make_unique<AliasTable>(weights);
   }
 
   void BuildModels() {
     // Every model's first period starts well before the stream.
-    const int64_t first_from = FloorDiv(options.start_ms - options.disorder_ms, 86'400'000) *
-                                   86'400'000 - 30 * int64_t{86'400'000};
+    const int64_t first_from =
+        FloorDiv(options.start_ms - options.disorder_ms, 86'400'000) * 86'400'000 -
+        30 * int64_t{86'400'000};
     constexpr auto kDay = TimeStyle::kDateOnly;
     // Prices: with at most 6 decimals (whole picodollars per token), and
     // even picodollars for the batch model, so that half price is exact too.
-    models.push_back({"gen-large-1", "gen-large", "acme-ai",
+    models.push_back({"gen-large-1",
+                      "gen-large",
+                      "acme-ai",
                       {MakePeriod(first_from, kDay, "3.00", "15.00", "0.30", "3.75")},
-                      0.5, "0.5", 0.28, 0.3});
+                      0.5,
+                      "0.5",
+                      0.28,
+                      0.3});
     // One price change in the middle of the stream: events before and after
     // it must be priced differently (effective-dated prices).
     price_change_ms = options.start_ms + FloorDiv(span_ms() / 2, 60'000) * 60'000;
-    models.push_back({"gen-medium-2", "gen-medium", "acme-ai",
-                      {MakePeriod(first_from, kDay, "0.80", "4.00", "0.08", "1.00"),
-                       MakePeriod(price_change_ms, TimeStyle::kSecondsZ, "0.70", "3.50", "0.07",
-                                  "0.875")},
-                      1.0, "", 0.25, 0.0});
-    models.push_back({"gen-small-3", "gen-small", "bolt-labs",
-                      {MakePeriod(first_from, kDay, "0.150000", "0.600000", "0.075000",
-                                  "0.150000")},
-                      1.0, "", 0.20, 0.0});
-    models.push_back({"gen-mini-4", "gen-mini", "bolt-labs",
-                      {MakePeriod(first_from, kDay, "0.037625", "0.150125", "0.009406",
-                                  "0.047031")},
-                      1.0, "", 0.12, 0.0});
-    models.push_back({"gen-reason-5", "gen-reason", "deepthink",
-                      {MakePeriod(first_from, kDay, "1.10", "4.40", "0.275", "1.375")}, 1.0, "",
-                      0.09, 1.0});
-    models.push_back({"gen-vision-6", "gen-vision", "pixelworks",
-                      {MakePeriod(first_from, kDay, "2.5", "10", "1.25", "3.125")}, 1.0, "", 0.06,
+    models.push_back(
+        {"gen-medium-2",
+         "gen-medium",
+         "acme-ai",
+         {MakePeriod(first_from, kDay, "0.80", "4.00", "0.08", "1.00"),
+          MakePeriod(price_change_ms, TimeStyle::kSecondsZ, "0.70", "3.50", "0.07", "0.875")},
+         1.0,
+         "",
+         0.25,
+         0.0});
+    models.push_back(
+        {"gen-small-3",
+         "gen-small",
+         "bolt-labs",
+         {MakePeriod(first_from, kDay, "0.150000", "0.600000", "0.075000", "0.150000")},
+         1.0,
+         "",
+         0.20,
+         0.0});
+    models.push_back(
+        {"gen-mini-4",
+         "gen-mini",
+         "bolt-labs",
+         {MakePeriod(first_from, kDay, "0.037625", "0.150125", "0.009406", "0.047031")},
+         1.0,
+         "",
+         0.12,
+         0.0});
+    models.push_back({"gen-reason-5",
+                      "gen-reason",
+                      "deepthink",
+                      {MakePeriod(first_from, kDay, "1.10", "4.40", "0.275", "1.375")},
+                      1.0,
+                      "",
+                      0.09,
+                      1.0});
+    models.push_back({"gen-vision-6",
+                      "gen-vision",
+                      "pixelworks",
+                      {MakePeriod(first_from, kDay, "2.5", "10", "1.25", "3.125")},
+                      1.0,
+                      "",
+                      0.06,
                       0.0});
     std::vector<double> weights;
     for (const Model& m : models) weights.push_back(m.weight);
@@ -504,26 +545,30 @@ struct EventStream::Impl {
     }
     f.key = key_popularity->Sample(rng);
     f.missing_environment = rng.Chance(options.missing_dimension_fraction);
-    f.otel = options.format == Format::kOtel ||
-             (options.format == Format::kMixed && rng.Chance(0.3));
+    f.otel =
+        options.format == Format::kOtel || (options.format == Format::kMixed && rng.Chance(0.2));
     f.ascii_names = rng.Chance(0.5);
     if (rng.Chance(options.unknown_model_fraction)) {
       f.model = -1;
-      f.unknown_model = rng.Chance(0.2) ? -1 : static_cast<int>(rng.Below(std::size(kUnknownModels)));
+      f.unknown_model =
+          rng.Chance(0.2) ? -1 : static_cast<int>(rng.Below(std::size(kUnknownModels)));
     } else {
       f.model = static_cast<int>(model_popularity->Sample(rng));
     }
     int64_t* t = f.tokens;
     t[0] = rng.LogUniform(30, 60'000);
     t[1] = rng.LogUniform(5, 4'000);
-    if (rng.Chance(0.45)) t[2] = static_cast<int64_t>(static_cast<double>(t[0]) * (0.1 + 0.8 * rng.Uniform()));
-    if (rng.Chance(0.15)) t[3] = static_cast<int64_t>(static_cast<double>(t[0] - t[2]) * 0.5 * rng.Uniform());
+    if (rng.Chance(0.45))
+      t[2] = static_cast<int64_t>(static_cast<double>(t[0]) * (0.1 + 0.8 * rng.Uniform()));
+    if (rng.Chance(0.15))
+      t[3] = static_cast<int64_t>(static_cast<double>(t[0] - t[2]) * 0.5 * rng.Uniform());
     const double reasoning_share = f.model >= 0 ? models[f.model].reasoning_share : 0.0;
     if (rng.Chance(reasoning_share)) {
       t[4] = static_cast<int64_t>(static_cast<double>(t[1]) * (0.2 + 0.7 * rng.Uniform()));
     }
-    f.explicit_zeros = rng.Chance(0.5);
-    if (!f.otel && rng.Chance(0.75)) {
+    f.explicit_zeros = rng.Chance(0.2);
+    f.has_provider = rng.Chance(0.7);
+    if (!f.otel && rng.Chance(0.6)) {
       f.has_layers = true;
       f.layers[0] = static_cast<int64_t>(static_cast<double>(t[0]) * (0.3 + 0.5 * rng.Uniform()));
       f.layers[1] = static_cast<int64_t>(static_cast<double>(t[0] - f.layers[0]) * rng.Uniform());
@@ -534,13 +579,14 @@ struct EventStream::Impl {
     f.service_tier = tier < 0.05 ? 1 : tier < 0.15 ? 2 : 0;
     f.response_model = f.otel && rng.Chance(0.6);
     f.system_key = f.otel && rng.Chance(0.2);
+    f.has_user = rng.Chance(0.7);
     f.user = static_cast<uint32_t>(rng.Below(2'000'000));
-    f.team = static_cast<uint32_t>(rng.Below(std::size(kTeams)));
-    f.has_run = rng.Chance(0.5);
+    f.team = rng.Chance(0.6) ? static_cast<int>(rng.Below(std::size(kTeams))) : -1;
+    f.has_run = rng.Chance(0.3);
     f.run = rng();
-    f.workflow = rng.Chance(0.3) ? static_cast<int>(rng.Below(std::size(kWorkflowSteps))) : -1;
-    f.origin = rng.Chance(0.5) ? static_cast<int>(rng.Below(std::size(kOrigins))) : -1;
-    f.has_correlation = rng.Chance(0.3);
+    f.workflow = rng.Chance(0.2) ? static_cast<int>(rng.Below(std::size(kWorkflowSteps))) : -1;
+    f.origin = rng.Chance(0.3) ? static_cast<int>(rng.Below(std::size(kOrigins))) : -1;
+    f.has_correlation = rng.Chance(0.15);
     f.correlation = rng();
     return f;
   }
@@ -602,17 +648,19 @@ struct EventStream::Impl {
       w.Str(otel ? "deployment.environment.name" : "environment",
             environments[key.environment].json);
     }
-    w.Str(otel ? "team.name" : "team", kTeams[f.team]);
+    if (f.team >= 0) w.Str(otel ? "team.name" : "team", kTeams[f.team]);
 
-    w.Key(otel ? "user.id" : "user_id");
-    out.append("\"u-");
-    AppendDigits(out, f.user, 7);
-    if (is_kind(MalformedKind::kInvalidUtf8)) {
-      static constexpr std::string_view kBad[] = {"\xff", "\xc3\x28", "\xed\xa0\x80", "\xc0\xaf",
-                                                  "\xf8\x88\x80\x80\x80"};
-      out.append(kBad[m.variant % std::size(kBad)]);
+    if (f.has_user || is_kind(MalformedKind::kInvalidUtf8)) {
+      w.Key(otel ? "user.id" : "user_id");
+      out.append("\"u-");
+      AppendDigits(out, f.user, 7);
+      if (is_kind(MalformedKind::kInvalidUtf8)) {
+        static constexpr std::string_view kBad[] = {"\xff", "\xc3\x28", "\xed\xa0\x80", "\xc0\xaf",
+                                                    "\xf8\x88\x80\x80\x80"};
+        out.append(kBad[m.variant % std::size(kBad)]);
+      }
+      out.push_back('"');
     }
-    out.push_back('"');
 
     const Model* model = f.model >= 0 ? &models[f.model] : nullptr;
     const std::string_view provider = model ? std::string_view(model->provider) : "acme-ai";
@@ -646,7 +694,7 @@ struct EventStream::Impl {
         AppendHex(out, f.correlation, 16);
         out.push_back('"');
       }
-      w.Str("provider", provider);
+      if (f.has_provider) w.Str("provider", provider);
       if (is(MalformedKind::kWrongType, 4)) {
         w.Raw("model", "[\"gen-large-1\"]");
       } else if (!model_name.empty()) {
@@ -658,17 +706,22 @@ struct EventStream::Impl {
     std::copy(std::begin(f.tokens), std::end(f.tokens), t);
     if (is_kind(MalformedKind::kInconsistentParts)) {
       switch (m.variant % 3) {
-        case 0: t[2] = t[0] + 1 + t[0] / 3; break;                 // cache read above input
-        case 1: t[2] = t[0] / 2 + 1, t[3] = t[0] / 2 + 1; break;   // the parts sum above it
-        default: t[4] = t[1] + 1 + static_cast<int64_t>(m.variant); // reasoning above output
+        case 0:
+          t[2] = t[0] + 1 + t[0] / 3;
+          break;  // cache read above input
+        case 1:
+          t[2] = t[0] / 2 + 1, t[3] = t[0] / 2 + 1;
+          break;  // the parts sum above it
+        default:
+          t[4] = t[1] + 1 + static_cast<int64_t>(m.variant);  // reasoning above output
       }
     }
     if (is(MalformedKind::kNegativeTokens, 0)) t[1] = -t[1] - 1;
     if (is(MalformedKind::kNegativeTokens, 1)) t[2] = -t[2] - 1;
     if (is(MalformedKind::kNegativeTokens, 2)) t[0] = -1;
-    static constexpr std::string_view kFlatNames[] = {
-        "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
-        "reasoning_tokens"};
+    static constexpr std::string_view kFlatNames[] = {"input_tokens", "output_tokens",
+                                                      "cache_read_tokens", "cache_write_tokens",
+                                                      "reasoning_tokens"};
     static constexpr std::string_view kOtelNames[] = {
         "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens",
         "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_creation.input_tokens",
@@ -681,7 +734,8 @@ struct EventStream::Impl {
         w.Raw(name, "[1200]");
       } else if (i == 1 && is(MalformedKind::kWrongType, 2)) {
         w.Raw(name, "true");
-      } else if (i < 2 || t[i] != 0 || f.explicit_zeros || is_kind(MalformedKind::kInconsistentParts)) {
+      } else if (i < 2 || t[i] != 0 || f.explicit_zeros ||
+                 is_kind(MalformedKind::kInconsistentParts)) {
         w.Int(name, t[i]);
       }
     }
@@ -692,8 +746,8 @@ struct EventStream::Impl {
         out.append(i == 0 ? "{\"" : ",\"");
         out.append(kLayerNames[i]);
         out.append("\":");
-        AppendInt(out, i == 0 && is(MalformedKind::kNegativeTokens, 3) ? -f.layers[0] - 1
-                                                                       : f.layers[i]);
+        AppendInt(out,
+                  i == 0 && is(MalformedKind::kNegativeTokens, 3) ? -f.layers[0] - 1 : f.layers[i]);
       }
       out.push_back('}');
     }
@@ -764,9 +818,9 @@ struct EventStream::Impl {
     }
     const double* price = period->usd_per_million;
     const auto n = [&f](int i) { return static_cast<double>(f.tokens[i]); };
-    double cost = ((n(0) - n(2) - n(3)) * price[0] + n(2) * price[2] + n(3) * price[3] +
-                   n(1) * price[1]) /
-                  1e6;
+    double cost =
+        ((n(0) - n(2) - n(3)) * price[0] + n(2) * price[2] + n(3) * price[3] + n(1) * price[1]) /
+        1e6;
     if (f.service_tier == 1) cost *= model.batch;
     t.cost_usd += cost;
   }
@@ -785,7 +839,8 @@ struct EventStream::Impl {
                  static_cast<uint32_t>(rng.Below(6))};
       if (m.kind == MalformedKind::kNegativeTokens) m.variant %= 4;
       // Only a line with layers can carry a negative layer count.
-      if (m.kind == MalformedKind::kNegativeTokens && m.variant == 3 && !f.has_layers) m.variant = 0;
+      if (m.kind == MalformedKind::kNegativeTokens && m.variant == 3 && !f.has_layers)
+        m.variant = 0;
       if (m.kind == MalformedKind::kBrokenJson) {
         scratch.clear();
         Render(f, {}, scratch);
@@ -803,8 +858,10 @@ struct EventStream::Impl {
     } else {
       Facts f = MakeFacts(base);
       Render(f, {}, out);
-      if (options.track_expected) Accumulate(f);
-      else if (f.model < 0) ++summary.unpriced;
+      if (options.track_expected)
+        Accumulate(f);
+      else if (f.model < 0)
+        ++summary.unpriced;
       ++summary.accepted;
       if (f.missing_environment) ++summary.missing_dimension;
       Remember(base, std::string_view(out).substr(begin));
@@ -885,9 +942,9 @@ struct EventStream::Impl {
     });
     std::string out;
     out.reserve(rows.size() * 400);
-    static constexpr std::string_view kTokenNames[] = {
-        "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
-        "reasoning_tokens"};
+    static constexpr std::string_view kTokenNames[] = {"input_tokens", "output_tokens",
+                                                       "cache_read_tokens", "cache_write_tokens",
+                                                       "reasoning_tokens"};
     static constexpr std::string_view kLayerNames[] = {"prompt", "tool", "memory", "response"};
     for (const auto* row : rows) {
       const AggKey& k = row->first;

@@ -105,6 +105,18 @@ TEST_F(WindowTest, EventsForClosedWindowsAreLate) {
   EXPECT_EQ(agg.Add(Event(185'000, "a"), Money(), true), WindowAggregator::AddResult::kAdded);
 }
 
+TEST_F(WindowTest, LatenessDependsOnEventTimeNotOnWhenWindowsWereClosed) {
+  WindowAggregator agg({.size_ms = 60'000, .allowed_lateness_ms = 60'000, .max_keys_per_window = 100});
+  agg.Add(Event(0, "a"), Money(), true);
+  agg.Add(Event(300'000, "a"), Money(), true);
+  // No CloseReady() yet, but the first window ended 5 minutes before the watermark.
+  EXPECT_EQ(agg.Add(Event(1'000, "a"), Money(), true), WindowAggregator::AddResult::kLate);
+  // The window [240s, 300s) is open until the watermark reaches 360s; the one
+  // before it closed when the watermark reached exactly 300s.
+  EXPECT_EQ(agg.Add(Event(240'000, "a"), Money(), true), WindowAggregator::AddResult::kAdded);
+  EXPECT_EQ(agg.Add(Event(239'999, "a"), Money(), true), WindowAggregator::AddResult::kLate);
+}
+
 TEST_F(WindowTest, KeysBeyondTheCapGoToOverflowWithoutLosingSpend) {
   WindowAggregator agg({.size_ms = 60'000, .allowed_lateness_ms = 0, .max_keys_per_window = 2});
   for (int i = 0; i < 5; ++i) agg.Add(Event(1'000, "t" + std::to_string(i)), Money::FromPicodollars(1), true);

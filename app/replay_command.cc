@@ -17,13 +17,16 @@
 namespace burnrate {
 namespace {
 
-// Buffered JSON Lines output to a file or stdout.
+// Buffered JSON Lines output to a file, stdout ("-") or stderr (kStderr).
 class JsonlWriter {
  public:
+  static constexpr const char* kStderr = "(stderr)";
   explicit JsonlWriter(const std::string& path) {
     if (path == "-") {
       file_ = stdout;
-    } else if (!path.empty()) {
+    } else if (path == kStderr) {
+      file_ = stderr;
+    } else {
       file_ = std::fopen(path.c_str(), "wb");
       owns_ = true;
     }
@@ -110,25 +113,12 @@ int RunReplay(const ReplayOptions& opt) {
     return kExitRuntimeFailure;
   }
   // Without a file, dead letters go to stderr: never dropped, never mixed with the windows.
-  JsonlWriter dead_out(opt.dead_letters_out.empty() ? "" : opt.dead_letters_out);
-  FILE* dead_stderr = opt.dead_letters_out.empty() ? stderr : nullptr;
-  struct StderrSink : DeadLetterSink {
-    FILE* f;
-    std::string line;
-    void DeadLetter(std::string_view m, const Rejection& r) override {
-      line.clear();
-      AppendDeadLetterJson(m, r, line);
-      line.push_back('\n');
-      std::fwrite(line.data(), 1, line.size(), f);
-    }
-  } stderr_sink;
-  stderr_sink.f = dead_stderr;
-  FileDeadLetterSink file_sink(dead_out);
-  if (!dead_stderr && !dead_out.ok()) {
+  JsonlWriter dead_out(opt.dead_letters_out.empty() ? JsonlWriter::kStderr : opt.dead_letters_out);
+  if (!dead_out.ok()) {
     std::cerr << "burnrate: cannot write " << opt.dead_letters_out << "\n";
     return kExitRuntimeFailure;
   }
-  DeadLetterSink& dead_letters = dead_stderr ? static_cast<DeadLetterSink&>(stderr_sink) : file_sink;
+  FileDeadLetterSink dead_letters(dead_out);
 
   EventPipeline pipeline(config.pipeline, *prices, dead_letters);
   uint64_t windows_closed = 0;
@@ -157,7 +147,7 @@ int RunReplay(const ReplayOptions& opt) {
   dead_out.Flush();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  if (!windows_out.ok() || (!dead_stderr && !dead_out.ok())) {
+  if (!windows_out.ok() || !dead_out.ok()) {
     std::cerr << "burnrate: writing output failed\n";
     return kExitRuntimeFailure;
   }

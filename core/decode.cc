@@ -73,6 +73,26 @@ struct PartialEvent {
   }
 };
 
+// Equality of two short byte strings without a call into libc: keys are a
+// few dozen bytes, compared in 8-byte words (the last word overlaps).
+inline bool SameBytes(const char* a, const char* b, size_t n) {
+  if (n < 8) {
+    for (size_t i = 0; i < n; ++i) {
+      if (a[i] != b[i]) return false;
+    }
+    return true;
+  }
+  uint64_t x, y;
+  for (size_t i = 0; i + 8 < n; i += 8) {
+    std::memcpy(&x, a + i, 8);
+    std::memcpy(&y, b + i, 8);
+    if (x != y) return false;
+  }
+  std::memcpy(&x, a + n - 8, 8);
+  std::memcpy(&y, b + n - 8, 8);
+  return x == y;
+}
+
 // Key lookup bucketed by length: a handful of memcmp calls per key, which
 // beats hashing for the short keys of an event.
 class FieldTable {
@@ -129,7 +149,7 @@ class FieldTable {
   Field Lookup(std::string_view key) const {
     if (key.size() >= kMaxKey) return Field::kUnknown;
     for (const auto& [name, field] : buckets_[key.size()]) {
-      if (std::memcmp(name.data(), key.data(), key.size()) == 0) return field;
+      if (SameBytes(name.data(), key.data(), key.size())) return field;
     }
     return Field::kUnknown;
   }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 
+#include "core/string_hash.h"
+
 namespace burnrate {
 
 std::string_view WindowScopeName(WindowScope scope) {
@@ -89,8 +91,8 @@ class StringArena {
 struct WindowAggregator::Window {
   WindowStartMs start{0};
   StringArena arena;
-  absl::flat_hash_map<std::string_view, WindowTotals> keys;
-  absl::flat_hash_map<std::string_view, WindowTotals> models;
+  absl::flat_hash_map<std::string_view, WindowTotals, StringViewHash> keys;
+  absl::flat_hash_map<std::string_view, WindowTotals, StringViewHash> models;
 };
 
 WindowAggregator::WindowAggregator(WindowOptions options) : options_(options) {}
@@ -155,7 +157,7 @@ void WindowAggregator::CloseWindow(Window& w, const RecordSink& sink) {
   for (const auto& [key, totals] : w.keys) rows.emplace_back(key, &totals);
   std::sort(rows.begin(), rows.end());
 
-  absl::flat_hash_map<std::string_view, WindowTotals> by_tenant, by_feature, by_environment;
+  absl::flat_hash_map<std::string_view, WindowTotals, StringViewHash> by_tenant, by_feature, by_environment;
   record.scope = WindowScope::kKey;
   for (const auto& [packed, totals] : rows) {
     UnpackKey(packed, record.tenant, record.feature, record.environment);
@@ -167,7 +169,7 @@ void WindowAggregator::CloseWindow(Window& w, const RecordSink& sink) {
   }
 
   const auto emit_rollup = [&](WindowScope scope,
-                               const absl::flat_hash_map<std::string_view, WindowTotals>& totals) {
+                               const absl::flat_hash_map<std::string_view, WindowTotals, StringViewHash>& totals) {
     std::vector<std::pair<std::string_view, const WindowTotals*>> sorted;
     sorted.reserve(totals.size());
     for (const auto& [name, t] : totals) sorted.emplace_back(name, &t);

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
     burnrate::CommandRunner runner = adder(app);
     commands.emplace_back(app.get_subcommands({}).at(before), std::move(runner));
   };
+  add(burnrate::AddRunCommand);
   add(burnrate::AddReplayCommand);
   add(burnrate::AddCheckConfigCommand);
 

@@ -147,7 +147,7 @@ absl::Status ReadConfig(const Reader& r, const YAML::Node& root, Config& c) {
   if (!root || root.IsNull()) return absl::OkStatus();  // an empty file means all defaults
   BR_RETURN_IF_ERROR(r.OnlyKeys(root, "the top level",
                                 {"windows", "decoder", "dedup", "time_bounds", "pricing", "kafka", "redis",
-                                 "checkpoint_interval"}));
+                                 "checkpoint_interval", "idle_timeout", "max_pending_events"}));
   if (const auto w = root["windows"]) {
     BR_RETURN_IF_ERROR(r.OnlyKeys(w, "windows", {"size", "allowed_lateness", "max_keys_per_window"}));
     BR_RETURN_IF_ERROR(r.Duration(w["size"], "windows.size", 10'000, 3'600'000, c.pipeline.windows.size_ms));
@@ -228,6 +228,8 @@ absl::Status ReadConfig(const Reader& r, const YAML::Node& root, Config& c) {
     c.redis.timeout_ms = static_cast<int>(timeout);
   }
   BR_RETURN_IF_ERROR(r.Duration(root["checkpoint_interval"], "checkpoint_interval", 50, 60'000, c.checkpoint_interval_ms));
+  BR_RETURN_IF_ERROR(r.Duration(root["idle_timeout"], "idle_timeout", 100, 24 * 3'600'000, c.idle_timeout_ms));
+  BR_RETURN_IF_ERROR(r.Int(root["max_pending_events"], "max_pending_events", 1000, 1'000'000'000, c.max_pending_events));
 
   // Relations between settings.
   const auto& p = c.pipeline;
@@ -327,7 +329,9 @@ std::string ExplainConfig(const Config& c) {
     << (c.redis.password.empty() ? ", no password" : ", password <redacted, from " + c.redis.password.source + ">")
     << "\n"
     << "checkpoint: state made durable and offsets committed every " << FormatDurationMs(c.checkpoint_interval_ms)
-    << "\n";
+    << "; a partition idle for " << FormatDurationMs(c.idle_timeout_ms)
+    << " stops holding windows open; at most " << c.max_pending_events
+    << " events wait in memory for the state store before partitions pause\n";
   return o.str();
 }
 

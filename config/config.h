@@ -50,6 +50,12 @@ struct Config {
   RedisConfig redis;
   // How often partition state is made durable and offsets committed.
   int64_t checkpoint_interval_ms = 1000;
+  // A partition with no message for this long stops holding windows open;
+  // when every partition is idle, all open windows close.
+  int64_t idle_timeout_ms = 30'000;
+  // Events held in memory while the state store cannot take them; beyond
+  // this the engine pauses its partitions rather than grow or drop.
+  int64_t max_pending_events = 2'000'000;
 };
 
 // The built-in defaults: 1-minute windows, 1 minute of allowed lateness,

@@ -17,6 +17,13 @@ struct KafkaSource::Impl {
   std::vector<int32_t> assigned;
   std::vector<rd_kafka_message_t*> batch;
   bool closed = false;
+  bool paused = false;
+
+  rd_kafka_topic_partition_list_t* AssignedList() const {
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(assigned.size()) + 1);
+    for (int32_t p : assigned) rd_kafka_topic_partition_list_add(list, topic.c_str(), p);
+    return list;
+  }
 
   ~Impl() {
     if (queue) rd_kafka_queue_destroy(queue);
@@ -42,6 +49,8 @@ struct KafkaSource::Impl {
         rd_kafka_assign(rk, parts);
       }
       for (int32_t p : ids) self->assigned.push_back(p);
+      // New partitions follow the source's current back-pressure state.
+      if (self->paused) rd_kafka_pause_partitions(rk, parts);
     } else {
       self->listener->OnRevoked(ids);
       if (cooperative) {
@@ -141,7 +150,10 @@ absl::Status KafkaSource::Commit(const std::vector<std::pair<int32_t, int64_t>>&
   for (const auto& [p, off] : next_offsets) {
     rd_kafka_topic_partition_list_add(list, impl_->topic.c_str(), p)->offset = off;
   }
-  const rd_kafka_resp_err_t err = rd_kafka_commit(impl_->consumer, list, 0);
+  // Asynchronous: a synchronous commit can block while a rebalance waits for
+  // this very thread to poll. Nothing depends on it finishing, since the
+  // state store holds the authoritative position; it keeps group lag visible.
+  const rd_kafka_resp_err_t err = rd_kafka_commit(impl_->consumer, list, 1);
   rd_kafka_topic_partition_list_destroy(list);
   if (err) return absl::UnavailableError(Concat("kafka commit: ", rd_kafka_err2str(err)));
   return absl::OkStatus();
@@ -154,6 +166,50 @@ int64_t KafkaSource::HighWatermark(int32_t partition) const {
   if (rd_kafka_get_watermark_offsets(impl_->consumer, impl_->topic.c_str(), partition, &low, &high)) return -1;
   return high;
 }
+
+absl::StatusOr<int32_t> KafkaSource::PartitionCount(int timeout_ms) {
+  rd_kafka_topic_t* t = rd_kafka_topic_new(impl_->consumer, impl_->topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  const rd_kafka_resp_err_t err = rd_kafka_metadata(impl_->consumer, 0, t, &md, timeout_ms);
+  rd_kafka_topic_destroy(t);
+  if (err) return absl::UnavailableError(Concat("kafka metadata for ", impl_->topic, ": ", rd_kafka_err2str(err)));
+  int32_t count = -1;
+  if (md->topic_cnt == 1 && !md->topics[0].err) count = md->topics[0].partition_cnt;
+  rd_kafka_metadata_destroy(md);
+  if (count <= 0) return absl::UnavailableError(Concat("kafka topic ", impl_->topic, " has no partitions (yet)"));
+  return count;
+}
+
+absl::Status KafkaSource::Seek(int32_t partition, int64_t offset) {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, impl_->topic.c_str(), partition)->offset = offset;
+  rd_kafka_error_t* error = rd_kafka_seek_partitions(impl_->consumer, list, 10'000);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (error) {
+    std::string why = rd_kafka_error_string(error);
+    rd_kafka_error_destroy(error);
+    return absl::UnavailableError(Concat("kafka seek: ", why));
+  }
+  return absl::OkStatus();
+}
+
+void KafkaSource::PauseAll() {
+  if (impl_->paused) return;
+  impl_->paused = true;
+  rd_kafka_topic_partition_list_t* list = impl_->AssignedList();
+  rd_kafka_pause_partitions(impl_->consumer, list);
+  rd_kafka_topic_partition_list_destroy(list);
+}
+
+void KafkaSource::ResumeAll() {
+  if (!impl_->paused) return;
+  impl_->paused = false;
+  rd_kafka_topic_partition_list_t* list = impl_->AssignedList();
+  rd_kafka_resume_partitions(impl_->consumer, list);
+  rd_kafka_topic_partition_list_destroy(list);
+}
+
+bool KafkaSource::paused() const { return impl_->paused; }
 
 void KafkaSource::Close() {
   if (!impl_ || impl_->closed) return;

@@ -32,7 +32,8 @@ class KafkaSource {
   absl::StatusOr<size_t> Poll(size_t max_messages, int timeout_ms,
                               const std::function<void(const SourceMessage&)>& handle);
 
-  // Commits "next offset to read" per partition, synchronously.
+  // Commits "next offset to read" per partition, asynchronously (the state
+  // store, not Kafka, is where a partition's position is authoritative).
   absl::Status Commit(const std::vector<std::pair<int32_t, int64_t>>& next_offsets);
 
   // Partitions currently assigned to this member.
@@ -40,6 +41,16 @@ class KafkaSource {
   // High watermark (the offset after the last message) of a partition, from
   // the consumer's cached statistics; -1 when unknown.
   int64_t HighWatermark(int32_t partition) const;
+  // Number of partitions of the topic (broker metadata); error if unknown.
+  absl::StatusOr<int32_t> PartitionCount(int timeout_ms);
+  // Moves a partition's fetch position (after the state store refused a
+  // checkpoint and the partition's state was reloaded).
+  absl::Status Seek(int32_t partition, int64_t offset);
+  // Stops / restarts fetching on every assigned partition (back-pressure
+  // while the state store is unavailable).
+  void PauseAll();
+  void ResumeAll();
+  bool paused() const;
   // Leaves the group cleanly (revokes partitions through the listener).
   void Close();
 

@@ -29,7 +29,7 @@ uint64_t StableHash64(std::string_view s) {
   return h;
 }
 
-bool DedupFilter::FirstSighting(std::string_view event_id, EventTimeMs time) {
+bool DedupFilter::FirstSightingOfHash(uint64_t id_hash, EventTimeMs time) {
   const int64_t t = time.value();
   if (t > max_time_) {
     max_time_ = t;
@@ -37,7 +37,7 @@ bool DedupFilter::FirstSighting(std::string_view event_id, EventTimeMs time) {
     if (last_expiry_ == INT64_MIN) last_expiry_ = t;
     if (t - last_expiry_ >= horizon_ms_ / 4) Expire();
   }
-  return seen_.try_emplace(StableHash64(event_id), t).second;
+  return seen_.try_emplace(id_hash, t).second;
 }
 
 void DedupFilter::Expire() {

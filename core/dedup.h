@@ -22,7 +22,12 @@ class DedupFilter {
   explicit DedupFilter(int64_t horizon_ms) : horizon_ms_(horizon_ms) {}
 
   // True when `event_id` is new (and remembers it), false for a duplicate.
-  bool FirstSighting(std::string_view event_id, EventTimeMs time);
+  bool FirstSighting(std::string_view event_id, EventTimeMs time) {
+    return FirstSightingOfHash(StableHash64(event_id), time);
+  }
+  bool FirstSightingOfHash(uint64_t id_hash, EventTimeMs time);
+  // Remembers ids counted elsewhere (by a previous owner of a partition).
+  void Remember(uint64_t id_hash, EventTimeMs time) { seen_.try_emplace(id_hash, time.value()); }
   size_t size() const { return seen_.size(); }
 
  private:

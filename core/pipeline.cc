@@ -38,7 +38,8 @@ void EventPipeline::Process(std::string_view message, std::optional<EventTimeMs>
       Reject(message, {RejectReason::kTimestampOutOfRange, "ts", item});
       continue;
     }
-    if (!dedup_.FirstSighting(event.event_id, event.time)) {
+    const uint64_t id_hash = StableHash64(event.event_id);
+    if (!dedup_.FirstSightingOfHash(id_hash, event.time)) {
       Reject(message, {RejectReason::kDuplicate, "event_id", item});
       continue;
     }
@@ -56,6 +57,9 @@ void EventPipeline::Process(std::string_view message, std::optional<EventTimeMs>
       continue;
     }
     ++stats_.events;
+    if (record_counted_ids_) {
+      counted_ids_.emplace_back(event.time.value() - (event.time.value() % 60'000 + 60'000) % 60'000, id_hash);
+    }
     if (!priced) ++stats_.unpriced_events;
     if (event.missing_dimensions) ++stats_.missing_dimension_events;
   }

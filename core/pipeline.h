@@ -61,6 +61,20 @@ class EventPipeline {
   size_t CloseReady(const WindowAggregator::RecordSink& sink) { return windows_.CloseReady(sink); }
   size_t CloseAll(const WindowAggregator::RecordSink& sink) { return windows_.CloseAll(sink); }
 
+  // Run mode. Drain hands over what was counted since the last call (see
+  // WindowAggregator::Drain); with recording on, counted_ids() lists the
+  // event ids (stable hash, with the minute of their event time) counted
+  // since it was last cleared, so a checkpoint can persist them for dedup.
+  void Drain(const WindowAggregator::DeltaSink& sink) { windows_.Drain(sink); }
+  void set_record_counted_ids(bool on) { record_counted_ids_ = on; }
+  std::vector<std::pair<int64_t, uint64_t>>& counted_ids() { return counted_ids_; }
+  // Takes over a partition: its watermark and the ids already counted.
+  void SeedWatermark(EventTimeMs watermark) { windows_.SeedWatermark(watermark); }
+  void MarkClosedThrough(WindowStartMs start) { windows_.MarkClosedThrough(start); }
+  void SeedDedup(const std::vector<uint64_t>& id_hashes, EventTimeMs time) {
+    for (uint64_t h : id_hashes) dedup_.Remember(h, time);
+  }
+
   const PipelineStats& stats() const { return stats_; }
   const WindowAggregator& windows() const { return windows_; }
   const EventDecoder& decoder() const { return decoder_; }
@@ -77,6 +91,8 @@ class EventPipeline {
   PipelineStats stats_;
   std::vector<CostEvent> events_;
   std::vector<Rejection> rejections_;
+  bool record_counted_ids_ = false;
+  std::vector<std::pair<int64_t, uint64_t>> counted_ids_;
 };
 
 }  // namespace burnrate

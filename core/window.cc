@@ -147,20 +147,29 @@ WindowAggregator::AddResult WindowAggregator::Add(const CostEvent& event, Money 
   return AddResult::kAdded;
 }
 
-void WindowAggregator::CloseWindow(Window& w, const RecordSink& sink) {
-  WindowRecord record;
-  record.start = w.start;
-  record.size_ms = options_.size_ms;
-
+namespace {
+template <typename Map>
+std::vector<std::pair<std::string_view, const WindowTotals*>> RowsOf(const Map& map) {
   std::vector<std::pair<std::string_view, const WindowTotals*>> rows;
-  rows.reserve(w.keys.size());
-  for (const auto& [key, totals] : w.keys) rows.emplace_back(key, &totals);
-  std::sort(rows.begin(), rows.end());
+  rows.reserve(map.size());
+  for (const auto& [name, t] : map) rows.emplace_back(name, &t);
+  return rows;
+}
+}  // namespace
 
-  absl::flat_hash_map<std::string_view, WindowTotals, StringViewHash> by_tenant, by_feature, by_environment;
+void EmitWindowRecords(WindowStartMs start, int64_t size_ms,
+                       std::vector<std::pair<std::string_view, const WindowTotals*>> keys,
+                       std::vector<std::pair<std::string_view, const WindowTotals*>> models,
+                       const std::function<void(const WindowRecord&)>& sink) {
+  std::sort(keys.begin(), keys.end());
+  absl::flat_hash_map<std::string_view, WindowTotals, StringViewHash> by_tenant, by_feature,
+      by_environment;
+  WindowRecord record;
+  record.start = start;
+  record.size_ms = size_ms;
   record.scope = WindowScope::kKey;
-  for (const auto& [packed, totals] : rows) {
-    UnpackKey(packed, record.tenant, record.feature, record.environment);
+  for (const auto& [packed, totals] : keys) {
+    if (!UnpackKey(packed, record.tenant, record.feature, record.environment)) continue;
     record.totals = totals;
     sink(record);
     by_tenant[record.tenant].Merge(*totals);
@@ -168,17 +177,14 @@ void WindowAggregator::CloseWindow(Window& w, const RecordSink& sink) {
     by_environment[record.environment].Merge(*totals);
   }
 
-  const auto emit_rollup = [&](WindowScope scope,
-                               const absl::flat_hash_map<std::string_view, WindowTotals, StringViewHash>& totals) {
-    std::vector<std::pair<std::string_view, const WindowTotals*>> sorted;
-    sorted.reserve(totals.size());
-    for (const auto& [name, t] : totals) sorted.emplace_back(name, &t);
-    std::sort(sorted.begin(), sorted.end());
-    for (const auto& [name, t] : sorted) {
+  const auto emit = [&](WindowScope scope,
+                        std::vector<std::pair<std::string_view, const WindowTotals*>> rows) {
+    std::sort(rows.begin(), rows.end());
+    for (const auto& [name, t] : rows) {
       WindowRecord r;
       r.scope = scope;
-      r.start = w.start;
-      r.size_ms = options_.size_ms;
+      r.start = start;
+      r.size_ms = size_ms;
       (scope == WindowScope::kTenant        ? r.tenant
        : scope == WindowScope::kFeature     ? r.feature
        : scope == WindowScope::kEnvironment ? r.environment
@@ -187,10 +193,29 @@ void WindowAggregator::CloseWindow(Window& w, const RecordSink& sink) {
       sink(r);
     }
   };
-  emit_rollup(WindowScope::kTenant, by_tenant);
-  emit_rollup(WindowScope::kFeature, by_feature);
-  emit_rollup(WindowScope::kEnvironment, by_environment);
-  emit_rollup(WindowScope::kModel, w.models);
+  emit(WindowScope::kTenant, RowsOf(by_tenant));
+  emit(WindowScope::kFeature, RowsOf(by_feature));
+  emit(WindowScope::kEnvironment, RowsOf(by_environment));
+  emit(WindowScope::kModel, std::move(models));
+}
+
+void WindowAggregator::CloseWindow(Window& w, const RecordSink& sink) {
+  EmitWindowRecords(w.start, options_.size_ms, RowsOf(w.keys), RowsOf(w.models), sink);
+}
+
+void WindowAggregator::Drain(const DeltaSink& sink) {
+  for (auto& [start, w] : windows_) {
+    for (const auto& [key, totals] : w->keys) sink(start, key, false, totals);
+    for (const auto& [model, totals] : w->models) sink(start, model, true, totals);
+  }
+  windows_.clear();
+}
+
+void WindowAggregator::SeedWatermark(EventTimeMs watermark) {
+  if (!has_watermark_ || watermark > watermark_) {
+    watermark_ = watermark;
+    has_watermark_ = true;
+  }
 }
 
 size_t WindowAggregator::CloseReady(const RecordSink& sink) {

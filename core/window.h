@@ -2,6 +2,7 @@
 // roll-ups by tenant, feature, environment and model computed as windows close.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -88,6 +89,20 @@ class WindowAggregator {
   // Emits every open window (end of a replay).
   size_t CloseAll(const RecordSink& sink);
 
+  // Run mode keeps only what a partition added since its last checkpoint:
+  // Drain hands every open window's key and model totals to `sink` and
+  // forgets them without marking anything closed (windows close globally,
+  // from the state store).
+  using DeltaSink = std::function<void(WindowStartMs start, std::string_view key_or_model,
+                                       bool is_model, const WindowTotals& totals)>;
+  void Drain(const DeltaSink& sink);
+  // Starts the watermark where a previous owner of the partition left it, so
+  // lateness is judged the same after a takeover.
+  void SeedWatermark(EventTimeMs watermark);
+  // Windows at or before `start` were closed elsewhere (globally, in run
+  // mode): events for them are late from now on.
+  void MarkClosedThrough(WindowStartMs start) { closed_through_ = std::max(closed_through_, start); }
+
   EventTimeMs watermark() const { return watermark_; }
   bool has_watermark() const { return has_watermark_; }
   size_t open_windows() const { return windows_.size(); }
@@ -107,6 +122,15 @@ class WindowAggregator {
   WindowStartMs closed_through_{INT64_MIN};
   uint64_t overflowed_events_ = 0;
 };
+
+// Emits one closed window: the key rows sorted by key (packed keys, see
+// PackKey), then roll-ups by tenant, feature and environment derived from
+// them, then the model rows. Used by replay's aggregator and by run mode,
+// which reads closed windows back from the state store.
+void EmitWindowRecords(WindowStartMs start, int64_t size_ms,
+                       std::vector<std::pair<std::string_view, const WindowTotals*>> keys,
+                       std::vector<std::pair<std::string_view, const WindowTotals*>> models,
+                       const std::function<void(const WindowRecord&)>& sink);
 
 // Packs (tenant, feature, environment) into one unambiguous byte string:
 // each part is preceded by its length as two bytes.

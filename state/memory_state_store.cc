@@ -7,15 +7,24 @@ absl::StatusOr<CheckpointOutcome> MemoryStateStore::Commit(const std::string& to
   std::lock_guard lock(mu_);
   Topic& t = topics_[topic];
   auto pos = t.positions.find(c.partition);
-  if (pos != t.positions.end() && (!c.from || *c.from != pos->second)) return CheckpointOutcome::kStalePosition;
+  if (pos != t.positions.end() && (!c.from || *c.from != pos->second)) {
+    return CheckpointOutcome{CheckpointOutcome::Kind::kStalePosition, {}};
+  }
+  CheckpointOutcome dup{CheckpointOutcome::Kind::kDuplicateEvents, {}};
+  for (const auto& [minute, id] : c.event_ids) {
+    auto it = t.ids.find(minute);
+    if (it != t.ids.end() && it->second.count(id)) dup.duplicates.push_back(id);
+  }
+  if (!dup.duplicates.empty()) return dup;
   for (const WindowDelta& d : c.deltas) {
     (d.is_model ? t.models : t.keys)[d.start][d.key].Merge(d.totals);
   }
-  for (const auto& [minute, id] : c.event_ids) t.ids[c.partition][minute].insert(id);
+  for (const auto& [minute, id] : c.event_ids) t.ids[minute].insert(id);
   t.positions[c.partition] = c.next;
   int64_t& wm = t.watermarks[c.partition];
   wm = std::max(wm, c.watermark.value());
-  return CheckpointOutcome::kApplied;
+  t.idle[c.partition] = c.idle;
+  return CheckpointOutcome{};
 }
 
 absl::StatusOr<std::optional<int64_t>> MemoryStateStore::Position(const std::string& topic, int32_t partition) {
@@ -26,21 +35,12 @@ absl::StatusOr<std::optional<int64_t>> MemoryStateStore::Position(const std::str
   return std::optional<int64_t>(it->second);
 }
 
-absl::StatusOr<std::vector<uint64_t>> MemoryStateStore::RecentEventIds(const std::string& topic, int32_t partition,
-                                                                       EventTimeMs since) {
+absl::StatusOr<std::vector<PartitionProgress>> MemoryStateStore::Progress(const std::string& topic) {
   std::lock_guard lock(mu_);
-  std::vector<uint64_t> out;
-  for (const auto& [minute, ids] : topics_[topic].ids[partition]) {
-    if (minute + 60'000 <= since.value()) continue;
-    out.insert(out.end(), ids.begin(), ids.end());
-  }
+  Topic& t = topics_[topic];
+  std::vector<PartitionProgress> out;
+  for (const auto& [p, wm] : t.watermarks) out.push_back({p, wm, t.idle[p]});
   return out;
-}
-
-absl::StatusOr<std::vector<std::pair<int32_t, int64_t>>> MemoryStateStore::Watermarks(const std::string& topic) {
-  std::lock_guard lock(mu_);
-  const Topic& t = topics_[topic];
-  return std::vector<std::pair<int32_t, int64_t>>(t.watermarks.begin(), t.watermarks.end());
 }
 
 absl::StatusOr<std::vector<WindowStartMs>> MemoryStateStore::OpenWindows(const std::string& topic) {

@@ -15,9 +15,7 @@ class MemoryStateStore : public StateStore {
  public:
   absl::StatusOr<CheckpointOutcome> Commit(const std::string& topic, const PartitionCheckpoint& c) override;
   absl::StatusOr<std::optional<int64_t>> Position(const std::string& topic, int32_t partition) override;
-  absl::StatusOr<std::vector<uint64_t>> RecentEventIds(const std::string& topic, int32_t partition,
-                                                       EventTimeMs since) override;
-  absl::StatusOr<std::vector<std::pair<int32_t, int64_t>>> Watermarks(const std::string& topic) override;
+  absl::StatusOr<std::vector<PartitionProgress>> Progress(const std::string& topic) override;
   absl::StatusOr<std::vector<WindowStartMs>> OpenWindows(const std::string& topic) override;
   absl::StatusOr<bool> ClaimClose(const std::string& topic, WindowStartMs start) override;
   absl::StatusOr<std::optional<WindowStartMs>> ClosedThrough(const std::string& topic) override;
@@ -28,7 +26,8 @@ class MemoryStateStore : public StateStore {
   struct Topic {
     std::map<int32_t, int64_t> positions;
     std::map<int32_t, int64_t> watermarks;
-    std::map<int32_t, std::map<int64_t, std::set<uint64_t>>> ids;  // partition -> minute -> ids
+    std::map<int32_t, bool> idle;
+    std::map<int64_t, std::set<uint64_t>> ids;  // minute -> ids counted, all partitions
     std::map<WindowStartMs, std::map<std::string, WindowTotals>> keys;
     std::map<WindowStartMs, std::map<std::string, WindowTotals>> models;
     std::optional<WindowStartMs> closed_through;

@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstring>
+#include <map>
 
 #include "core/concat.h"
 
@@ -37,15 +38,45 @@ bool ParseInt(std::string_view s, int64_t& out) {
 
 // KEYS are not declared: all of one topic's keys share a prefix and the
 // store targets one Redis (or one Cluster slot via a {hash tag} in the prefix).
+// ARGV: prefix, partition, from, next, watermark, window ttl, id ttl, idle,
+// then the id groups (count; per group: minute, n, ids...), the windows
+// (count, starts...), and the deltas (count, triples of window, field, delta).
 constexpr char kCommitScript[] = R"lua(
 local p = ARGV[1]
 local part = ARGV[2]
-local from = ARGV[3]
 local pos = redis.call('HGET', p .. 'pos', part)
-if pos and pos ~= from then return {0, pos} end
+if pos and pos ~= ARGV[3] then return {0, pos} end
 local window_ttl = tonumber(ARGV[6])
 local ids_ttl = tonumber(ARGV[7])
-local i = 8
+local i = 9
+-- Event ids first: one already counted (by any partition) makes the whole
+-- checkpoint a no-op; the caller re-reads the partition treating those ids
+-- as duplicates.
+local ng = tonumber(ARGV[i]); i = i + 1
+local dups = {}
+local j = i
+for g = 1, ng do
+  local key = p .. 'ids:' .. ARGV[j]
+  local n = tonumber(ARGV[j + 1])
+  j = j + 2
+  for k = 1, n do
+    if redis.call('SISMEMBER', key, ARGV[j]) == 1 then dups[#dups + 1] = ARGV[j] end
+    j = j + 1
+  end
+end
+if #dups > 0 then return {2, dups} end
+for g = 1, ng do
+  local key = p .. 'ids:' .. ARGV[i]
+  local n = tonumber(ARGV[i + 1])
+  i = i + 2
+  local batch = {}
+  for k = 1, n do
+    batch[#batch + 1] = ARGV[i]; i = i + 1
+    if #batch == 1000 then redis.call('SADD', key, unpack(batch)); batch = {} end
+  end
+  if #batch > 0 then redis.call('SADD', key, unpack(batch)) end
+  redis.call('PEXPIRE', key, ids_ttl)
+end
 local nw = tonumber(ARGV[i]); i = i + 1
 for w = 1, nw do
   local start = ARGV[i]; i = i + 1
@@ -57,22 +88,10 @@ for d = 1, nd do
   redis.call('HINCRBY', p .. 'win:' .. ARGV[i], ARGV[i + 1], ARGV[i + 2])
   i = i + 3
 end
-local ng = tonumber(ARGV[i]); i = i + 1
-for g = 1, ng do
-  local key = p .. 'ids:' .. part .. ':' .. ARGV[i]
-  local n = tonumber(ARGV[i + 1])
-  i = i + 2
-  local batch = {}
-  for k = 1, n do
-    batch[#batch + 1] = ARGV[i]; i = i + 1
-    if #batch == 1000 then redis.call('SADD', key, unpack(batch)); batch = {} end
-  end
-  if #batch > 0 then redis.call('SADD', key, unpack(batch)) end
-  redis.call('PEXPIRE', key, ids_ttl)
-end
 redis.call('HSET', p .. 'pos', part, ARGV[4])
 local wm = redis.call('HGET', p .. 'wm', part)
 if (not wm) or tonumber(wm) < tonumber(ARGV[5]) then redis.call('HSET', p .. 'wm', part, ARGV[5]) end
+redis.call('HSET', p .. 'idle', part, ARGV[8])
 return {1, ARGV[4]}
 )lua";
 
@@ -194,6 +213,24 @@ absl::StatusOr<CheckpointOutcome> RedisStateStore::Commit(const std::string& top
   args.push_back(std::to_string(c.watermark.value()));
   args.push_back(std::to_string(options_.window_retention_ms));
   args.push_back(std::to_string(options_.event_id_retention_ms));
+  args.push_back(c.idle ? "1" : "0");
+
+  // Event ids grouped by minute.
+  std::vector<std::pair<int64_t, uint64_t>> ids = c.event_ids;
+  std::sort(ids.begin(), ids.end());
+  const size_t groups_at = args.size();
+  args.emplace_back();
+  size_t groups = 0;
+  for (size_t i = 0; i < ids.size();) {
+    size_t j = i;
+    while (j < ids.size() && ids[j].first == ids[i].first) ++j;
+    args.push_back(std::to_string(ids[i].first));
+    args.push_back(std::to_string(j - i));
+    for (size_t k = i; k < j; ++k) args.push_back(std::to_string(ids[k].second));
+    ++groups;
+    i = j;
+  }
+  args[groups_at] = std::to_string(groups);
 
   std::vector<int64_t> windows;
   for (const auto& d : c.deltas) windows.push_back(d.start.value());
@@ -222,30 +259,31 @@ absl::StatusOr<CheckpointOutcome> RedisStateStore::Commit(const std::string& top
   }
   args[count_at] = std::to_string(triples);
 
-  // Event ids grouped by minute.
-  std::vector<std::pair<int64_t, uint64_t>> ids = c.event_ids;
-  std::sort(ids.begin(), ids.end());
-  const size_t groups_at = args.size();
-  args.emplace_back();
-  size_t groups = 0;
-  for (size_t i = 0; i < ids.size();) {
-    size_t j = i;
-    while (j < ids.size() && ids[j].first == ids[i].first) ++j;
-    args.push_back(std::to_string(ids[i].first));
-    args.push_back(std::to_string(j - i));
-    for (size_t k = i; k < j; ++k) args.push_back(std::to_string(ids[k].second));
-    ++groups;
-    i = j;
-  }
-  args[groups_at] = std::to_string(groups);
-
   auto reply = Script(kCommitScript, commit_sha_, std::move(args));
   if (!reply.ok()) return reply.status();
   const redisReply* r = (*reply)->r;
   if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->element[0]->type != REDIS_REPLY_INTEGER) {
     return absl::InternalError("redis commit: unexpected reply");
   }
-  return r->element[0]->integer == 1 ? CheckpointOutcome::kApplied : CheckpointOutcome::kStalePosition;
+  CheckpointOutcome outcome;
+  switch (r->element[0]->integer) {
+    case 1:
+      return outcome;
+    case 0:
+      outcome.kind = CheckpointOutcome::Kind::kStalePosition;
+      return outcome;
+    default:
+      outcome.kind = CheckpointOutcome::Kind::kDuplicateEvents;
+      if (r->elements > 1 && r->element[1]->type == REDIS_REPLY_ARRAY) {
+        for (size_t k = 0; k < r->element[1]->elements; ++k) {
+          const redisReply* e = r->element[1]->element[k];
+          uint64_t id;
+          auto [ptr, ec] = std::from_chars(e->str, e->str + e->len, id);
+          if (ec == std::errc()) outcome.duplicates.push_back(id);
+        }
+      }
+      return outcome;
+  }
 }
 
 absl::StatusOr<std::optional<int64_t>> RedisStateStore::Position(const std::string& topic, int32_t partition) {
@@ -260,43 +298,27 @@ absl::StatusOr<std::optional<int64_t>> RedisStateStore::Position(const std::stri
   return std::optional<int64_t>(v);
 }
 
-absl::StatusOr<std::vector<uint64_t>> RedisStateStore::RecentEventIds(const std::string& topic, int32_t partition,
-                                                                      EventTimeMs since) {
-  auto keys = Command({"KEYS", Key(topic, Concat("ids:", partition, ":*"))});
-  if (!keys.ok()) return keys.status();
-  std::vector<uint64_t> out;
-  const std::string key_prefix = Key(topic, Concat("ids:", partition, ":"));
-  const redisReply* kr = (*keys)->r;
-  for (size_t i = 0; i < kr->elements; ++i) {
-    std::string key(kr->element[i]->str, kr->element[i]->len);
-    int64_t minute;
-    if (!ParseInt(std::string_view(key).substr(key_prefix.size()), minute)) continue;
-    if (minute + 60'000 <= since.value()) continue;
-    auto members = Command({"SMEMBERS", key});
-    if (!members.ok()) return members.status();
-    const redisReply* mr = (*members)->r;
-    for (size_t m = 0; m < mr->elements; ++m) {
-      uint64_t id;
-      const redisReply* e = mr->element[m];
-      auto [p, ec] = std::from_chars(e->str, e->str + e->len, id);
-      if (ec == std::errc()) out.push_back(id);
+absl::StatusOr<std::vector<PartitionProgress>> RedisStateStore::Progress(const std::string& topic) {
+  auto wm = Command({"HGETALL", Key(topic, "wm")});
+  if (!wm.ok()) return wm.status();
+  auto idle = Command({"HGETALL", Key(topic, "idle")});
+  if (!idle.ok()) return idle.status();
+  std::map<int32_t, PartitionProgress> by_partition;
+  const auto each_pair = [](const redisReply* r, const auto& fn) {
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+      int64_t p, v;
+      if (ParseInt({r->element[i]->str, r->element[i]->len}, p) &&
+          ParseInt({r->element[i + 1]->str, r->element[i + 1]->len}, v)) {
+        fn(static_cast<int32_t>(p), v);
+      }
     }
-  }
-  return out;
-}
-
-absl::StatusOr<std::vector<std::pair<int32_t, int64_t>>> RedisStateStore::Watermarks(const std::string& topic) {
-  auto reply = Command({"HGETALL", Key(topic, "wm")});
-  if (!reply.ok()) return reply.status();
-  std::vector<std::pair<int32_t, int64_t>> out;
-  const redisReply* r = (*reply)->r;
-  for (size_t i = 0; i + 1 < r->elements; i += 2) {
-    int64_t p, wm;
-    if (ParseInt({r->element[i]->str, r->element[i]->len}, p) &&
-        ParseInt({r->element[i + 1]->str, r->element[i + 1]->len}, wm)) {
-      out.emplace_back(static_cast<int32_t>(p), wm);
-    }
-  }
+  };
+  each_pair((*wm)->r, [&](int32_t p, int64_t v) { by_partition[p] = {p, v, false}; });
+  each_pair((*idle)->r, [&](int32_t p, int64_t v) {
+    if (auto it = by_partition.find(p); it != by_partition.end()) it->second.idle = v != 0;
+  });
+  std::vector<PartitionProgress> out;
+  for (const auto& [p, progress] : by_partition) out.push_back(progress);
   return out;
 }
 

@@ -35,18 +35,35 @@ struct PartitionCheckpoint {
   int64_t next = 0;  // the offset after the last message included
   EventTimeMs watermark{0};
   std::vector<WindowDelta> deltas;
-  // Stable hashes of the event ids counted, by the minute of their event
-  // time, so a replica that takes the partition over still drops their
-  // duplicates.
+  // Stable hashes of the event ids counted, with the minute of their event
+  // time. The store keeps them for the dedup horizon across all partitions:
+  // a duplicate is caught however the producer keyed it.
   std::vector<std::pair<int64_t, uint64_t>> event_ids;  // (minute start ms, id hash)
+  // No message for a while: the partition does not hold windows open.
+  bool idle = false;
 };
 
-enum class CheckpointOutcome : uint8_t {
-  kApplied,
-  // The store's position differs from `from`: another replica (or an
-  // earlier life of this one) applied these offsets already. Nothing was
-  // changed; the caller must drop its state for the partition and reload.
-  kStalePosition,
+// What the store knows of one partition's progress.
+struct PartitionProgress {
+  int32_t partition = 0;
+  int64_t watermark = 0;
+  bool idle = false;
+};
+
+struct CheckpointOutcome {
+  enum class Kind : uint8_t {
+    kApplied,
+    // The store's position differs from `from`: another replica (or an
+    // earlier life of this one) applied these offsets already. Nothing was
+    // changed; the caller must drop its state for the partition and reload.
+    kStalePosition,
+    // Some event ids were already counted (by another partition, or before
+    // a restart). Nothing was changed; `duplicates` lists them, and the
+    // caller re-reads the partition from `from` treating them as duplicates.
+    kDuplicateEvents,
+  };
+  Kind kind = Kind::kApplied;
+  std::vector<uint64_t> duplicates;
 };
 
 // A window's totals read back from the store.
@@ -68,11 +85,8 @@ class StateStore {
                                                    const PartitionCheckpoint& checkpoint) = 0;
   // The position applied for a partition, if any.
   virtual absl::StatusOr<std::optional<int64_t>> Position(const std::string& topic, int32_t partition) = 0;
-  // Event ids recorded for a partition with event time >= since (for dedup).
-  virtual absl::StatusOr<std::vector<uint64_t>> RecentEventIds(const std::string& topic, int32_t partition,
-                                                               EventTimeMs since) = 0;
-  // Watermark of every partition that has committed, by partition.
-  virtual absl::StatusOr<std::vector<std::pair<int32_t, int64_t>>> Watermarks(const std::string& topic) = 0;
+  // Progress of every partition that has committed, by partition.
+  virtual absl::StatusOr<std::vector<PartitionProgress>> Progress(const std::string& topic) = 0;
   // Window starts that hold totals and have not been closed yet, ascending.
   virtual absl::StatusOr<std::vector<WindowStartMs>> OpenWindows(const std::string& topic) = 0;
   // Marks `start` closed if no one has; true when this caller won the claim

@@ -1,0 +1,167 @@
+// `burnrate run`: the service. Kafka in (a consumer-group member), Redis
+// state, closed windows and dead letters out to Kafka.
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <iostream>
+#include <memory>
+
+#include "app/commands.h"
+#include "app/version.h"
+#include "config/config.h"
+#include "consumers/kafka_producer.h"
+#include "consumers/kafka_source.h"
+#include "core/concat.h"
+#include "core/json_output.h"
+#include "engine/run_engine.h"
+#include "state/redis_state_store.h"
+
+namespace burnrate {
+namespace {
+
+std::atomic<bool> g_stop{false};
+void OnSignal(int) { g_stop.store(true); }
+
+int64_t WallClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Closed windows to the windows topic, one JSON row per message, keyed by
+// window and key so a compacted topic keeps the latest of each.
+class KafkaWindowSink : public WindowRecordSink {
+ public:
+  KafkaWindowSink(KafkaProducer& producer, std::string topic) : producer_(producer), topic_(std::move(topic)) {}
+  void Publish(const WindowRecord& r) override {
+    value_.clear();
+    AppendWindowRecordJson(r, value_);
+    key_ = Concat(r.start.value(), "/", WindowScopeName(r.scope), "/", r.tenant, "/", r.feature, "/",
+                  r.environment, "/", r.model);
+    producer_.Produce(topic_, key_, value_);
+  }
+  absl::Status Flush() override { return producer_.Flush(30'000); }
+
+ private:
+  KafkaProducer& producer_;
+  std::string topic_;
+  std::string key_, value_;
+};
+
+int RunService(const std::string& config_path) {
+  auto loaded = LoadConfig(config_path);
+  if (!loaded.ok()) {
+    std::cerr << "burnrate: " << loaded.status().message() << "\n";
+    return kExitBadUsage;
+  }
+  const Config config = *std::move(loaded);
+  std::unique_ptr<PriceTable> own_table;
+  const PriceTable* prices = &PriceTable::Default();
+  if (!config.price_table_file.empty()) {
+    auto table = PriceTable::LoadFile(config.price_table_file);
+    if (!table.ok()) {
+      std::cerr << "burnrate: " << table.status().message() << "\n";
+      return kExitBadUsage;
+    }
+    own_table = std::make_unique<PriceTable>(*std::move(table));
+    prices = own_table.get();
+  }
+  spdlog::set_default_logger(spdlog::stderr_color_mt("burnrate"));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+
+  auto producer = KafkaProducer::Create(config.kafka);
+  if (!producer.ok()) {
+    std::cerr << "burnrate: " << producer.status().message() << "\n";
+    return kExitBadUsage;
+  }
+  RedisStateStore store(RedisStoreOptionsFrom(config));
+  KafkaDeadLetterSink dead_letters(**producer, config.kafka.dead_letter_topic, config.kafka.topic);
+  KafkaWindowSink windows(**producer, config.kafka.windows_topic);
+  RunEngine engine(
+      config, *prices, store, dead_letters,
+      [&dead_letters](int32_t p, int64_t o) { dead_letters.SetSource(p, o); },
+      [&producer]() { return (*producer)->Flush(30'000); }, windows, WallClockMs);
+  auto source = KafkaSource::Create(config.kafka, engine);
+  if (!source.ok()) {
+    std::cerr << "burnrate: " << source.status().message() << "\n";
+    return kExitBadUsage;
+  }
+  engine.set_seeker([&source](int32_t p, int64_t o) { return (*source)->Seek(p, o); });
+
+  struct sigaction action = {};
+  action.sa_handler = OnSignal;
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+  spdlog::info("burnrate {} consuming {} as group {} from {}", kVersion, config.kafka.topic, config.kafka.group_id,
+               config.kafka.brokers);
+
+  int32_t partition_count = -1;
+  int64_t last_checkpoint = WallClockMs();
+  int64_t last_store_warning = 0;
+  const auto checkpoint = [&]() {
+    auto durable = engine.Checkpoint();
+    if (!durable.ok()) {
+      // Keep consuming into memory (bounded below), commit nothing, retry.
+      if (WallClockMs() - last_store_warning > 10'000) {
+        spdlog::warn("checkpoint failed, retrying: {}", std::string(durable.status().message()));
+        last_store_warning = WallClockMs();
+      }
+      return false;
+    }
+    if (auto s = (*source)->Commit(*durable); !s.ok()) {
+      spdlog::warn("kafka offset commit: {}", std::string(s.message()));  // the store is the truth
+    }
+    if (partition_count < 0) {
+      if (auto count = (*source)->PartitionCount(5'000); count.ok()) partition_count = *count;
+    }
+    if (partition_count > 0) {
+      auto closed = engine.CloseWindows(partition_count);
+      if (!closed.ok()) spdlog::warn("closing windows: {}", std::string(closed.status().message()));
+    }
+    return true;
+  };
+
+  while (!g_stop.load()) {
+    auto polled = (*source)->Poll(static_cast<size_t>(config.kafka.batch_size), 100,
+                                  [&engine](const SourceMessage& m) { engine.Handle(m); });
+    if (!polled.ok()) spdlog::warn("{}", std::string(polled.status().message()));
+    const int64_t now = WallClockMs();
+    if (now - last_checkpoint >= config.checkpoint_interval_ms) {
+      last_checkpoint = now;
+      checkpoint();
+    }
+    // Back-pressure: never hold more than the bound in memory.
+    if (engine.pending_events() >= config.max_pending_events) {
+      if (!(*source)->paused()) spdlog::warn("state store behind; pausing consumption");
+      (*source)->PauseAll();
+    } else if ((*source)->paused() && engine.store_healthy()) {
+      spdlog::info("resuming consumption");
+      (*source)->ResumeAll();
+    }
+  }
+
+  spdlog::info("stopping: saving state");
+  const bool saved = checkpoint();
+  (*source)->Close();  // leaves the group; revoked partitions are saved once more
+  const PipelineStats stats = engine.TotalStats();
+  spdlog::info("stopped: {} messages, {} events counted, {} dead-lettered, {} unpriced", stats.messages,
+               stats.events, stats.total_rejected(), stats.unpriced_events);
+  return saved ? kExitOk : kExitRuntimeFailure;
+}
+
+}  // namespace
+
+CommandRunner AddRunCommand(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "run", "The service: consume cost events from Kafka as a consumer-group member, keep state in Redis, "
+             "publish closed windows and dead letters to Kafka");
+  auto path = std::make_shared<std::string>();
+  cmd->add_option("--config", *path, "Config file")->required();
+  return [path]() { return RunService(*path); };
+}
+
+}  // namespace burnrate

@@ -1,0 +1,123 @@
+#include "consumers/kafka_producer.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <chrono>
+
+#include "core/concat.h"
+
+namespace burnrate {
+
+struct KafkaProducer::Impl {
+  rd_kafka_t* producer = nullptr;
+  std::atomic<uint64_t> failed_since_flush{0};
+  std::atomic<uint64_t>* failed_total = nullptr;
+  std::string last_error;
+  ~Impl() {
+    if (producer) {
+      rd_kafka_flush(producer, 10'000);
+      rd_kafka_destroy(producer);
+    }
+  }
+  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+    if (!m->err) return;
+    auto* self = static_cast<Impl*>(opaque);
+    self->failed_since_flush.fetch_add(1);
+    self->failed_total->fetch_add(1);
+  }
+};
+
+KafkaProducer::KafkaProducer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
+  impl_->failed_total = &failed_total_;
+}
+KafkaProducer::~KafkaProducer() = default;
+
+absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(const KafkaConfig& config) {
+  auto impl = std::make_unique<Impl>();
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char err[512];
+  std::vector<std::pair<std::string, std::string>> settings = {
+      {"bootstrap.servers", config.brokers},
+      {"enable.idempotence", "true"},
+      {"linger.ms", "20"},
+      {"compression.type", "lz4"},
+      {"client.id", "burnrate"},
+  };
+  for (const auto& [k, v] : config.properties) {
+    // Consumer-only settings would make the producer refuse to start.
+    if (k.rfind("partition.assignment", 0) == 0 || k.rfind("fetch.", 0) == 0 ||
+        k.rfind("auto.offset", 0) == 0 || k.rfind("session.", 0) == 0 ||
+        k.rfind("heartbeat.", 0) == 0 || k.rfind("max.poll", 0) == 0) {
+      continue;
+    }
+    settings.emplace_back(k, v);
+  }
+  for (const auto& [k, v] : settings) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      return absl::InvalidArgumentError(Concat("kafka producer setting ", k, "=", v, ": ", err));
+    }
+  }
+  for (const auto& [k, v] : config.secret_properties) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      return absl::InvalidArgumentError(Concat("kafka producer setting ", k, ": ", err));
+    }
+  }
+  rd_kafka_conf_set_opaque(conf, impl.get());
+  rd_kafka_conf_set_dr_msg_cb(conf, &Impl::OnDelivery);
+  impl->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (!impl->producer) {
+    rd_kafka_conf_destroy(conf);
+    return absl::InvalidArgumentError(Concat("kafka producer: ", err));
+  }
+  return std::unique_ptr<KafkaProducer>(new KafkaProducer(std::move(impl)));
+}
+
+void KafkaProducer::Produce(const std::string& topic, std::string_view key, std::string_view value,
+                            const std::vector<std::pair<std::string, std::string>>& headers) {
+  for (;;) {
+    rd_kafka_headers_t* hdrs = nullptr;
+    if (!headers.empty()) {
+      hdrs = rd_kafka_headers_new(headers.size());
+      for (const auto& [k, v] : headers) {
+        rd_kafka_header_add(hdrs, k.data(), static_cast<ssize_t>(k.size()), v.data(),
+                            static_cast<ssize_t>(v.size()));
+      }
+    }
+    const rd_kafka_resp_err_t err = rd_kafka_producev(
+        impl_->producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+    if (!err) return;
+    if (hdrs) rd_kafka_headers_destroy(hdrs);  // not consumed on failure
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      rd_kafka_poll(impl_->producer, 50);  // let deliveries drain, then retry
+      continue;
+    }
+    // Anything else (unknown topic, message too large) is a delivery failure.
+    impl_->failed_since_flush.fetch_add(1);
+    failed_total_.fetch_add(1);
+    return;
+  }
+}
+
+absl::Status KafkaProducer::Flush(int timeout_ms) {
+  const rd_kafka_resp_err_t err = rd_kafka_flush(impl_->producer, timeout_ms);
+  const uint64_t failed = impl_->failed_since_flush.exchange(0);
+  if (err) return absl::UnavailableError(Concat("kafka flush: ", rd_kafka_err2str(err)));
+  if (failed) return absl::UnavailableError(Concat("kafka: ", failed, " messages could not be delivered"));
+  return absl::OkStatus();
+}
+
+void KafkaDeadLetterSink::DeadLetter(std::string_view message, const Rejection& rejection) {
+  std::string key = Concat(source_topic_, "/", partition_, "/", offset_);
+  if (rejection.item >= 0) key += Concat("/", rejection.item);
+  producer_.Produce(topic_, key, message,
+                    {{"burnrate.reason", std::string(RejectReasonName(rejection.reason))},
+                     {"burnrate.detail", std::string(rejection.detail)},
+                     {"burnrate.source", key}});
+}
+
+}  // namespace burnrate

@@ -1,0 +1,274 @@
+#include "engine/run_engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "absl/container/flat_hash_set.h"
+#include "core/concat.h"
+
+namespace burnrate {
+
+struct RunEngine::Partition {
+  std::unique_ptr<EventPipeline> pipeline;
+  // The position the store holds (what the next checkpoint must start
+  // from); nullopt when the store has never seen this partition. A stored
+  // -1 means "reported, but no message yet".
+  std::optional<int64_t> from;
+  int64_t next = -1;  // the offset after the last message handled; -1: none since loading
+  int64_t first_offset = -1;  // the first message handled since loading
+  // Event ids the store reported as already counted elsewhere, with their
+  // minute: treated as duplicates when the partition is read again.
+  std::vector<std::pair<int64_t, uint64_t>> known_duplicates;
+  // Drained from the pipeline but not yet accepted by the store.
+  PartitionCheckpoint pending;
+  int64_t pending_events = 0;
+  int64_t last_message_ms = 0;
+  bool reported = false;  // has committed at least once in this life
+  bool idle_reported = false;
+};
+
+RunEngine::RunEngine(const Config& config, const PriceTable& prices, StateStore& store,
+                     DeadLetterSink& dead_letters, std::function<void(int32_t, int64_t)> on_source_position,
+                     std::function<absl::Status()> flush_outputs, WindowRecordSink& windows, Clock clock)
+    : config_(config),
+      prices_(prices),
+      store_(store),
+      dead_letters_(dead_letters),
+      on_source_position_(std::move(on_source_position)),
+      flush_outputs_(std::move(flush_outputs)),
+      windows_(windows),
+      clock_(std::move(clock)) {}
+
+RunEngine::~RunEngine() = default;
+
+absl::Status RunEngine::LoadPartition(int32_t partition, Partition& state) {
+  const std::string& topic = config_.kafka.topic;
+  auto position = store_.Position(topic, partition);
+  if (!position.ok()) return position.status();
+  auto progress = store_.Progress(topic);
+  if (!progress.ok()) return progress.status();
+  auto closed = store_.ClosedThrough(topic);
+  if (!closed.ok()) return closed.status();
+  std::optional<int64_t> watermark;
+  for (const auto& p : *progress) {
+    if (p.partition == partition) watermark = p.watermark;
+  }
+  if (state.pipeline) retired_stats_.messages += state.pipeline->stats().messages;
+  state.pipeline = std::make_unique<EventPipeline>(config_.pipeline, prices_, dead_letters_);
+  state.pipeline->set_record_counted_ids(true);
+  if (watermark && *watermark > 0) state.pipeline->SeedWatermark(EventTimeMs(*watermark));
+  for (const auto& [minute, id] : state.known_duplicates) state.pipeline->SeedDedup({id}, EventTimeMs(minute));
+  if (*closed) state.pipeline->MarkClosedThrough(**closed);
+  state.from = *position;
+  state.next = -1;
+  state.first_offset = -1;
+  state.pending = PartitionCheckpoint{};
+  state.pending_events = 0;
+  state.last_message_ms = clock_();
+  state.reported = false;
+  state.idle_reported = false;
+  spdlog::info("partition {}: state loaded at offset {} (watermark {})", partition, position->value_or(-1),
+               watermark.value_or(0));
+  return absl::OkStatus();
+}
+
+void RunEngine::LoadPartitionRetrying(int32_t partition, Partition& state) {
+  // Without its state a partition cannot be consumed correctly, so the
+  // rebalance waits for the store (librdkafka keeps the group membership).
+  int delay_ms = 200;
+  for (;;) {
+    const absl::Status s = LoadPartition(partition, state);
+    store_healthy_ = s.ok();
+    if (s.ok()) return;
+    spdlog::warn("partition {}: cannot load state ({}); retrying in {} ms", partition, std::string(s.message()), delay_ms);
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    delay_ms = std::min(delay_ms * 2, 5000);
+  }
+}
+
+std::vector<std::optional<int64_t>> RunEngine::OnAssigned(const std::vector<int32_t>& partitions) {
+  std::vector<std::optional<int64_t>> starts;
+  for (int32_t p : partitions) {
+    auto& state = partitions_[p];
+    if (!state) state = std::make_unique<Partition>();
+    LoadPartitionRetrying(p, *state);
+    starts.push_back(state->from && *state->from >= 0 ? state->from : std::nullopt);
+  }
+  return starts;
+}
+
+void RunEngine::OnRevoked(const std::vector<int32_t>& partitions) {
+  // Hand over cleanly: make what was counted durable. If that fails the
+  // next owner replays from the stored position, which is just as exact.
+  const absl::Status flushed = flush_outputs_();
+  for (int32_t p : partitions) {
+    auto it = partitions_.find(p);
+    if (it == partitions_.end()) continue;
+    if (flushed.ok()) {
+      auto applied = CommitPartition(p, *it->second, clock_());
+      if (!applied.ok()) spdlog::warn("partition {}: state not saved on revoke ({})", p, std::string(applied.status().message()));
+    }
+    const PipelineStats& s = it->second->pipeline->stats();
+    retired_stats_.messages += s.messages;
+    retired_stats_.events += s.events;
+    retired_stats_.unpriced_events += s.unpriced_events;
+    retired_stats_.missing_dimension_events += s.missing_dimension_events;
+    for (size_t i = 0; i < kRejectReasonCount; ++i) retired_stats_.rejected[i] += s.rejected[i];
+    partitions_.erase(it);
+    spdlog::info("partition {}: revoked", p);
+  }
+}
+
+void RunEngine::Handle(const SourceMessage& message) {
+  auto it = partitions_.find(message.partition);
+  if (it == partitions_.end()) return;  // not ours (any more): its owner reads it
+  Partition& state = *it->second;
+  if (state.next >= 0 && message.offset < state.next) return;  // delivered again after a seek
+  on_source_position_(message.partition, message.offset);
+  const int64_t now = clock_();
+  state.pipeline->Process(message.payload, EventTimeMs(now));
+  if (state.first_offset < 0) state.first_offset = message.offset;
+  state.next = message.offset + 1;
+  state.last_message_ms = now;
+  ++state.pending_events;
+}
+
+absl::StatusOr<bool> RunEngine::CommitPartition(int32_t partition, Partition& state, int64_t now) {
+  PartitionCheckpoint& c = state.pending;
+  state.pipeline->Drain([&c](WindowStartMs start, std::string_view key, bool is_model, const WindowTotals& t) {
+    c.deltas.push_back({start, std::string(key), is_model, t});
+  });
+  auto& ids = state.pipeline->counted_ids();
+  c.event_ids.insert(c.event_ids.end(), ids.begin(), ids.end());
+  ids.clear();
+
+  c.partition = partition;
+  c.from = state.from;
+  c.next = state.next >= 0 ? state.next : state.from.value_or(-1);
+  const auto& windows = state.pipeline->windows();
+  c.watermark = windows.has_watermark() ? windows.watermark() : EventTimeMs(0);
+  c.idle = now - state.last_message_ms >= config_.idle_timeout_ms;
+  const bool moved = !state.from || c.next != *state.from;
+  if (state.reported && !moved && c.deltas.empty() && c.event_ids.empty() && c.idle == state.idle_reported) {
+    return true;  // nothing new to say
+  }
+
+  auto outcome = store_.Commit(config_.kafka.topic, c);
+  if (!outcome.ok()) {
+    store_healthy_ = false;
+    return outcome.status();
+  }
+  store_healthy_ = true;
+  if (outcome->kind != CheckpointOutcome::Kind::kApplied) {
+    // Either someone else applied these offsets (a zombie of this replica,
+    // or the partition moved and came back), or some events were already
+    // counted (a duplicate in another partition, or from before a restart).
+    // Drop what we hold and read the partition again from the store's
+    // position, now knowing those duplicates: counting as we were would
+    // count twice.
+    int64_t rewind = state.from && *state.from >= 0 ? *state.from : state.first_offset;
+    if (outcome->kind == CheckpointOutcome::Kind::kStalePosition) {
+      spdlog::warn("partition {}: store position moved on; reloading state", partition);
+      state.known_duplicates.clear();
+    } else {
+      const absl::flat_hash_set<uint64_t> dups(outcome->duplicates.begin(), outcome->duplicates.end());
+      for (const auto& [minute, id] : c.event_ids) {
+        if (dups.contains(id)) state.known_duplicates.emplace_back(minute, id);
+      }
+      spdlog::info("partition {}: {} events were already counted elsewhere; re-reading from offset {}", partition,
+                   dups.size(), rewind);
+    }
+    LoadPartitionRetrying(partition, state);
+    if (state.from && *state.from >= 0) rewind = *state.from;
+    if (seeker_ && rewind >= 0) {
+      if (auto s = seeker_(partition, rewind); !s.ok()) return s;
+    }
+    return false;
+  }
+  state.from = c.next;
+  state.known_duplicates.clear();
+  state.idle_reported = c.idle;
+  state.reported = true;
+  state.pending_events = 0;
+  c = PartitionCheckpoint{};
+  return true;
+}
+
+absl::StatusOr<std::vector<std::pair<int32_t, int64_t>>> RunEngine::Checkpoint() {
+  // Dead letters of the offsets about to become durable must be durable first.
+  if (absl::Status s = flush_outputs_(); !s.ok()) return s;
+  const int64_t now = clock_();
+  std::vector<std::pair<int32_t, int64_t>> durable;
+  for (auto& [p, state] : partitions_) {
+    auto applied = CommitPartition(p, *state, now);
+    if (!applied.ok()) return applied.status();
+    if (*applied && state->from && *state->from >= 0) durable.emplace_back(p, *state->from);
+  }
+  return durable;
+}
+
+absl::StatusOr<size_t> RunEngine::CloseWindows(int32_t partition_count) {
+  const std::string& topic = config_.kafka.topic;
+  auto progress = store_.Progress(topic);
+  if (!progress.ok()) return progress.status();
+  size_t closed = 0;
+  if (static_cast<int32_t>(progress->size()) >= partition_count) {
+    // The event time every partition has passed; idle partitions do not hold
+    // it back, and when all are idle every open window may close.
+    int64_t low = INT64_MAX;
+    for (const auto& p : *progress) {
+      if (!p.idle) low = std::min(low, p.watermark);
+    }
+    auto open = store_.OpenWindows(topic);
+    if (!open.ok()) return open.status();
+    const auto& w = config_.pipeline.windows;
+    for (WindowStartMs start : *open) {
+      if (low != INT64_MAX && start.value() + w.size_ms + w.allowed_lateness_ms > low) break;
+      auto claimed = store_.ClaimClose(topic, start);
+      if (!claimed.ok()) return claimed.status();
+      if (!*claimed) continue;  // another replica closes it
+      auto window = store_.ReadWindow(topic, start);
+      if (!window.ok()) return window.status();
+      std::vector<std::pair<std::string_view, const WindowTotals*>> keys, models;
+      for (const auto& [k, t] : window->keys) keys.emplace_back(k, &t);
+      for (const auto& [m, t] : window->models) models.emplace_back(m, &t);
+      EmitWindowRecords(start, w.size_ms, std::move(keys), std::move(models),
+                        [this](const WindowRecord& r) { windows_.Publish(r); });
+      ++closed;
+    }
+    if (closed > 0) {
+      if (absl::Status s = windows_.Flush(); !s.ok()) return s;
+    }
+  }
+  auto through = store_.ClosedThrough(topic);
+  if (!through.ok()) return through.status();
+  if (*through && (!closed_through_ || **through > *closed_through_)) {
+    closed_through_ = *through;
+    for (auto& [p, state] : partitions_) state->pipeline->MarkClosedThrough(**through);
+  }
+  return closed;
+}
+
+int64_t RunEngine::pending_events() const {
+  int64_t n = 0;
+  for (const auto& [p, state] : partitions_) n += state->pending_events;
+  return n;
+}
+
+PipelineStats RunEngine::TotalStats() const {
+  PipelineStats total = retired_stats_;
+  for (const auto& [p, state] : partitions_) {
+    const PipelineStats& s = state->pipeline->stats();
+    total.messages += s.messages;
+    total.events += s.events;
+    total.unpriced_events += s.unpriced_events;
+    total.missing_dimension_events += s.missing_dimension_events;
+    for (size_t i = 0; i < kRejectReasonCount; ++i) total.rejected[i] += s.rejected[i];
+  }
+  return total;
+}
+
+}  // namespace burnrate

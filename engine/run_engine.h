@@ -1,0 +1,99 @@
+// The heart of `burnrate run`: per-partition pipelines over a consumer
+// group's partitions, checkpoints to the state store, and window closing
+// across all replicas of the group.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "config/config.h"
+#include "consumers/kafka_producer.h"
+#include "consumers/source.h"
+#include "core/pipeline.h"
+#include "core/pricing.h"
+#include "state/state_store.h"
+
+namespace burnrate {
+
+// Where closed windows go (the windows topic in production, a vector in tests).
+class WindowRecordSink {
+ public:
+  virtual ~WindowRecordSink() = default;
+  virtual void Publish(const WindowRecord& record) = 0;
+  // Everything published so far is durable.
+  virtual absl::Status Flush() = 0;
+};
+
+// Not thread-safe: driven by the one polling thread (the source calls the
+// PartitionListener methods from inside its Poll()).
+//
+// Exactness: each partition's pipeline holds only what it counted since its
+// last checkpoint. Checkpoint() first flushes dead letters, then commits each
+// partition's deltas together with its new position in one atomic store
+// operation that is refused if the stored position moved (see StateStore).
+// Only positions that are durable are returned for the Kafka commit.
+class RunEngine : public PartitionListener {
+ public:
+  using Clock = std::function<int64_t()>;  // wall clock, epoch ms
+  using Seeker = std::function<absl::Status(int32_t partition, int64_t offset)>;
+
+  // `dead_letters` receives refused input; `on_source_position` is told the
+  // partition and offset of each message before it is processed (the Kafka
+  // dead-letter sink keys records by it); `flush_outputs` makes dead letters
+  // durable and runs before every checkpoint.
+  RunEngine(const Config& config, const PriceTable& prices, StateStore& store,
+            DeadLetterSink& dead_letters, std::function<void(int32_t, int64_t)> on_source_position,
+            std::function<absl::Status()> flush_outputs, WindowRecordSink& windows, Clock clock);
+  ~RunEngine() override;
+
+  void set_seeker(Seeker seeker) { seeker_ = std::move(seeker); }
+
+  std::vector<std::optional<int64_t>> OnAssigned(const std::vector<int32_t>& partitions) override;
+  void OnRevoked(const std::vector<int32_t>& partitions) override;
+
+  void Handle(const SourceMessage& message);
+
+  // Makes every partition's pending state durable (flushing dead letters
+  // first, through `flush_outputs`). Returns the positions now durable, to
+  // commit to Kafka. On a store failure the state stays pending for the
+  // next attempt and the error is returned.
+  absl::StatusOr<std::vector<std::pair<int32_t, int64_t>>> Checkpoint();
+
+  // Closes (claims, reads back and publishes) every window that all
+  // `partition_count` partitions have moved past. Returns windows closed.
+  absl::StatusOr<size_t> CloseWindows(int32_t partition_count);
+
+  // Events counted in memory but not yet durable.
+  int64_t pending_events() const;
+  // Whether the last store operation succeeded.
+  bool store_healthy() const { return store_healthy_; }
+  PipelineStats TotalStats() const;
+
+ private:
+  struct Partition;
+  absl::Status LoadPartition(int32_t partition, Partition& state);
+  void LoadPartitionRetrying(int32_t partition, Partition& state);
+  absl::StatusOr<bool> CommitPartition(int32_t partition, Partition& state, int64_t now);
+
+  const Config& config_;
+  const PriceTable& prices_;
+  StateStore& store_;
+  DeadLetterSink& dead_letters_;
+  std::function<void(int32_t, int64_t)> on_source_position_;
+  std::function<absl::Status()> flush_outputs_;
+  WindowRecordSink& windows_;
+  Clock clock_;
+  Seeker seeker_;
+  std::map<int32_t, std::unique_ptr<Partition>> partitions_;
+  std::optional<WindowStartMs> closed_through_;
+  PipelineStats retired_stats_;  // of partitions this replica no longer holds
+  bool store_healthy_ = true;
+};
+
+}  // namespace burnrate

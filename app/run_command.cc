@@ -91,6 +91,7 @@ int RunService(const std::string& config_path) {
     return kExitBadUsage;
   }
   engine.set_seeker([&source](int32_t p, int64_t o) { return (*source)->Seek(p, o); });
+  engine.set_log_bounds([&source](int32_t p) { return (*source)->LogBounds(p); });
 
   struct sigaction action = {};
   action.sa_handler = OnSignal;
@@ -103,7 +104,12 @@ int RunService(const std::string& config_path) {
   int64_t last_checkpoint = WallClockMs();
   int64_t last_store_warning = 0;
   const auto checkpoint = [&]() {
+    const auto t0 = std::chrono::steady_clock::now();
     auto durable = engine.Checkpoint();
+    const auto took = std::chrono::steady_clock::now() - t0;
+    if (took > std::chrono::milliseconds(500)) {
+      spdlog::info("checkpoint took {} ms", std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
+    }
     if (!durable.ok()) {
       // Keep consuming into memory (bounded below), commit nothing, retry.
       if (WallClockMs() - last_store_warning > 10'000) {

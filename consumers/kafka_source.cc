@@ -11,11 +11,9 @@ namespace burnrate {
 
 struct KafkaSource::Impl {
   rd_kafka_t* consumer = nullptr;
-  rd_kafka_queue_t* queue = nullptr;
   std::string topic;
   PartitionListener* listener = nullptr;
   std::vector<int32_t> assigned;
-  std::vector<rd_kafka_message_t*> batch;
   bool closed = false;
   bool paused = false;
 
@@ -26,7 +24,6 @@ struct KafkaSource::Impl {
   }
 
   ~Impl() {
-    if (queue) rd_kafka_queue_destroy(queue);
     if (consumer) rd_kafka_destroy(consumer);
   }
 
@@ -113,7 +110,6 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaConf
     return absl::InvalidArgumentError(Concat("kafka consumer: ", err));
   }
   rd_kafka_poll_set_consumer(impl->consumer);
-  impl->queue = rd_kafka_queue_get_consumer(impl->consumer);
   rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(topics, config.topic.c_str(), RD_KAFKA_PARTITION_UA);
   const rd_kafka_resp_err_t sub = rd_kafka_subscribe(impl->consumer, topics);
@@ -124,13 +120,16 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaConf
 
 absl::StatusOr<size_t> KafkaSource::Poll(size_t max_messages, int timeout_ms,
                                          const std::function<void(const SourceMessage&)>& handle) {
-  auto& batch = impl_->batch;
-  batch.resize(max_messages);
-  const ssize_t n = rd_kafka_consume_batch_queue(impl_->queue, timeout_ms, batch.data(), max_messages);
-  if (n < 0) return absl::UnavailableError(Concat("kafka poll: ", rd_kafka_err2str(rd_kafka_last_error())));
+  // rd_kafka_consumer_poll, not the batch API: it is the call librdkafka's
+  // consumer-group machinery is built around (rebalances, fetch resumption),
+  // and after the first message the rest of a batch comes from the local
+  // queue without waiting.
   size_t handled = 0;
-  for (ssize_t i = 0; i < n; ++i) {
-    rd_kafka_message_t* m = batch[i];
+  int wait_ms = timeout_ms;
+  while (handled < max_messages) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(impl_->consumer, wait_ms);
+    if (!m) break;
+    wait_ms = 0;
     if (m->err) {
       // End-of-partition and transient errors are informational; the
       // consumer keeps retrying by itself.
@@ -161,10 +160,12 @@ absl::Status KafkaSource::Commit(const std::vector<std::pair<int32_t, int64_t>>&
 
 std::vector<int32_t> KafkaSource::Assigned() const { return impl_->assigned; }
 
-int64_t KafkaSource::HighWatermark(int32_t partition) const {
+std::pair<int64_t, int64_t> KafkaSource::LogBounds(int32_t partition) const {
   int64_t low = -1, high = -1;
-  if (rd_kafka_get_watermark_offsets(impl_->consumer, impl_->topic.c_str(), partition, &low, &high)) return -1;
-  return high;
+  if (rd_kafka_get_watermark_offsets(impl_->consumer, impl_->topic.c_str(), partition, &low, &high)) {
+    return {-1, -1};
+  }
+  return {low, high};
 }
 
 absl::StatusOr<int32_t> KafkaSource::PartitionCount(int timeout_ms) {

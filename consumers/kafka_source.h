@@ -38,9 +38,9 @@ class KafkaSource {
 
   // Partitions currently assigned to this member.
   std::vector<int32_t> Assigned() const;
-  // High watermark (the offset after the last message) of a partition, from
-  // the consumer's cached statistics; -1 when unknown.
-  int64_t HighWatermark(int32_t partition) const;
+  // A partition's log start and high watermark (the offset after its last
+  // message), as of the consumer's latest fetch; {-1, -1} when unknown.
+  std::pair<int64_t, int64_t> LogBounds(int32_t partition) const;
   // Number of partitions of the topic (broker metadata); error if unknown.
   absl::StatusOr<int32_t> PartitionCount(int timeout_ms);
   // Moves a partition's fetch position (after the state store refused a

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <tuple>
 #include <thread>
 
 #include "absl/container/flat_hash_set.h"
@@ -22,6 +23,10 @@ struct RunEngine::Partition {
   // Event ids the store reported as already counted elsewhere, with their
   // minute: treated as duplicates when the partition is read again.
   std::vector<std::pair<int64_t, uint64_t>> known_duplicates;
+  // The messages behind the pending state, kept until it is durable so a
+  // checkpoint refused for duplicates is redone from memory, not re-fetched.
+  std::string buffered_bytes;
+  std::vector<std::tuple<int64_t, size_t, size_t>> buffered;  // offset, begin, length
   // Drained from the pipeline but not yet accepted by the store.
   PartitionCheckpoint pending;
   int64_t pending_events = 0;
@@ -65,6 +70,8 @@ absl::Status RunEngine::LoadPartition(int32_t partition, Partition& state) {
   state.from = *position;
   state.next = -1;
   state.first_offset = -1;
+  state.buffered_bytes.clear();
+  state.buffered.clear();
   state.pending = PartitionCheckpoint{};
   state.pending_events = 0;
   state.last_message_ms = clock_();
@@ -127,74 +134,115 @@ void RunEngine::Handle(const SourceMessage& message) {
   if (it == partitions_.end()) return;  // not ours (any more): its owner reads it
   Partition& state = *it->second;
   if (state.next >= 0 && message.offset < state.next) return;  // delivered again after a seek
-  on_source_position_(message.partition, message.offset);
+  state.buffered.emplace_back(message.offset, state.buffered_bytes.size(), message.payload.size());
+  state.buffered_bytes.append(message.payload);
+  Process(message.partition, state, message.offset, message.payload);
+}
+
+void RunEngine::Process(int32_t partition, Partition& state, int64_t offset, std::string_view payload) {
+  on_source_position_(partition, offset);
   const int64_t now = clock_();
-  state.pipeline->Process(message.payload, EventTimeMs(now));
-  if (state.first_offset < 0) state.first_offset = message.offset;
-  state.next = message.offset + 1;
+  state.pipeline->Process(payload, EventTimeMs(now));
+  if (state.first_offset < 0) state.first_offset = offset;
+  state.next = offset + 1;
   state.last_message_ms = now;
   ++state.pending_events;
 }
 
+absl::Status RunEngine::Recount(int32_t partition, Partition& state) {
+  // A fresh pipeline from the durable state, then the buffered messages
+  // again; the known duplicates are now refused by its dedup filter.
+  std::string bytes = std::move(state.buffered_bytes);
+  auto messages = std::move(state.buffered);
+  const int64_t last_message_ms = state.last_message_ms;
+  if (absl::Status s = LoadPartition(partition, state); !s.ok()) return s;
+  for (const auto& [offset, begin, length] : messages) {
+    Process(partition, state, offset, std::string_view(bytes).substr(begin, length));
+  }
+  state.buffered_bytes = std::move(bytes);
+  state.buffered = std::move(messages);
+  state.last_message_ms = last_message_ms;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<bool> RunEngine::CommitPartition(int32_t partition, Partition& state, int64_t now) {
-  PartitionCheckpoint& c = state.pending;
-  state.pipeline->Drain([&c](WindowStartMs start, std::string_view key, bool is_model, const WindowTotals& t) {
-    c.deltas.push_back({start, std::string(key), is_model, t});
-  });
-  auto& ids = state.pipeline->counted_ids();
-  c.event_ids.insert(c.event_ids.end(), ids.begin(), ids.end());
-  ids.clear();
+  // A checkpoint refused for duplicates is redone at once from the buffered
+  // messages; new duplicates can only appear if other partitions commit them
+  // meanwhile, so a few rounds settle it.
+  for (int attempt = 0;; ++attempt) {
+    PartitionCheckpoint& c = state.pending;
+    state.pipeline->Drain([&c](WindowStartMs start, std::string_view key, bool is_model, const WindowTotals& t) {
+      c.deltas.push_back({start, std::string(key), is_model, t});
+    });
+    auto& ids = state.pipeline->counted_ids();
+    c.event_ids.insert(c.event_ids.end(), ids.begin(), ids.end());
+    ids.clear();
 
-  c.partition = partition;
-  c.from = state.from;
-  c.next = state.next >= 0 ? state.next : state.from.value_or(-1);
-  const auto& windows = state.pipeline->windows();
-  c.watermark = windows.has_watermark() ? windows.watermark() : EventTimeMs(0);
-  c.idle = now - state.last_message_ms >= config_.idle_timeout_ms;
-  const bool moved = !state.from || c.next != *state.from;
-  if (state.reported && !moved && c.deltas.empty() && c.event_ids.empty() && c.idle == state.idle_reported) {
-    return true;  // nothing new to say
-  }
+    c.partition = partition;
+    c.from = state.from;
+    c.next = state.next >= 0 ? state.next : state.from.value_or(-1);
+    const auto& windows = state.pipeline->windows();
+    c.watermark = windows.has_watermark() ? windows.watermark() : EventTimeMs(0);
+    // Idle means nothing more to read and nothing new for a while; a
+    // partition that is merely slow (a stalled broker, a long checkpoint)
+    // keeps holding windows open, or its events would turn up late.
+    c.idle = CaughtUp(partition, state) && now - state.last_message_ms >= config_.idle_timeout_ms;
+    const bool moved = !state.from || c.next != *state.from;
+    if (state.reported && !moved && c.deltas.empty() && c.event_ids.empty() && c.idle == state.idle_reported) {
+      return true;  // nothing new to say
+    }
 
-  auto outcome = store_.Commit(config_.kafka.topic, c);
-  if (!outcome.ok()) {
-    store_healthy_ = false;
-    return outcome.status();
-  }
-  store_healthy_ = true;
-  if (outcome->kind != CheckpointOutcome::Kind::kApplied) {
-    // Either someone else applied these offsets (a zombie of this replica,
-    // or the partition moved and came back), or some events were already
-    // counted (a duplicate in another partition, or from before a restart).
-    // Drop what we hold and read the partition again from the store's
-    // position, now knowing those duplicates: counting as we were would
-    // count twice.
-    int64_t rewind = state.from && *state.from >= 0 ? *state.from : state.first_offset;
-    if (outcome->kind == CheckpointOutcome::Kind::kStalePosition) {
-      spdlog::warn("partition {}: store position moved on; reloading state", partition);
-      state.known_duplicates.clear();
-    } else {
-      const absl::flat_hash_set<uint64_t> dups(outcome->duplicates.begin(), outcome->duplicates.end());
-      for (const auto& [minute, id] : c.event_ids) {
-        if (dups.contains(id)) state.known_duplicates.emplace_back(minute, id);
+    auto outcome = store_.Commit(config_.kafka.topic, c);
+    if (!outcome.ok()) {
+      store_healthy_ = false;
+      return outcome.status();
+    }
+    store_healthy_ = true;
+    switch (outcome->kind) {
+      case CheckpointOutcome::Kind::kApplied:
+        state.from = c.next;
+        state.known_duplicates.clear();
+        state.buffered_bytes.clear();
+        state.buffered.clear();
+        state.idle_reported = c.idle;
+        state.reported = true;
+        state.pending_events = 0;
+        c = PartitionCheckpoint{};
+        return true;
+      case CheckpointOutcome::Kind::kDuplicateEvents: {
+        const absl::flat_hash_set<uint64_t> dups(outcome->duplicates.begin(), outcome->duplicates.end());
+        for (const auto& [minute, id] : c.event_ids) {
+          if (dups.contains(id)) state.known_duplicates.emplace_back(minute, id);
+        }
+        spdlog::info("partition {}: {} events were already counted elsewhere; counting again without them",
+                     partition, dups.size());
+        if (absl::Status s = Recount(partition, state); !s.ok()) return s;
+        if (attempt < 5) continue;
+        return false;  // still racing another partition: the next checkpoint retries
       }
-      spdlog::info("partition {}: {} events were already counted elsewhere; re-reading from offset {}", partition,
-                   dups.size(), rewind);
+      case CheckpointOutcome::Kind::kStalePosition:
+        // Someone else applied these offsets (a zombie of this replica, or
+        // the partition moved and came back). Drop what we hold and read
+        // again from the store's position: counting on would count twice.
+        spdlog::warn("partition {}: store position moved on; reloading state", partition);
+        state.known_duplicates.clear();
+        LoadPartitionRetrying(partition, state);
+        if (seeker_ && state.from && *state.from >= 0) {
+          if (auto s = seeker_(partition, *state.from); !s.ok()) return s;
+        }
+        return false;
     }
-    LoadPartitionRetrying(partition, state);
-    if (state.from && *state.from >= 0) rewind = *state.from;
-    if (seeker_ && rewind >= 0) {
-      if (auto s = seeker_(partition, rewind); !s.ok()) return s;
-    }
-    return false;
   }
-  state.from = c.next;
-  state.known_duplicates.clear();
-  state.idle_reported = c.idle;
-  state.reported = true;
-  state.pending_events = 0;
-  c = PartitionCheckpoint{};
-  return true;
+}
+
+bool RunEngine::CaughtUp(int32_t partition, const Partition& state) const {
+  if (!log_bounds_) return false;
+  const auto [low, high] = log_bounds_(partition);
+  if (high < 0) return false;
+  int64_t position = state.next;
+  if (position < 0 && state.from && *state.from >= 0) position = *state.from;
+  if (position < 0) return low == high;  // never read anything: caught up only if empty
+  return position >= high;
 }
 
 absl::StatusOr<std::vector<std::pair<int32_t, int64_t>>> RunEngine::Checkpoint() {

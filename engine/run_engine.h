@@ -53,6 +53,10 @@ class RunEngine : public PartitionListener {
   ~RunEngine() override;
 
   void set_seeker(Seeker seeker) { seeker_ = std::move(seeker); }
+  // Where a partition's log starts and ends right now ({-1, -1} if unknown):
+  // a partition counts as idle only once it has read up to the end.
+  using LogBounds = std::function<std::pair<int64_t, int64_t>(int32_t partition)>;
+  void set_log_bounds(LogBounds bounds) { log_bounds_ = std::move(bounds); }
 
   std::vector<std::optional<int64_t>> OnAssigned(const std::vector<int32_t>& partitions) override;
   void OnRevoked(const std::vector<int32_t>& partitions) override;
@@ -80,6 +84,9 @@ class RunEngine : public PartitionListener {
   absl::Status LoadPartition(int32_t partition, Partition& state);
   void LoadPartitionRetrying(int32_t partition, Partition& state);
   absl::StatusOr<bool> CommitPartition(int32_t partition, Partition& state, int64_t now);
+  void Process(int32_t partition, Partition& state, int64_t offset, std::string_view payload);
+  absl::Status Recount(int32_t partition, Partition& state);
+  bool CaughtUp(int32_t partition, const Partition& state) const;
 
   const Config& config_;
   const PriceTable& prices_;
@@ -90,6 +97,7 @@ class RunEngine : public PartitionListener {
   WindowRecordSink& windows_;
   Clock clock_;
   Seeker seeker_;
+  LogBounds log_bounds_;
   std::map<int32_t, std::unique_ptr<Partition>> partitions_;
   std::optional<WindowStartMs> closed_through_;
   PipelineStats retired_stats_;  // of partitions this replica no longer holds

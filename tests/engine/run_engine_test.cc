@@ -60,6 +60,12 @@ struct Replica {
       return absl::OkStatus();
     });
   }
+  // Simulated logs: a partition's end is its message count.
+  void SetLog(const std::vector<std::vector<std::string>>* log) {
+    engine.set_log_bounds([log](int32_t p) {
+      return std::pair<int64_t, int64_t>(0, static_cast<int64_t>((*log)[p].size()));
+    });
+  }
   void Assign(const std::vector<int32_t>& partitions) {
     const auto starts = engine.OnAssigned(partitions);
     for (size_t i = 0; i < partitions.size(); ++i) cursor[partitions[i]] = starts[i].value_or(0);
@@ -101,6 +107,8 @@ TEST_F(RunEngineTest, TwoReplicasWithCrossPartitionDuplicatesCountEachEventOnce)
     if (i % 10 == 0) log[(i + 1) % 4].push_back(e);
   }
   Replica a(config_, prices_, store_, out_, now_), b(config_, prices_, store_, out_, now_);
+  a.SetLog(&log);
+  b.SetLog(&log);
   a.Assign({0, 1});
   b.Assign({2, 3});
   // Until every partition is read to its end (re-reads after a refused
@@ -145,12 +153,14 @@ TEST_F(RunEngineTest, AReplicaThatCrashedBeforeItsCheckpointLosesNothingAndCount
   for (int i = 0; i < 100; ++i) log[0].push_back(Event("e" + std::to_string(i), kT0 + i * 100, "acme", 1));
   {
     Replica first(config_, prices_, store_, out_, now_);
+    first.SetLog(&log);
     first.Assign({0});
     first.Feed(log, 40);
     ASSERT_TRUE(first.engine.Checkpoint().ok());
     first.Feed(log, 30);  // counted in memory only: the crash below loses it
   }
   Replica second(config_, prices_, store_, out_, now_);
+  second.SetLog(&log);
   second.Assign({0});
   EXPECT_EQ(second.cursor[0], 40);  // resumes where the durable state ends
   second.Feed(log, 100);
@@ -161,10 +171,32 @@ TEST_F(RunEngineTest, AReplicaThatCrashedBeforeItsCheckpointLosesNothingAndCount
   EXPECT_NE(out_.rows.begin()->second.find("\"events\":100,"), std::string::npos) << out_.rows.begin()->second;
 }
 
+TEST_F(RunEngineTest, AStalledPartitionThatHasNotCaughtUpHoldsWindowsOpen) {
+  // Partition 0 is read to its end; partition 1 has read only its first
+  // message when everything stalls (a broker outage, say) for longer than
+  // the idle timeout. Its windows must not close: its events would be late.
+  std::vector<std::vector<std::string>> log(2);
+  for (int i = 0; i < 50; ++i) log[0].push_back(Event("a" + std::to_string(i), kT0 + i * 60'000, "acme", 1));
+  for (int i = 0; i < 50; ++i) log[1].push_back(Event("b" + std::to_string(i), kT0 + i * 60'000, "acme", 1));
+  Replica r(config_, prices_, store_, out_, now_);
+  r.SetLog(&log);
+  r.Assign({0, 1});
+  r.Feed(log, 1);
+  r.cursor.erase(1);  // partition 1 read only its first message...
+  r.Feed(log, 50);
+  ASSERT_TRUE(r.engine.Checkpoint().ok());
+  now_ += 60'000;  // ...and a minute passes with nothing new
+  ASSERT_TRUE(r.engine.Checkpoint().ok());
+  ASSERT_TRUE(r.engine.CloseWindows(2).ok());
+  EXPECT_TRUE(out_.rows.empty()) << out_.rows.size() << " windows closed early";
+}
+
 TEST_F(RunEngineTest, AZombieCheckpointIsRefused) {
   std::vector<std::vector<std::string>> log(1);
   for (int i = 0; i < 10; ++i) log[0].push_back(Event("e" + std::to_string(i), kT0 + i, "acme", 1));
   Replica zombie(config_, prices_, store_, out_, now_), owner(config_, prices_, store_, out_, now_);
+  zombie.SetLog(&log);
+  owner.SetLog(&log);
   zombie.Assign({0});
   owner.Assign({0});  // the partition moved while the zombie still held it
   zombie.Feed(log, 10);

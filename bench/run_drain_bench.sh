@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# `burnrate run` draining a pre-filled topic, against `kcat -C` draining the
+# same topic on the same machine in the same run (the issue's yardstick:
+# burnrate should reach at least 80% of kcat's rate).
+#
+# Usage: bench/run_drain_bench.sh [BUILD_DIR]      (default: build)
+# Environment: EVENTS (1000000), KEYS (10000), RUNS (3), REPLICAS (1)
+# Starts its own Kafka and Redis (scripts/stack) and stops them at the end.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_dir=$(cd "${1:-$ROOT/build}" && pwd)
+events=${EVENTS:-1000000}
+keys=${KEYS:-10000}
+runs=${RUNS:-3}
+replicas=${REPLICAS:-1}
+burnrate=$build_dir/app/burnrate
+generator=$build_dir/tools/burnrate-gen-events
+[[ -x $burnrate && -x $generator ]] || { echo "build burnrate and burnrate-gen-events first" >&2; exit 2; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/burnrate-drain-bench.XXXXXX")
+export BURNRATE_STACK_DIR=$work/stack
+cleanup() {
+  pkill -f -- "--config $work/" 2>/dev/null || true
+  "$ROOT/scripts/stack" down >/dev/null 2>&1 || true
+  [ -n "${KEEP:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+"$ROOT/scripts/stack" up >/dev/null
+set -a
+source "$BURNRATE_STACK_DIR/env"
+set +a
+
+# Event times within the last hour, so the wall-clock time bounds accept them.
+start_ms=$((($(date +%s) - 3600) / 60 * 60 * 1000))
+"$generator" --events "$events" --keys "$keys" --start "$start_ms" --out "$work/events.jsonl" \
+  --expected "$work/expected.jsonl" --prices "$work/prices.yaml" 2>/dev/null
+topic=drain-bench
+# librdkafka's sticky partitioner would send long runs to one partition; a
+# random partitioner spreads the load over the four partitions.
+kcat -P -b "$BURNRATE_KAFKA_BROKERS" -t "$topic" -X topic.partitioner=random -X linger.ms=50 <"$work/events.jsonl"
+echo "topic $topic: $(kcat -C -b "$BURNRATE_KAFKA_BROKERS" -t "$topic" -o beginning -e -q -f 'x\n' 2>/dev/null | wc -l) messages, $(du -h "$work/events.jsonl" | cut -f1)"
+
+now() { date +%s.%N; }
+rate() { awk -v n="$events" -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", n / (b - a) }'; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+kcat_rates=()
+run_rates=()
+for run in $(seq 1 "$runs"); do
+  t0=$(now)
+  kcat -C -b "$BURNRATE_KAFKA_BROKERS" -t "$topic" -o beginning -e -q >/dev/null 2>&1
+  t1=$(now)
+  kcat_rates+=("$(rate "$t0" "$t1")")
+
+  cat >"$work/run$run.yaml" <<YAML
+kafka:
+  brokers: $BURNRATE_KAFKA_BROKERS
+  topic: $topic
+  group_id: drain-$run
+  windows_topic: drain-windows-$run
+  dead_letter_topic: drain-dead-$run
+redis:
+  port: $BURNRATE_REDIS_PORT
+  key_prefix: "drain$run:"
+pricing:
+  file: $work/prices.yaml
+time_bounds:
+  max_past: 30d
+checkpoint_interval: 1s
+idle_timeout: 5s
+YAML
+  t0=$(now)
+  pids=()
+  for r in $(seq 1 "$replicas"); do
+    "$burnrate" run --config "$work/run$run.yaml" >"$work/run$run-$r.log" 2>&1 &
+    pids+=($!)
+  done
+  # Drained when the positions made durable in Redis add up to the topic's size.
+  deadline=$((SECONDS + ${DRAIN_DEADLINE:-300}))
+  until [ "$(redis-cli -p "$BURNRATE_REDIS_PORT" hvals "drain$run:$topic:pos" | awk '$1 > 0 { s += $1 } END { print s + 0 }')" -ge "$events" ]; do
+    if ((SECONDS > deadline)); then
+      echo "run $run: not drained in time; positions:" >&2
+      redis-cli -p "$BURNRATE_REDIS_PORT" hgetall "drain$run:$topic:pos" >&2
+      kcat -Q -b "$BURNRATE_KAFKA_BROKERS" -t "$topic:0:-1" -t "$topic:1:-1" -t "$topic:2:-1" -t "$topic:3:-1" >&2 || true
+      exit 1
+    fi
+    sleep 0.05
+  done
+  t1=$(now)
+  kill -TERM "${pids[@]}"
+  wait "${pids[@]}" || true
+  run_rates+=("$(rate "$t0" "$t1")")
+  echo "run $run: kcat -C ${kcat_rates[-1]} msgs/s; burnrate run ($replicas replica(s)) ${run_rates[-1]} msgs/s (to durable state)"
+done
+redis-cli -p "$BURNRATE_REDIS_PORT" info commandstats | grep -E "evalsha|hincrby|sadd|sismember" | tr -d '\r' | sed 's/^/redis /'
+k=$(printf '%s\n' "${kcat_rates[@]}" | median)
+b=$(printf '%s\n' "${run_rates[@]}" | median)
+echo "median: kcat -C $k msgs/s, burnrate run $b msgs/s, ratio $(awk -v a="$b" -v b="$k" 'BEGIN { printf "%.2f", a / b }')"

@@ -39,8 +39,10 @@ bool ParseInt(std::string_view s, int64_t& out) {
 // KEYS are not declared: all of one topic's keys share a prefix and the
 // store targets one Redis (or one Cluster slot via a {hash tag} in the prefix).
 // ARGV: prefix, partition, from, next, watermark, window ttl, id ttl, idle,
-// then the id groups (count; per group: minute, n, ids...), the windows
-// (count, starts...), and the deltas (count, triples of window, field, delta).
+// then the id groups (count; per group: minute, n, ids...) and the window
+// groups (count; per group: window start, n, then n pairs of field, delta).
+// Grouping keeps the Lua work per event to a table slot: key names are
+// built once per group and ids are checked and added in bulk.
 constexpr char kCommitScript[] = R"lua(
 local p = ARGV[1]
 local part = ARGV[2]
@@ -48,45 +50,47 @@ local pos = redis.call('HGET', p .. 'pos', part)
 if pos and pos ~= ARGV[3] then return {0, pos} end
 local window_ttl = tonumber(ARGV[6])
 local ids_ttl = tonumber(ARGV[7])
+local chunk = 1000
 local i = 9
 -- Event ids first: one already counted (by any partition) makes the whole
--- checkpoint a no-op; the caller re-reads the partition treating those ids
--- as duplicates.
+-- checkpoint a no-op; the caller counts again treating those ids as duplicates.
 local ng = tonumber(ARGV[i]); i = i + 1
+local groups = {}
 local dups = {}
-local j = i
-for g = 1, ng do
-  local key = p .. 'ids:' .. ARGV[j]
-  local n = tonumber(ARGV[j + 1])
-  j = j + 2
-  for k = 1, n do
-    if redis.call('SISMEMBER', key, ARGV[j]) == 1 then dups[#dups + 1] = ARGV[j] end
-    j = j + 1
-  end
-end
-if #dups > 0 then return {2, dups} end
 for g = 1, ng do
   local key = p .. 'ids:' .. ARGV[i]
   local n = tonumber(ARGV[i + 1])
-  i = i + 2
-  local batch = {}
-  for k = 1, n do
-    batch[#batch + 1] = ARGV[i]; i = i + 1
-    if #batch == 1000 then redis.call('SADD', key, unpack(batch)); batch = {} end
+  local first = i + 2
+  groups[g] = {key, first, n}
+  for s = first, first + n - 1, chunk do
+    local e = math.min(s + chunk - 1, first + n - 1)
+    local found = redis.call('SMISMEMBER', key, unpack(ARGV, s, e))
+    for k = 1, #found do
+      if found[k] == 1 then dups[#dups + 1] = ARGV[s + k - 1] end
+    end
   end
-  if #batch > 0 then redis.call('SADD', key, unpack(batch)) end
+  i = first + n
+end
+if #dups > 0 then return {2, dups} end
+for g = 1, ng do
+  local key, first, n = groups[g][1], groups[g][2], groups[g][3]
+  for s = first, first + n - 1, chunk do
+    redis.call('SADD', key, unpack(ARGV, s, math.min(s + chunk - 1, first + n - 1)))
+  end
   redis.call('PEXPIRE', key, ids_ttl)
 end
 local nw = tonumber(ARGV[i]); i = i + 1
 for w = 1, nw do
-  local start = ARGV[i]; i = i + 1
+  local start = ARGV[i]
+  local key = p .. 'win:' .. start
+  local n = tonumber(ARGV[i + 1])
+  i = i + 2
+  for d = 1, n do
+    redis.call('HINCRBY', key, ARGV[i], ARGV[i + 1])
+    i = i + 2
+  end
   redis.call('ZADD', p .. 'windows', start, start)
-  redis.call('PEXPIRE', p .. 'win:' .. start, window_ttl)
-end
-local nd = tonumber(ARGV[i]); i = i + 1
-for d = 1, nd do
-  redis.call('HINCRBY', p .. 'win:' .. ARGV[i], ARGV[i + 1], ARGV[i + 2])
-  i = i + 3
+  redis.call('PEXPIRE', key, window_ttl)
 end
 redis.call('HSET', p .. 'pos', part, ARGV[4])
 local wm = redis.call('HGET', p .. 'wm', part)
@@ -232,32 +236,40 @@ absl::StatusOr<CheckpointOutcome> RedisStateStore::Commit(const std::string& top
   }
   args[groups_at] = std::to_string(groups);
 
-  std::vector<int64_t> windows;
-  for (const auto& d : c.deltas) windows.push_back(d.start.value());
-  std::sort(windows.begin(), windows.end());
-  windows.erase(std::unique(windows.begin(), windows.end()), windows.end());
-  args.push_back(std::to_string(windows.size()));
-  for (int64_t w : windows) args.push_back(std::to_string(w));
-
-  const size_t count_at = args.size();
+  // Deltas grouped by window, only the counters that changed.
+  std::vector<const WindowDelta*> deltas;
+  deltas.reserve(c.deltas.size());
+  for (const auto& d : c.deltas) deltas.push_back(&d);
+  std::sort(deltas.begin(), deltas.end(),
+            [](const WindowDelta* a, const WindowDelta* b) { return a->start < b->start; });
+  const size_t windows_at = args.size();
   args.emplace_back();
-  size_t triples = 0;
-  for (const auto& d : c.deltas) {
-    for (size_t i = 0; i < kCounterCount; ++i) {
-      const int64_t v = Counter(d.totals, i);
-      if (v == 0) continue;
-      args.push_back(std::to_string(d.start.value()));
-      std::string field;
-      field.reserve(2 + d.key.size());
-      field.push_back(static_cast<char>(i));
-      field.push_back(d.is_model ? 'm' : 'k');
-      field.append(d.key);
-      args.push_back(std::move(field));
-      args.push_back(std::to_string(v));
-      ++triples;
+  size_t windows = 0;
+  for (size_t i = 0; i < deltas.size();) {
+    const WindowStartMs start = deltas[i]->start;
+    args.push_back(std::to_string(start.value()));
+    const size_t count_at = args.size();
+    args.emplace_back();
+    size_t pairs = 0;
+    for (; i < deltas.size() && deltas[i]->start == start; ++i) {
+      const WindowDelta& d = *deltas[i];
+      for (size_t k = 0; k < kCounterCount; ++k) {
+        const int64_t v = Counter(d.totals, k);
+        if (v == 0) continue;
+        std::string field;
+        field.reserve(2 + d.key.size());
+        field.push_back(static_cast<char>(k));
+        field.push_back(d.is_model ? 'm' : 'k');
+        field.append(d.key);
+        args.push_back(std::move(field));
+        args.push_back(std::to_string(v));
+        ++pairs;
+      }
     }
+    args[count_at] = std::to_string(pairs);
+    ++windows;
   }
-  args[count_at] = std::to_string(triples);
+  args[windows_at] = std::to_string(windows);
 
   auto reply = Script(kCommitScript, commit_sha_, std::move(args));
   if (!reply.ok()) return reply.status();

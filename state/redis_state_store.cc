@@ -7,29 +7,10 @@
 #include <map>
 
 #include "core/concat.h"
+#include "state/delta_codec.h"
 
 namespace burnrate {
 namespace {
-
-// Field layout inside a window's hash: one byte for the counter, one byte
-// for the kind ('k' key, 'm' model), then the packed key or model name.
-constexpr size_t kCounterCount = 2 + kTokenKindCount + kLayerCount + 1;
-
-int64_t Counter(const WindowTotals& t, size_t i) {
-  if (i == 0) return t.events;
-  if (i == 1) return t.unpriced_events;
-  if (i < 2 + kTokenKindCount) return t.tokens.by_kind[i - 2];
-  if (i < 2 + kTokenKindCount + kLayerCount) return t.tokens.by_layer[i - 2 - kTokenKindCount];
-  return t.cost.picodollars();
-}
-
-void SetCounter(WindowTotals& t, size_t i, int64_t v) {
-  if (i == 0) t.events = v;
-  else if (i == 1) t.unpriced_events = v;
-  else if (i < 2 + kTokenKindCount) t.tokens.by_kind[i - 2] = v;
-  else if (i < 2 + kTokenKindCount + kLayerCount) t.tokens.by_layer[i - 2 - kTokenKindCount] = v;
-  else t.cost = Money::FromPicodollars(v);
-}
 
 bool ParseInt(std::string_view s, int64_t& out) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
@@ -39,10 +20,10 @@ bool ParseInt(std::string_view s, int64_t& out) {
 // KEYS are not declared: all of one topic's keys share a prefix and the
 // store targets one Redis (or one Cluster slot via a {hash tag} in the prefix).
 // ARGV: prefix, partition, from, next, watermark, window ttl, id ttl, idle,
-// then the id groups (count; per group: minute, n, ids...) and the window
-// groups (count; per group: window start, n, then n pairs of field, delta).
-// Grouping keeps the Lua work per event to a table slot: key names are
-// built once per group and ids are checked and added in bulk.
+// then the id groups (count; per group: minute, n, ids...) and the windows
+// (count; per window: start, then one blob of packed deltas, see
+// state/delta_codec.h). Redis does a bulk operation per id group and one
+// RPUSH per window; the counters are summed when a window is read back.
 constexpr char kCommitScript[] = R"lua(
 local p = ARGV[1]
 local part = ARGV[2]
@@ -83,14 +64,10 @@ local nw = tonumber(ARGV[i]); i = i + 1
 for w = 1, nw do
   local start = ARGV[i]
   local key = p .. 'win:' .. start
-  local n = tonumber(ARGV[i + 1])
-  i = i + 2
-  for d = 1, n do
-    redis.call('HINCRBY', key, ARGV[i], ARGV[i + 1])
-    i = i + 2
-  end
+  redis.call('RPUSH', key, ARGV[i + 1])
   redis.call('ZADD', p .. 'windows', start, start)
   redis.call('PEXPIRE', key, window_ttl)
+  i = i + 2
 end
 redis.call('HSET', p .. 'pos', part, ARGV[4])
 local wm = redis.call('HGET', p .. 'wm', part)
@@ -236,7 +213,7 @@ absl::StatusOr<CheckpointOutcome> RedisStateStore::Commit(const std::string& top
   }
   args[groups_at] = std::to_string(groups);
 
-  // Deltas grouped by window, only the counters that changed.
+  // One blob of packed deltas per window.
   std::vector<const WindowDelta*> deltas;
   deltas.reserve(c.deltas.size());
   for (const auto& d : c.deltas) deltas.push_back(&d);
@@ -248,25 +225,11 @@ absl::StatusOr<CheckpointOutcome> RedisStateStore::Commit(const std::string& top
   for (size_t i = 0; i < deltas.size();) {
     const WindowStartMs start = deltas[i]->start;
     args.push_back(std::to_string(start.value()));
-    const size_t count_at = args.size();
-    args.emplace_back();
-    size_t pairs = 0;
+    std::string blob;
     for (; i < deltas.size() && deltas[i]->start == start; ++i) {
-      const WindowDelta& d = *deltas[i];
-      for (size_t k = 0; k < kCounterCount; ++k) {
-        const int64_t v = Counter(d.totals, k);
-        if (v == 0) continue;
-        std::string field;
-        field.reserve(2 + d.key.size());
-        field.push_back(static_cast<char>(k));
-        field.push_back(d.is_model ? 'm' : 'k');
-        field.append(d.key);
-        args.push_back(std::move(field));
-        args.push_back(std::to_string(v));
-        ++pairs;
-      }
+      AppendDeltaRecord(deltas[i]->key, deltas[i]->is_model, deltas[i]->totals, blob);
     }
-    args[count_at] = std::to_string(pairs);
+    args.push_back(std::move(blob));
     ++windows;
   }
   args[windows_at] = std::to_string(windows);
@@ -362,18 +325,17 @@ absl::StatusOr<std::optional<WindowStartMs>> RedisStateStore::ClosedThrough(cons
 }
 
 absl::StatusOr<StoredWindow> RedisStateStore::ReadWindow(const std::string& topic, WindowStartMs start) {
-  auto reply = Command({"HGETALL", Key(topic, Concat("win:", start.value()))});
+  auto reply = Command({"LRANGE", Key(topic, Concat("win:", start.value())), "0", "-1"});
   if (!reply.ok()) return reply.status();
   absl::flat_hash_map<std::string, WindowTotals> keys, models;
   const redisReply* r = (*reply)->r;
-  for (size_t i = 0; i + 1 < r->elements; i += 2) {
-    std::string_view field(r->element[i]->str, r->element[i]->len);
-    int64_t v;
-    if (field.size() < 2 || !ParseInt({r->element[i + 1]->str, r->element[i + 1]->len}, v)) continue;
-    const size_t counter = static_cast<unsigned char>(field[0]);
-    if (counter >= kCounterCount) continue;
-    auto& target = field[1] == 'm' ? models : keys;
-    SetCounter(target[std::string(field.substr(2))], counter, v);
+  for (size_t i = 0; i < r->elements; ++i) {
+    const bool ok = DecodeDeltaRecords(
+        std::string_view(r->element[i]->str, r->element[i]->len),
+        [&](std::string_view key, bool is_model, const WindowTotals& t) {
+          (is_model ? models : keys)[std::string(key)].Merge(t);
+        });
+    if (!ok) return absl::DataLossError(Concat("redis window ", start.value(), ": a delta record is corrupt"));
   }
   StoredWindow w;
   w.start = start;

@@ -8,6 +8,15 @@ uint64_t PipelineStats::total_rejected() const {
   return n;
 }
 
+PipelineStats& PipelineStats::operator+=(const PipelineStats& other) {
+  messages += other.messages;
+  events += other.events;
+  unpriced_events += other.unpriced_events;
+  missing_dimension_events += other.missing_dimension_events;
+  for (size_t i = 0; i < kRejectReasonCount; ++i) rejected[i] += other.rejected[i];
+  return *this;
+}
+
 EventPipeline::EventPipeline(PipelineOptions options, const PriceTable& prices,
                              DeadLetterSink& dead_letters)
     : options_(std::move(options)),

@@ -39,6 +39,7 @@ struct PipelineStats {
   std::array<uint64_t, kRejectReasonCount> rejected{};
 
   uint64_t total_rejected() const;
+  PipelineStats& operator+=(const PipelineStats& other);
 };
 
 // Receives everything that was not counted, with the message it came from.

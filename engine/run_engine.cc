@@ -61,7 +61,8 @@ absl::Status RunEngine::LoadPartition(int32_t partition, Partition& state) {
   for (const auto& p : *progress) {
     if (p.partition == partition) watermark = p.watermark;
   }
-  if (state.pipeline) retired_stats_.messages += state.pipeline->stats().messages;
+  // A replaced pipeline's counts are dropped with it: its messages are
+  // counted again (recount) or by whoever holds the stored position.
   state.pipeline = std::make_unique<EventPipeline>(config_.pipeline, prices_, dead_letters_);
   state.pipeline->set_record_counted_ids(true);
   if (watermark && *watermark > 0) state.pipeline->SeedWatermark(EventTimeMs(*watermark));
@@ -118,12 +119,7 @@ void RunEngine::OnRevoked(const std::vector<int32_t>& partitions) {
       auto applied = CommitPartition(p, *it->second, clock_());
       if (!applied.ok()) spdlog::warn("partition {}: state not saved on revoke ({})", p, std::string(applied.status().message()));
     }
-    const PipelineStats& s = it->second->pipeline->stats();
-    retired_stats_.messages += s.messages;
-    retired_stats_.events += s.events;
-    retired_stats_.unpriced_events += s.unpriced_events;
-    retired_stats_.missing_dimension_events += s.missing_dimension_events;
-    for (size_t i = 0; i < kRejectReasonCount; ++i) retired_stats_.rejected[i] += s.rejected[i];
+    retired_stats_ += it->second->pipeline->stats();
     partitions_.erase(it);
     spdlog::info("partition {}: revoked", p);
   }
@@ -308,14 +304,7 @@ int64_t RunEngine::pending_events() const {
 
 PipelineStats RunEngine::TotalStats() const {
   PipelineStats total = retired_stats_;
-  for (const auto& [p, state] : partitions_) {
-    const PipelineStats& s = state->pipeline->stats();
-    total.messages += s.messages;
-    total.events += s.events;
-    total.unpriced_events += s.unpriced_events;
-    total.missing_dimension_events += s.missing_dimension_events;
-    for (size_t i = 0; i < kRejectReasonCount; ++i) total.rejected[i] += s.rejected[i];
-  }
+  for (const auto& [p, state] : partitions_) total += state->pipeline->stats();
   return total;
 }
 

@@ -120,7 +120,13 @@ int RunReplay(const ReplayOptions& opt) {
   }
   FileDeadLetterSink dead_letters(dead_out);
 
-  EventPipeline pipeline(config.pipeline, *prices, dead_letters);
+  PipelineOptions pipeline_options = config.pipeline;
+  // Event time drives replay, but nothing real happens in the future.
+  pipeline_options.not_after_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count() +
+      config.pipeline.max_future_ms;
+  EventPipeline pipeline(pipeline_options, *prices, dead_letters);
   uint64_t windows_closed = 0;
   const WindowAggregator::RecordSink sink = [&](const WindowRecord& record) {
     if (record.scope != WindowScope::kKey && !opt.rollups) return;

@@ -42,8 +42,9 @@ void EventPipeline::Process(std::string_view message, std::optional<EventTimeMs>
     const int32_t item = events_.size() > 1 || !rejections_.empty() ? static_cast<int32_t>(i) : -1;
     std::optional<EventTimeMs> reference = reference_time;
     if (!reference && windows_.has_watermark()) reference = windows_.watermark();
-    if (reference && (event.time.value() > reference->value() + options_.max_future_ms ||
-                      event.time.value() < reference->value() - options_.max_past_ms)) {
+    if (event.time.value() > options_.not_after_ms ||
+        (reference && (event.time.value() > reference->value() + options_.max_future_ms ||
+                       event.time.value() < reference->value() - options_.max_past_ms))) {
       Reject(message, {RejectReason::kTimestampOutOfRange, "ts", item});
       continue;
     }

@@ -26,6 +26,11 @@ struct PipelineOptions {
   // the watermark in `replay`).
   int64_t max_future_ms = 10 * 60'000;
   int64_t max_past_ms = 7 * 24 * 3'600'000LL;
+  // Events later than this (epoch ms) are refused whatever the reference
+  // time: replay sets it to its own start plus max_future, so one event from
+  // a clock set years ahead cannot drag the watermark (and every later
+  // event's bounds) with it.
+  int64_t not_after_ms = INT64_MAX;
   // Use an event's own cost_usd instead of the price table when present.
   bool trust_reported_cost = false;
 };

@@ -88,6 +88,16 @@ TEST_F(PipelineTest, LateAndFarFutureEventsAreDeadLetteredNotLost) {
   EXPECT_EQ(dead_.letters[1].second.reason, RejectReason::kTimestampOutOfRange);
 }
 
+TEST_F(PipelineTest, OneEventFromAClockYearsAheadCannotDragTheWatermark) {
+  options_.not_after_ms = kT0 + 3'600'000;
+  EventPipeline p(options_, table_, dead_);
+  p.Process(Event("bogus", 4'000'000'000'000, "acme", 1));  // year 2096, first in the stream
+  for (int i = 0; i < 10; ++i) p.Process(Event("e" + std::to_string(i), kT0 + i, "acme", 1));
+  ASSERT_EQ(dead_.letters.size(), 1u);
+  EXPECT_EQ(dead_.letters[0].second.reason, RejectReason::kTimestampOutOfRange);
+  EXPECT_EQ(p.stats().events, 10u);
+}
+
 TEST_F(PipelineTest, TrustsReportedCostOnlyWhenConfigured) {
   const std::string with_cost =
       R"({"event_id":"x","ts":1795365000000,"tenant":"t","model":"no-such-model","cost_usd":0.25})";

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include "app/commands.h"
 #include "app/version.h"
@@ -34,7 +35,7 @@ int64_t WallClockMs() {
 
 // Closed windows to the windows topic, one JSON row per message, keyed by
 // window and key so a compacted topic keeps the latest of each.
-class KafkaWindowSink : public WindowRecordSink {
+class KafkaWindowSink final : public WindowRecordSink {
  public:
   KafkaWindowSink(KafkaProducer& producer, std::string topic) : producer_(producer), topic_(std::move(topic)) {}
   void Publish(const WindowRecord& r) override {
@@ -78,13 +79,19 @@ int RunService(const std::string& config_path) {
     std::cerr << "burnrate: " << producer.status().message() << "\n";
     return kExitBadUsage;
   }
+  // The window closer has its own producer: each thread's Flush() then
+  // answers only for its own messages.
+  auto window_producer = KafkaProducer::Create(config.kafka);
+  if (!window_producer.ok()) {
+    std::cerr << "burnrate: " << window_producer.status().message() << "\n";
+    return kExitBadUsage;
+  }
   RedisStateStore store(RedisStoreOptionsFrom(config));
   KafkaDeadLetterSink dead_letters(**producer, config.kafka.dead_letter_topic, config.kafka.topic);
-  KafkaWindowSink windows(**producer, config.kafka.windows_topic);
   RunEngine engine(
       config, *prices, store, dead_letters,
       [&dead_letters](int32_t p, int64_t o) { dead_letters.SetSource(p, o); },
-      [&producer]() { return (*producer)->Flush(30'000); }, windows, WallClockMs);
+      [&producer]() { return (*producer)->Flush(30'000); }, WallClockMs);
   auto source = KafkaSource::Create(config.kafka, engine);
   if (!source.ok()) {
     std::cerr << "burnrate: " << source.status().message() << "\n";
@@ -100,7 +107,32 @@ int RunService(const std::string& config_path) {
   spdlog::info("burnrate {} consuming {} as group {} from {}", kVersion, config.kafka.topic, config.kafka.group_id,
                config.kafka.brokers);
 
-  int32_t partition_count = -1;
+  // Closing windows (reading them back from Redis, publishing their rows)
+  // runs on its own thread with its own Redis connection, so consuming and
+  // checkpointing never wait for it.
+  std::atomic<int32_t> partition_count{-1};
+  std::atomic<int64_t> closed_through{INT64_MIN};
+  std::thread closer_thread([&config, &partition_count, &closed_through, &window_producer]() {
+    RedisStateStore closer_store(RedisStoreOptionsFrom(config));
+    KafkaWindowSink windows(**window_producer, config.kafka.windows_topic);
+    WindowCloser closer(config, closer_store, windows);
+    int64_t last_warning = 0;
+    while (!g_stop.load()) {
+      if (const int32_t count = partition_count.load(); count > 0) {
+        auto closed = closer.CloseReady(count);
+        if (!closed.ok() && WallClockMs() - last_warning > 10'000) {
+          spdlog::warn("closing windows: {}", std::string(closed.status().message()));
+          last_warning = WallClockMs();
+        }
+        if (closer.closed_through()) closed_through.store(closer.closed_through()->value());
+      }
+      // Sleeps in short steps so a stop is prompt.
+      for (int64_t slept = 0; slept < config.checkpoint_interval_ms && !g_stop.load(); slept += 50) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+  });
+
   int64_t last_checkpoint = WallClockMs();
   int64_t last_store_warning = 0;
   const auto checkpoint = [&]() {
@@ -121,12 +153,11 @@ int RunService(const std::string& config_path) {
     if (auto s = (*source)->Commit(*durable); !s.ok()) {
       spdlog::warn("kafka offset commit: {}", std::string(s.message()));  // the store is the truth
     }
-    if (partition_count < 0) {
-      if (auto count = (*source)->PartitionCount(5'000); count.ok()) partition_count = *count;
+    if (partition_count.load() < 0) {
+      if (auto count = (*source)->PartitionCount(5'000); count.ok()) partition_count.store(*count);
     }
-    if (partition_count > 0) {
-      auto closed = engine.CloseWindows(partition_count);
-      if (!closed.ok()) spdlog::warn("closing windows: {}", std::string(closed.status().message()));
+    if (const int64_t through = closed_through.load(); through != INT64_MIN) {
+      engine.MarkClosedThrough(WindowStartMs(through));
     }
     return true;
   };
@@ -151,6 +182,7 @@ int RunService(const std::string& config_path) {
   }
 
   spdlog::info("stopping: saving state");
+  closer_thread.join();
   const bool saved = checkpoint();
   (*source)->Close();  // leaves the group; revoked partitions are saved once more
   const PipelineStats stats = engine.TotalStats();

@@ -37,14 +37,13 @@ struct RunEngine::Partition {
 
 RunEngine::RunEngine(const Config& config, const PriceTable& prices, StateStore& store,
                      DeadLetterSink& dead_letters, std::function<void(int32_t, int64_t)> on_source_position,
-                     std::function<absl::Status()> flush_outputs, WindowRecordSink& windows, Clock clock)
+                     std::function<absl::Status()> flush_outputs, Clock clock)
     : config_(config),
       prices_(prices),
       store_(store),
       dead_letters_(dead_letters),
       on_source_position_(std::move(on_source_position)),
       flush_outputs_(std::move(flush_outputs)),
-      windows_(windows),
       clock_(std::move(clock)) {}
 
 RunEngine::~RunEngine() = default;
@@ -68,6 +67,7 @@ absl::Status RunEngine::LoadPartition(int32_t partition, Partition& state) {
   if (watermark && *watermark > 0) state.pipeline->SeedWatermark(EventTimeMs(*watermark));
   for (const auto& [minute, id] : state.known_duplicates) state.pipeline->SeedDedup({id}, EventTimeMs(minute));
   if (*closed) state.pipeline->MarkClosedThrough(**closed);
+  if (closed_through_) state.pipeline->MarkClosedThrough(*closed_through_);
   state.from = *position;
   state.next = -1;
   state.first_offset = -1;
@@ -254,46 +254,10 @@ absl::StatusOr<std::vector<std::pair<int32_t, int64_t>>> RunEngine::Checkpoint()
   return durable;
 }
 
-absl::StatusOr<size_t> RunEngine::CloseWindows(int32_t partition_count) {
-  const std::string& topic = config_.kafka.topic;
-  auto progress = store_.Progress(topic);
-  if (!progress.ok()) return progress.status();
-  size_t closed = 0;
-  if (static_cast<int32_t>(progress->size()) >= partition_count) {
-    // The event time every partition has passed; idle partitions do not hold
-    // it back, and when all are idle every open window may close.
-    int64_t low = INT64_MAX;
-    for (const auto& p : *progress) {
-      if (!p.idle) low = std::min(low, p.watermark);
-    }
-    auto open = store_.OpenWindows(topic);
-    if (!open.ok()) return open.status();
-    const auto& w = config_.pipeline.windows;
-    for (WindowStartMs start : *open) {
-      if (low != INT64_MAX && start.value() + w.size_ms + w.allowed_lateness_ms > low) break;
-      auto claimed = store_.ClaimClose(topic, start);
-      if (!claimed.ok()) return claimed.status();
-      if (!*claimed) continue;  // another replica closes it
-      auto window = store_.ReadWindow(topic, start);
-      if (!window.ok()) return window.status();
-      std::vector<std::pair<std::string_view, const WindowTotals*>> keys, models;
-      for (const auto& [k, t] : window->keys) keys.emplace_back(k, &t);
-      for (const auto& [m, t] : window->models) models.emplace_back(m, &t);
-      EmitWindowRecords(start, w.size_ms, std::move(keys), std::move(models),
-                        [this](const WindowRecord& r) { windows_.Publish(r); });
-      ++closed;
-    }
-    if (closed > 0) {
-      if (absl::Status s = windows_.Flush(); !s.ok()) return s;
-    }
-  }
-  auto through = store_.ClosedThrough(topic);
-  if (!through.ok()) return through.status();
-  if (*through && (!closed_through_ || **through > *closed_through_)) {
-    closed_through_ = *through;
-    for (auto& [p, state] : partitions_) state->pipeline->MarkClosedThrough(**through);
-  }
-  return closed;
+void RunEngine::MarkClosedThrough(WindowStartMs start) {
+  if (closed_through_ && start <= *closed_through_) return;
+  closed_through_ = start;
+  for (auto& [p, state] : partitions_) state->pipeline->MarkClosedThrough(start);
 }
 
 int64_t RunEngine::pending_events() const {

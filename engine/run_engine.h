@@ -13,22 +13,13 @@
 
 #include "absl/status/statusor.h"
 #include "config/config.h"
-#include "consumers/kafka_producer.h"
 #include "consumers/source.h"
 #include "core/pipeline.h"
 #include "core/pricing.h"
+#include "engine/window_closer.h"
 #include "state/state_store.h"
 
 namespace burnrate {
-
-// Where closed windows go (the windows topic in production, a vector in tests).
-class WindowRecordSink {
- public:
-  virtual ~WindowRecordSink() = default;
-  virtual void Publish(const WindowRecord& record) = 0;
-  // Everything published so far is durable.
-  virtual absl::Status Flush() = 0;
-};
 
 // Not thread-safe: driven by the one polling thread (the source calls the
 // PartitionListener methods from inside its Poll()).
@@ -49,7 +40,7 @@ class RunEngine : public PartitionListener {
   // durable and runs before every checkpoint.
   RunEngine(const Config& config, const PriceTable& prices, StateStore& store,
             DeadLetterSink& dead_letters, std::function<void(int32_t, int64_t)> on_source_position,
-            std::function<absl::Status()> flush_outputs, WindowRecordSink& windows, Clock clock);
+            std::function<absl::Status()> flush_outputs, Clock clock);
   ~RunEngine() override;
 
   void set_seeker(Seeker seeker) { seeker_ = std::move(seeker); }
@@ -69,9 +60,9 @@ class RunEngine : public PartitionListener {
   // next attempt and the error is returned.
   absl::StatusOr<std::vector<std::pair<int32_t, int64_t>>> Checkpoint();
 
-  // Closes (claims, reads back and publishes) every window that all
-  // `partition_count` partitions have moved past. Returns windows closed.
-  absl::StatusOr<size_t> CloseWindows(int32_t partition_count);
+  // Windows up to `start` were closed (see WindowCloser): events for them
+  // are late from now on.
+  void MarkClosedThrough(WindowStartMs start);
 
   // Events counted in memory but not yet durable.
   int64_t pending_events() const;
@@ -94,7 +85,6 @@ class RunEngine : public PartitionListener {
   DeadLetterSink& dead_letters_;
   std::function<void(int32_t, int64_t)> on_source_position_;
   std::function<absl::Status()> flush_outputs_;
-  WindowRecordSink& windows_;
   Clock clock_;
   Seeker seeker_;
   LogBounds log_bounds_;

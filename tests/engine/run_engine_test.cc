@@ -53,8 +53,9 @@ struct CollectWindows : WindowRecordSink {
 // One simulated replica: an engine plus read positions on its partitions.
 struct Replica {
   Replica(const Config& config, const PriceTable& prices, StateStore& store, CollectWindows& out, int64_t& now)
-      : engine(config, prices, store, dead, [](int32_t, int64_t) {}, [] { return absl::OkStatus(); }, out,
-               [&now] { return now; }) {
+      : engine(config, prices, store, dead, [](int32_t, int64_t) {}, [] { return absl::OkStatus(); },
+               [&now] { return now; }),
+        closer(config, store, out) {
     engine.set_seeker([this](int32_t p, int64_t o) {
       cursor[p] = o;
       return absl::OkStatus();
@@ -78,8 +79,17 @@ struct Replica {
       }
     }
   }
+  // Closes what every partition has passed and tells the engine, as the
+  // closer thread of `burnrate run` does.
+  absl::Status CloseWindows(int32_t partition_count) {
+    auto closed = closer.CloseReady(partition_count);
+    if (!closed.ok()) return closed.status();
+    if (closer.closed_through()) engine.MarkClosedThrough(*closer.closed_through());
+    return absl::OkStatus();
+  }
   NoDeadLetters dead;
   RunEngine engine;
+  WindowCloser closer;
   std::map<int32_t, int64_t> cursor;
 };
 
@@ -133,8 +143,8 @@ TEST_F(RunEngineTest, TwoReplicasWithCrossPartitionDuplicatesCountEachEventOnce)
   now_ += 10'000;
   ASSERT_TRUE(a.engine.Checkpoint().ok());
   ASSERT_TRUE(b.engine.Checkpoint().ok());
-  ASSERT_TRUE(a.engine.CloseWindows(4).ok());
-  ASSERT_TRUE(b.engine.CloseWindows(4).ok());
+  ASSERT_TRUE(a.CloseWindows(4).ok());
+  ASSERT_TRUE(b.CloseWindows(4).ok());
 
   int64_t events = 0, input = 0;
   for (const auto& [key, row] : out_.rows) {
@@ -166,7 +176,7 @@ TEST_F(RunEngineTest, AReplicaThatCrashedBeforeItsCheckpointLosesNothingAndCount
   second.Feed(log, 100);
   now_ += 10'000;
   ASSERT_TRUE(second.engine.Checkpoint().ok());
-  ASSERT_TRUE(second.engine.CloseWindows(1).ok());
+  ASSERT_TRUE(second.CloseWindows(1).ok());
   ASSERT_EQ(out_.rows.size(), 1u);
   EXPECT_NE(out_.rows.begin()->second.find("\"events\":100,"), std::string::npos) << out_.rows.begin()->second;
 }
@@ -187,7 +197,7 @@ TEST_F(RunEngineTest, AStalledPartitionThatHasNotCaughtUpHoldsWindowsOpen) {
   ASSERT_TRUE(r.engine.Checkpoint().ok());
   now_ += 60'000;  // ...and a minute passes with nothing new
   ASSERT_TRUE(r.engine.Checkpoint().ok());
-  ASSERT_TRUE(r.engine.CloseWindows(2).ok());
+  ASSERT_TRUE(r.CloseWindows(2).ok());
   EXPECT_TRUE(out_.rows.empty()) << out_.rows.size() << " windows closed early";
 }
 
@@ -206,7 +216,7 @@ TEST_F(RunEngineTest, AZombieCheckpointIsRefused) {
   EXPECT_EQ(zombie.cursor[0], 10);               // and it moved to the store's position
   now_ += 10'000;
   ASSERT_TRUE(owner.engine.Checkpoint().ok());
-  ASSERT_TRUE(owner.engine.CloseWindows(1).ok());
+  ASSERT_TRUE(owner.CloseWindows(1).ok());
   ASSERT_EQ(out_.rows.size(), 1u);
   EXPECT_NE(out_.rows.begin()->second.find("\"events\":10,"), std::string::npos) << out_.rows.begin()->second;
 }

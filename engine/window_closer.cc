@@ -1,0 +1,47 @@
+#include "engine/window_closer.h"
+
+#include <algorithm>
+#include <climits>
+
+namespace burnrate {
+
+absl::StatusOr<size_t> WindowCloser::CloseReady(int32_t partition_count) {
+  const std::string& topic = config_.kafka.topic;
+  auto progress = store_.Progress(topic);
+  if (!progress.ok()) return progress.status();
+  size_t closed = 0;
+  if (static_cast<int32_t>(progress->size()) >= partition_count) {
+    // The event time every partition has passed; idle partitions do not hold
+    // it back, and when all are idle every open window may close.
+    int64_t low = INT64_MAX;
+    for (const auto& p : *progress) {
+      if (!p.idle) low = std::min(low, p.watermark);
+    }
+    auto open = store_.OpenWindows(topic);
+    if (!open.ok()) return open.status();
+    const auto& w = config_.pipeline.windows;
+    for (WindowStartMs start : *open) {
+      if (low != INT64_MAX && start.value() + w.size_ms + w.allowed_lateness_ms > low) break;
+      auto claimed = store_.ClaimClose(topic, start);
+      if (!claimed.ok()) return claimed.status();
+      if (!*claimed) continue;  // another replica closes it
+      auto window = store_.ReadWindow(topic, start);
+      if (!window.ok()) return window.status();
+      std::vector<std::pair<std::string_view, const WindowTotals*>> keys, models;
+      for (const auto& [k, t] : window->keys) keys.emplace_back(k, &t);
+      for (const auto& [m, t] : window->models) models.emplace_back(m, &t);
+      EmitWindowRecords(start, w.size_ms, std::move(keys), std::move(models),
+                        [this](const WindowRecord& r) { sink_.Publish(r); });
+      ++closed;
+    }
+    if (closed > 0) {
+      if (absl::Status s = sink_.Flush(); !s.ok()) return s;
+    }
+  }
+  auto through = store_.ClosedThrough(topic);
+  if (!through.ok()) return through.status();
+  if (*through) closed_through_ = *through;
+  return closed;
+}
+
+}  // namespace burnrate

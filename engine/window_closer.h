@@ -1,0 +1,45 @@
+// Closes windows for a whole consumer group: when every partition of the
+// topic has moved past a window (or gone idle), one replica claims it in the
+// state store, reads its totals back and publishes its rows.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "absl/status/statusor.h"
+#include "config/config.h"
+#include "core/window.h"
+#include "state/state_store.h"
+
+namespace burnrate {
+
+// Where closed windows go (the windows topic in production, a map in tests).
+class WindowRecordSink {
+ public:
+  virtual ~WindowRecordSink() = default;
+  virtual void Publish(const WindowRecord& record) = 0;
+  // Everything published so far is durable.
+  virtual absl::Status Flush() = 0;
+};
+
+// Not thread-safe; `burnrate run` gives it a thread, a state-store
+// connection and a producer of its own, so closing never holds up consuming.
+class WindowCloser {
+ public:
+  WindowCloser(const Config& config, StateStore& store, WindowRecordSink& sink)
+      : config_(config), store_(store), sink_(sink) {}
+
+  // Closes every window that all `partition_count` partitions have moved
+  // past. Returns how many this replica closed.
+  absl::StatusOr<size_t> CloseReady(int32_t partition_count);
+  // The latest window closed by any replica, as of the last CloseReady.
+  std::optional<WindowStartMs> closed_through() const { return closed_through_; }
+
+ private:
+  const Config& config_;
+  StateStore& store_;
+  WindowRecordSink& sink_;
+  std::optional<WindowStartMs> closed_through_;
+};
+
+}  // namespace burnrate

@@ -10,6 +10,7 @@
 
 #include "app/commands.h"
 #include "app/line_reader.h"
+#include "app/startup.h"
 #include "config/config.h"
 #include "core/json_output.h"
 #include "core/pipeline.h"
@@ -81,26 +82,10 @@ struct ReplayOptions {
 };
 
 int RunReplay(const ReplayOptions& opt) {
-  Config config = DefaultConfig();
-  if (!opt.config_path.empty()) {
-    auto loaded = LoadConfig(opt.config_path);
-    if (!loaded.ok()) {
-      std::cerr << "burnrate: " << loaded.status().message() << "\n";
-      return kExitBadUsage;
-    }
-    config = *std::move(loaded);
-  }
-  std::unique_ptr<PriceTable> own_table;
-  const PriceTable* prices = &PriceTable::Default();
-  if (!config.price_table_file.empty()) {
-    auto table = PriceTable::LoadFile(config.price_table_file);
-    if (!table.ok()) {
-      std::cerr << "burnrate: " << table.status().message() << "\n";
-      return kExitBadUsage;
-    }
-    own_table = std::make_unique<PriceTable>(*std::move(table));
-    prices = own_table.get();
-  }
+  const std::optional<Startup> startup = LoadStartup(opt.config_path);
+  if (!startup) return kExitBadUsage;
+  const Config& config = startup->config;
+  const PriceTable* prices = startup->prices;
 
   LineReader reader(opt.input);
   if (!reader.ok()) {

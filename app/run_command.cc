@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "app/commands.h"
+#include "app/startup.h"
 #include "app/version.h"
 #include "config/config.h"
 #include "consumers/kafka_producer.h"
@@ -54,23 +55,10 @@ class KafkaWindowSink final : public WindowRecordSink {
 };
 
 int RunService(const std::string& config_path) {
-  auto loaded = LoadConfig(config_path);
-  if (!loaded.ok()) {
-    std::cerr << "burnrate: " << loaded.status().message() << "\n";
-    return kExitBadUsage;
-  }
-  const Config config = *std::move(loaded);
-  std::unique_ptr<PriceTable> own_table;
-  const PriceTable* prices = &PriceTable::Default();
-  if (!config.price_table_file.empty()) {
-    auto table = PriceTable::LoadFile(config.price_table_file);
-    if (!table.ok()) {
-      std::cerr << "burnrate: " << table.status().message() << "\n";
-      return kExitBadUsage;
-    }
-    own_table = std::make_unique<PriceTable>(*std::move(table));
-    prices = own_table.get();
-  }
+  const std::optional<Startup> startup = LoadStartup(config_path);
+  if (!startup) return kExitBadUsage;
+  const Config& config = startup->config;
+  const PriceTable* prices = startup->prices;
   spdlog::set_default_logger(spdlog::stderr_color_mt("burnrate"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
 

@@ -87,6 +87,7 @@ int RunService(const std::string& config_path) {
   }
   engine.set_seeker([&source](int32_t p, int64_t o) { return (*source)->Seek(p, o); });
   engine.set_log_bounds([&source](int32_t p) { return (*source)->LogBounds(p); });
+  engine.set_stop_requested([] { return g_stop.load(); });
 
   struct sigaction action = {};
   action.sa_handler = OnSignal;

@@ -83,14 +83,16 @@ absl::Status RunEngine::LoadPartition(int32_t partition, Partition& state) {
   return absl::OkStatus();
 }
 
-void RunEngine::LoadPartitionRetrying(int32_t partition, Partition& state) {
+bool RunEngine::LoadPartitionRetrying(int32_t partition, Partition& state) {
   // Without its state a partition cannot be consumed correctly, so the
-  // rebalance waits for the store (librdkafka keeps the group membership).
+  // rebalance waits for the store (librdkafka keeps the group membership),
+  // unless the process is stopping.
   int delay_ms = 200;
   for (;;) {
     const absl::Status s = LoadPartition(partition, state);
     store_healthy_ = s.ok();
-    if (s.ok()) return;
+    if (s.ok()) return true;
+    if (stop_requested_ && stop_requested_()) return false;
     spdlog::warn("partition {}: cannot load state ({}); retrying in {} ms", partition, std::string(s.message()), delay_ms);
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
     delay_ms = std::min(delay_ms * 2, 5000);
@@ -102,7 +104,14 @@ std::vector<std::optional<int64_t>> RunEngine::OnAssigned(const std::vector<int3
   for (int32_t p : partitions) {
     auto& state = partitions_[p];
     if (!state) state = std::make_unique<Partition>();
-    LoadPartitionRetrying(p, *state);
+    if (!LoadPartitionRetrying(p, *state)) {
+      // Stopping with no state for this partition: Handle() ignores its
+      // messages (nothing is counted or committed), and the next owner reads
+      // them from the stored position.
+      partitions_.erase(p);
+      starts.push_back(std::nullopt);
+      continue;
+    }
     starts.push_back(state->from && *state->from >= 0 ? state->from : std::nullopt);
   }
   return starts;
@@ -222,7 +231,7 @@ absl::StatusOr<bool> RunEngine::CommitPartition(int32_t partition, Partition& st
         // again from the store's position: counting on would count twice.
         spdlog::warn("partition {}: store position moved on; reloading state", partition);
         state.known_duplicates.clear();
-        LoadPartitionRetrying(partition, state);
+        if (!LoadPartitionRetrying(partition, state)) return absl::CancelledError("stopping");
         if (seeker_ && state.from && *state.from >= 0) {
           if (auto s = seeker_(partition, *state.from); !s.ok()) return s;
         }

@@ -48,6 +48,9 @@ class RunEngine : public PartitionListener {
   // a partition counts as idle only once it has read up to the end.
   using LogBounds = std::function<std::pair<int64_t, int64_t>(int32_t partition)>;
   void set_log_bounds(LogBounds bounds) { log_bounds_ = std::move(bounds); }
+  // Asked while waiting for the state store (e.g. to load a partition
+  // during a rebalance): true makes the engine give up instead of waiting on.
+  void set_stop_requested(std::function<bool()> stop) { stop_requested_ = std::move(stop); }
 
   std::vector<std::optional<int64_t>> OnAssigned(const std::vector<int32_t>& partitions) override;
   void OnRevoked(const std::vector<int32_t>& partitions) override;
@@ -73,7 +76,8 @@ class RunEngine : public PartitionListener {
  private:
   struct Partition;
   absl::Status LoadPartition(int32_t partition, Partition& state);
-  void LoadPartitionRetrying(int32_t partition, Partition& state);
+  // False only when stop_requested() said so before the load succeeded.
+  bool LoadPartitionRetrying(int32_t partition, Partition& state);
   absl::StatusOr<bool> CommitPartition(int32_t partition, Partition& state, int64_t now);
   void Process(int32_t partition, Partition& state, int64_t offset, std::string_view payload);
   absl::Status Recount(int32_t partition, Partition& state);
@@ -88,6 +92,7 @@ class RunEngine : public PartitionListener {
   Clock clock_;
   Seeker seeker_;
   LogBounds log_bounds_;
+  std::function<bool()> stop_requested_;
   std::map<int32_t, std::unique_ptr<Partition>> partitions_;
   std::optional<WindowStartMs> closed_through_;
   PipelineStats retired_stats_;  // of partitions this replica no longer holds

@@ -91,8 +91,8 @@ class StringArena {
 struct WindowAggregator::Window {
   WindowStartMs start{0};
   StringArena arena;
-  absl::flat_hash_map<std::string_view, WindowTotals, StringViewHash> keys;
-  absl::flat_hash_map<std::string_view, WindowTotals, StringViewHash> models;
+  absl::flat_hash_map<std::string_view, WindowTotals, StringViewHash, StringViewEq> keys;
+  absl::flat_hash_map<std::string_view, WindowTotals, StringViewHash, StringViewEq> models;
 };
 
 WindowAggregator::WindowAggregator(WindowOptions options) : options_(options) {}
@@ -162,7 +162,7 @@ void EmitWindowRecords(WindowStartMs start, int64_t size_ms,
                        std::vector<std::pair<std::string_view, const WindowTotals*>> models,
                        const std::function<void(const WindowRecord&)>& sink) {
   std::sort(keys.begin(), keys.end());
-  absl::flat_hash_map<std::string_view, WindowTotals, StringViewHash> by_tenant, by_feature,
+  absl::flat_hash_map<std::string_view, WindowTotals, StringViewHash, StringViewEq> by_tenant, by_feature,
       by_environment;
   WindowRecord record;
   record.start = start;

@@ -33,7 +33,12 @@ class DedupFilter {
  private:
   void Expire();
   int64_t horizon_ms_;
-  absl::flat_hash_map<uint64_t, int64_t> seen_;  // id hash -> event time
+  // Keys are already StableHash64 values, well mixed: hashing them again
+  // would only cost time.
+  struct AlreadyHashed {
+    size_t operator()(uint64_t h) const noexcept { return h; }
+  };
+  absl::flat_hash_map<uint64_t, int64_t, AlreadyHashed> seen_;  // id hash -> event time
   int64_t max_time_ = INT64_MIN;
   int64_t last_expiry_ = INT64_MIN;
 };

@@ -8,17 +8,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "config/secret.h"
 #include "core/pipeline.h"
 
 namespace burnrate {
-
-// A secret read from an environment variable or a file. Only `value` holds
-// the secret; `source` says where it came from and is safe to print.
-struct Secret {
-  std::string source;  // "env:NAME" or "file:/path"; empty when unset
-  std::string value;
-  bool empty() const { return value.empty(); }
-};
 
 struct KafkaConfig {
   std::string brokers = "127.0.0.1:9092";

@@ -137,7 +137,12 @@ struct HttpServer::Impl {
       request.headers.emplace_back(Lower(name), value);
     }
     HttpResponse response;
-    if (header_bytes > options.max_header_bytes) {
+    const std::string_view content_length = request.Header("content-length");
+    if (!content_length.empty() &&
+        content_length.find_first_not_of("0123456789") != std::string_view::npos) {
+      // The library reads a malformed length as 0; the request is broken.
+      response = PlainResponse(400, "malformed Content-Length");
+    } else if (header_bytes > options.max_header_bytes) {
       response = PlainResponse(431, Concat("request headers over ", options.max_header_bytes, " bytes"));
     } else if (req.body.size() > options.max_body_bytes) {
       // The library enforces the limit while reading; this covers bodies it

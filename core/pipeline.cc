@@ -72,6 +72,7 @@ void EventPipeline::Process(std::string_view message, std::optional<EventTimeMs>
     }
     if (!priced) ++stats_.unpriced_events;
     if (event.missing_dimensions) ++stats_.missing_dimension_events;
+    if (observer_) observer_->OnCounted(event, cost, priced);
   }
 }
 

@@ -55,6 +55,15 @@ class DeadLetterSink {
   virtual void DeadLetter(std::string_view message, const Rejection& rejection) = 0;
 };
 
+// Sees every event the pipeline counted (after dedup, pricing and the
+// lateness check), for per-event detectors such as runaway agent runs. Runs
+// on the pipeline's thread; the event's views are valid only during the call.
+class EventObserver {
+ public:
+  virtual ~EventObserver() = default;
+  virtual void OnCounted(const CostEvent& event, Money cost, bool priced) = 0;
+};
+
 // Not thread-safe: one pipeline per consuming thread (or per partition).
 class EventPipeline {
  public:
@@ -81,6 +90,9 @@ class EventPipeline {
     for (uint64_t h : id_hashes) dedup_.Remember(h, time);
   }
 
+  // Optional; not owned. Null (the default) costs one branch per event.
+  void set_observer(EventObserver* observer) { observer_ = observer; }
+
   const PipelineStats& stats() const { return stats_; }
   const WindowAggregator& windows() const { return windows_; }
   const EventDecoder& decoder() const { return decoder_; }
@@ -98,6 +110,7 @@ class EventPipeline {
   std::vector<CostEvent> events_;
   std::vector<Rejection> rejections_;
   bool record_counted_ids_ = false;
+  EventObserver* observer_ = nullptr;
   std::vector<std::pair<int64_t, uint64_t>> counted_ids_;
 };
 

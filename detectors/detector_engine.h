@@ -1,0 +1,86 @@
+// Runs the key detectors over closed windows and owns each alert's life:
+// a condition that triggers opens one incident with a stable id (firing),
+// the incident holds while the detector's weaker "hold" condition is true,
+// and resolves once it has been clear for the detector's resolve delay. A
+// repeat later is a new incident with a new id.
+//
+// Judged keys: window keys (tenant, feature, environment), tenant roll-ups
+// and models. A tenant roll-up alert is held back while one of the
+// tenant's own keys already has an alert of the same kind: one incident,
+// one page. Hours in which a key's spike or unit-cost alert fired are kept
+// out of its baseline for the first day of the incident; after a day, the
+// new level is learnt (a lasting change is not an incident forever).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "core/alert.h"
+#include "core/window.h"
+#include "detectors/detector.h"
+#include "detectors/detectors_config.h"
+#include "detectors/history_store.h"
+
+namespace burnrate {
+
+struct DetectorEngineStats {
+  uint64_t windows_judged = 0;
+  uint64_t keys_judged = 0;
+  uint64_t windows_already_applied = 0;  // replays: refused, never learnt twice
+  uint64_t alerts_fired = 0;
+  uint64_t alerts_resolved = 0;
+  uint64_t store_errors = 0;
+};
+
+// Not thread-safe: owned by the thread that closes windows.
+class DetectorEngine {
+ public:
+  DetectorEngine(DetectorsConfig config, std::vector<KeyDetectorPtr> detectors, HistoryStore& store);
+
+  // Rows of one closed window, in any order; EndWindow after the last.
+  void Observe(const WindowRecord& row);
+  // Judges every key of the window (and every key with a firing alert) and
+  // returns the alert transitions. On a store error nothing is lost: the
+  // error is returned and the window's rows are kept for the next call.
+  absl::StatusOr<std::vector<Alert>> EndWindow(WindowStartMs start, int64_t size_ms);
+
+  const DetectorEngineStats& stats() const { return stats_; }
+  size_t tracked_keys() const { return cache_.size(); }
+
+ private:
+  struct Pending {
+    KeyIdentity key;
+    WindowTotals totals;
+  };
+  void Judge(const std::string& store_key, const KeyIdentity& key, KeyHistory& history,
+             const WindowTotals* totals, const DetectionContext& base, std::vector<Alert>& out);
+  Alert MakeAlert(const KeyDetector& detector, const KeyIdentity& key, const AlertLifecycle& lifecycle,
+                  const Judgement& judgement, const DetectionContext& context) const;
+  void RefreshPeerPriors();
+  double PeerPrior(const KeyIdentity& key) const;
+  void EvictIdle(int64_t now_ms);
+
+  DetectorsConfig config_;
+  std::vector<KeyDetectorPtr> detectors_;
+  HistoryStore& store_;
+  absl::flat_hash_map<std::string, Pending> pending_;  // this window's rows by store key
+  absl::flat_hash_map<std::string, KeyHistory> cache_;
+  absl::flat_hash_map<std::string, bool> firing_;  // store key → firing (memory mode)
+  // Tenants with a key-level alert of a kind firing, this window.
+  absl::flat_hash_map<std::string, uint32_t> tenant_key_alerts_;
+  absl::flat_hash_map<std::string, double> peer_prior_;  // by environment / scope
+  int64_t watching_since_ms_ = INT64_MIN;
+  int64_t last_prior_hour_ = -1;
+  DetectorEngineStats stats_;
+};
+
+// Creates the key detectors named in `config.enabled` (runaway excluded:
+// it works per event). Unknown names are an error.
+absl::StatusOr<std::vector<KeyDetectorPtr>> CreateKeyDetectors(const DetectorsConfig& config);
+// The names CreateKeyDetectors and the runaway detector accept.
+const std::vector<std::string>& KnownDetectorNames();
+
+}  // namespace burnrate

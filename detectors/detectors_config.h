@@ -1,0 +1,87 @@
+// Settings of the detectors (the `detectors:` section of the config file,
+// docs/detection.md). Header-only plain structs: config/ parses them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace burnrate {
+
+// A short window confirmed by a long one (the multi-window idea of the
+// Google SRE workbook): both must exceed their ratio.
+struct SpikeWindowPair {
+  int64_t short_ms = 0;
+  int64_t long_ms = 0;
+  double short_ratio = 0;
+  double long_ratio = 0;
+};
+
+struct SpikeConfig {
+  std::vector<SpikeWindowPair> pairs = {
+      {3 * 60'000, 15 * 60'000, 4.0, 2.0},    // fast: a 10x jump pages in about two minutes
+      {15 * 60'000, 60 * 60'000, 2.2, 1.5},   // sustained: a 3x plateau within about ten minutes
+  };
+  // Extra spend above expectation, as a rate, below which nothing alerts:
+  // a 10x rise on a key that spends cents is noise, not an incident.
+  double min_excess_usd_per_hour = 2.0;
+  // Robust z-score of the long window against the key's noise.
+  double min_z = 5.0;
+  // Hysteresis: a firing spike holds while the 15-minute ratio stays above this.
+  double hold_ratio = 1.4;
+  int64_t resolve_after_ms = 15 * 60'000;
+  // Ratio at or above which (with 10x the dollar floor) the alert is critical.
+  double critical_ratio = 10.0;
+};
+
+struct UnitCostShiftConfig {
+  double min_ratio = 2.5;   // cost per call against the key's usual
+  double hold_ratio = 1.8;
+  // Calls must stay within this factor of the expected rate: a shift in
+  // cost per call, not in traffic (that is a spike).
+  double max_call_rate_change = 2.5;
+  int64_t min_calls = 20;   // in the judged window; fewer calls say nothing
+  double min_excess_usd_per_hour = 1.0;
+  int64_t resolve_after_ms = 30 * 60'000;
+};
+
+struct NewSpenderConfig {
+  // How long a key (or tenant) counts as new after it is first seen.
+  int64_t new_for_ms = 7 * 86'400'000LL;
+  // Nothing is new before the detectors have watched traffic this long.
+  int64_t learning_period_ms = 86'400'000LL;
+  double min_usd_per_hour = 2.0;  // judged over the last 15 minutes
+  int64_t min_calls = 3;
+  int64_t resolve_after_ms = 60 * 60'000;
+};
+
+struct RunawayConfig {
+  // One agent_run_id or correlation_id beyond any of these is a runaway.
+  int64_t max_calls = 200;
+  int64_t max_tokens = 5'000'000;
+  double max_cost_usd = 25.0;
+  // A run with no call for this long (event time) is over: resolved.
+  int64_t idle_after_ms = 10 * 60'000;
+  // Most runs tracked at once per pipeline; the oldest idle ones go first.
+  int64_t max_tracked_runs = 1'000'000;
+};
+
+struct UnpricedConfig {
+  int64_t min_events = 1;  // unpriced events in one window
+  int64_t resolve_after_ms = 30 * 60'000;
+};
+
+struct DetectorsConfig {
+  // Detectors by name, in order: spike, unit_cost_shift, new_spender,
+  // runaway, unpriced. Empty means none.
+  std::vector<std::string> enabled = {"spike", "unit_cost_shift", "new_spender", "runaway", "unpriced"};
+  SpikeConfig spike;
+  UnitCostShiftConfig unit_cost_shift;
+  NewSpenderConfig new_spender;
+  RunawayConfig runaway;
+  UnpricedConfig unpriced;
+  // Baselines in Redis expire this long after a key's last activity.
+  int64_t history_ttl_ms = 8 * 86'400'000LL;
+};
+
+}  // namespace burnrate

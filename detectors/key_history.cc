@@ -1,0 +1,304 @@
+#include "detectors/key_history.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+namespace burnrate {
+namespace {
+
+constexpr uint8_t kEncodingVersion = 1;
+constexpr int64_t kMinutesPerWeek = int64_t{kHoursPerWeek} * 60;
+
+bool IsWeekend(int64_t epoch_hour) { return KeyHistory::HourOfWeek(epoch_hour) / 24 >= 5; }
+
+double Median(std::vector<double>& v) {
+  if (v.empty()) return 0;
+  const size_t mid = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + static_cast<ptrdiff_t>(mid), v.end());
+  double m = v[mid];
+  if (v.size() % 2 == 0) {
+    m = (m + *std::max_element(v.begin(), v.begin() + static_cast<ptrdiff_t>(mid))) / 2;
+  }
+  return m;
+}
+
+// Block floating point: 16-bit mantissas sharing one exponent. Hourly sums
+// of one key span a few orders of magnitude at most, so 1/65535 of the
+// largest is ample precision, at half the size of floats.
+template <size_t N>
+void PutBlock(const std::array<float, N>& values, std::string& out) {
+  float max = 0;
+  for (float v : values) max = std::max(max, v);
+  int exponent = 0;
+  if (max > 0) {
+    std::frexp(max / 65535.0f, &exponent);
+    exponent = std::clamp(exponent, -126, 126);
+  }
+  out.push_back(static_cast<char>(static_cast<int8_t>(exponent)));
+  for (float v : values) {
+    const double scaled = std::ldexp(static_cast<double>(std::max(v, 0.0f)), -exponent);
+    const auto q = static_cast<uint16_t>(std::min(65535.0, std::round(scaled)));
+    out.push_back(static_cast<char>(q & 0xff));
+    out.push_back(static_cast<char>(q >> 8));
+  }
+}
+
+template <size_t N>
+bool GetBlock(std::string_view& in, std::array<float, N>& values) {
+  if (in.size() < 1 + 2 * N) return false;
+  const int exponent = static_cast<int8_t>(in[0]);
+  for (size_t i = 0; i < N; ++i) {
+    const uint16_t q = static_cast<uint8_t>(in[1 + 2 * i]) | (static_cast<uint8_t>(in[2 + 2 * i]) << 8);
+    values[i] = static_cast<float>(std::ldexp(static_cast<double>(q), exponent));
+  }
+  in.remove_prefix(1 + 2 * N);
+  return true;
+}
+
+template <typename T>
+void Put(const T& v, std::string& out) {
+  char buf[sizeof(T)];
+  std::memcpy(buf, &v, sizeof(T));
+  out.append(buf, sizeof(T));
+}
+
+template <typename T>
+bool Get(std::string_view& in, T& v) {
+  if (in.size() < sizeof(T)) return false;
+  std::memcpy(&v, in.data(), sizeof(T));
+  in.remove_prefix(sizeof(T));
+  return true;
+}
+
+}  // namespace
+
+bool KeyHistory::AdvanceTo(int64_t minute) {
+  if (first_minute_ < 0) {
+    first_minute_ = minute;
+    last_minute_ = minute;
+    return true;
+  }
+  if (minute <= last_minute_) return false;
+  if (minute - last_minute_ > kMinutesPerWeek + 60) {
+    // Silent for over a week: every remembered hour is a zero now.
+    hour_cost_.fill(0);
+    hour_calls_.fill(0);
+    minute_cost_.fill(0);
+    minute_calls_.fill(0);
+    current_hour_anomalous_ = false;
+    last_minute_ = minute;
+    return true;
+  }
+  for (int64_t m = last_minute_ + 1; m <= minute; ++m) {
+    if (m % 60 == 0) CommitHour(m / 60 - 1);
+    minute_cost_[static_cast<size_t>(m % kRecentMinutes)] = 0;
+    minute_calls_[static_cast<size_t>(m % kRecentMinutes)] = 0;
+    last_minute_ = m;
+  }
+  return true;
+}
+
+bool KeyHistory::ApplyWindow(int64_t window_start_ms, double cost_usd, int64_t calls) {
+  if (window_start_ms <= last_window_ms_) return false;
+  const int64_t minute = window_start_ms >= 0 ? window_start_ms / kMinuteMs : -1;
+  if (minute < last_minute_) return false;
+  AdvanceTo(minute);  // false when windows are shorter than a minute: same minute
+  last_window_ms_ = window_start_ms;
+  const auto slot = static_cast<size_t>(last_minute_ % kRecentMinutes);
+  minute_cost_[slot] += static_cast<float>(cost_usd);
+  minute_calls_[slot] += static_cast<float>(calls);
+  return true;
+}
+
+double KeyHistory::MeanHourlyCost() const {
+  double sum = 0;
+  for (float v : hour_cost_) sum += v;
+  return sum / kHoursPerWeek;
+}
+
+void KeyHistory::CommitHour(int64_t epoch_hour) {
+  // The ring holds exactly this hour's minutes: each slot was cleared when
+  // the clock passed it.
+  double cost = 0, calls = 0;
+  for (int i = 0; i < kRecentMinutes; ++i) {
+    cost += minute_cost_[static_cast<size_t>(i)];
+    calls += minute_calls_[static_cast<size_t>(i)];
+  }
+  if (current_hour_anomalous_) {
+    double spread = 0, expected_calls = 0;
+    int values = 0;
+    const double expected = HourlyExpectation(epoch_hour, &spread, &values, &expected_calls);
+    if (values > 0) {
+      cost = std::min(cost, expected);
+      calls = std::min(calls, expected_calls);
+    }
+    current_hour_anomalous_ = false;
+  }
+  const auto slot = static_cast<size_t>(HourOfWeek(epoch_hour));
+  hour_cost_[slot] = static_cast<float>(cost);
+  hour_calls_[slot] = static_cast<float>(calls);
+}
+
+// The expected cost of `epoch_hour` (not yet committed) from the committed
+// hours of the last 7 days that resemble it.
+double KeyHistory::HourlyExpectation(int64_t epoch_hour, double* spread_rel, int* count, double* calls) const {
+  const int64_t first_hour = first_minute_ / 60;
+  const int64_t current_hour = last_minute_ / 60;
+  const bool weekend = IsWeekend(epoch_hour);
+  std::vector<double> costs, call_counts;
+  costs.reserve(16);
+  call_counts.reserve(16);
+  const auto take = [&](int64_t h) {
+    // Only committed hours whose slot has not been reused since.
+    if (h < first_hour || h >= epoch_hour || h >= current_hour || h < current_hour - kHoursPerWeek) return;
+    const auto slot = static_cast<size_t>(HourOfWeek(h));
+    costs.push_back(hour_cost_[slot]);
+    call_counts.push_back(hour_calls_[slot]);
+  };
+  // Same hour of day on the same kind of day; weekends are few, so their
+  // neighbouring hours count too.
+  for (int k = 1; k <= 7; ++k) {
+    const int64_t h = epoch_hour - 24 * k;
+    if (IsWeekend(h) != weekend) continue;
+    take(h);
+    if (weekend) {
+      take(h - 1);
+      take(h + 1);
+    }
+  }
+  if (costs.empty()) {  // young key: the same hour on any day
+    for (int k = 1; k <= 7; ++k) take(epoch_hour - 24 * k);
+  }
+  if (costs.empty()) {  // younger still: every hour it has
+    for (int64_t h = epoch_hour - 1; h >= std::max(first_hour, epoch_hour - kHoursPerWeek + 1); --h) take(h);
+  }
+  *count = static_cast<int>(costs.size());
+  if (costs.empty()) {
+    *spread_rel = 0;
+    *calls = 0;
+    return 0;
+  }
+  const double median = Median(costs);
+  std::vector<double> deviations;
+  deviations.reserve(costs.size());
+  for (double c : costs) deviations.push_back(std::abs(c - median));
+  const double mad = Median(deviations);
+  *spread_rel = median > 0 ? 1.4826 * mad / median : 1.0;
+  *calls = Median(call_counts);
+  return median;
+}
+
+Expectation KeyHistory::Expect(int minutes, double peer_prior_usd_per_hour) const {
+  Expectation e;
+  if (last_minute_ < 0) return e;
+  minutes = std::clamp(minutes, 1, kRecentMinutes);
+  const int64_t first = last_minute_ - minutes + 1;
+  double spread_weighted = 0;
+  int min_values = INT32_MAX;
+  for (int64_t hour = first / 60; hour <= last_minute_ / 60; ++hour) {
+    const int64_t from = std::max(first, hour * 60), to = std::min(last_minute_, hour * 60 + 59);
+    const double share = static_cast<double>(to - from + 1) / 60.0;
+    double spread = 0, calls = 0;
+    int values = 0;
+    double cost = HourlyExpectation(hour, &spread, &values, &calls);
+    if (values < 3) {
+      // Little history: lean on what keys like this one usually spend.
+      cost = (cost * values + peer_prior_usd_per_hour) / (values + 1);
+      spread = std::max(spread, 1.0);
+    }
+    e.cost_usd += cost * share;
+    e.calls += calls * share;
+    spread_weighted += spread * cost * share;
+    min_values = std::min(min_values, values);
+  }
+  e.history_values = min_values == INT32_MAX ? 0 : min_values;
+  const double cost_per_call = e.calls > 0 ? e.cost_usd / e.calls : e.cost_usd;
+  // Compound Poisson: calls arrive at random and their costs vary (a
+  // coefficient of variation near 1 is typical of token counts).
+  const double poisson = cost_per_call * std::sqrt(2.0 * std::max(e.calls, 1.0));
+  e.sigma_usd = std::sqrt(poisson * poisson + spread_weighted * spread_weighted);
+  return e;
+}
+
+std::optional<double> KeyHistory::UsualCostPerCall(int min_calls_per_hour) const {
+  if (last_minute_ < 0) return std::nullopt;
+  const int64_t current_hour = last_minute_ / 60;
+  const int64_t first_hour = first_minute_ / 60;
+  std::vector<double> per_call;
+  for (int64_t h = current_hour - 1; h >= std::max(first_hour, current_hour - kHoursPerWeek + 1); --h) {
+    const auto slot = static_cast<size_t>(HourOfWeek(h));
+    if (hour_calls_[slot] >= static_cast<float>(min_calls_per_hour)) {
+      per_call.push_back(hour_cost_[slot] / hour_calls_[slot]);
+    }
+  }
+  if (per_call.size() < 6) return std::nullopt;
+  return Median(per_call);
+}
+
+double KeyHistory::RecentCost(int minutes) const {
+  double sum = 0;
+  for (int i = 0; i < std::min(minutes, kRecentMinutes); ++i) {
+    sum += minute_cost_[static_cast<size_t>(((last_minute_ - i) % kRecentMinutes + kRecentMinutes) % kRecentMinutes)];
+  }
+  return sum;
+}
+
+double KeyHistory::RecentCalls(int minutes) const {
+  double sum = 0;
+  for (int i = 0; i < std::min(minutes, kRecentMinutes); ++i) {
+    sum += minute_calls_[static_cast<size_t>(((last_minute_ - i) % kRecentMinutes + kRecentMinutes) % kRecentMinutes)];
+  }
+  return sum;
+}
+
+bool KeyHistory::any_firing() const {
+  for (const auto& l : lifecycles_) {
+    if (l.firing()) return true;
+  }
+  return false;
+}
+
+std::string KeyHistory::Encode() const {
+  std::string out;
+  out.reserve(1200);
+  out.push_back(static_cast<char>(kEncodingVersion));
+  Put(first_minute_, out);
+  Put(last_minute_, out);
+  Put(last_window_ms_, out);
+  out.push_back(current_hour_anomalous_ ? 1 : 0);
+  PutBlock(hour_cost_, out);
+  PutBlock(hour_calls_, out);
+  for (float v : minute_cost_) Put(v, out);
+  PutBlock(minute_calls_, out);
+  for (const auto& l : lifecycles_) {
+    Put(l.started_ms, out);
+    Put(l.last_hold_ms, out);
+    Put(l.peak_ratio, out);
+  }
+  return out;
+}
+
+std::optional<KeyHistory> KeyHistory::Decode(std::string_view in) {
+  KeyHistory h;
+  uint8_t version = 0, anomalous = 0;
+  if (!Get(in, version) || version != kEncodingVersion) return std::nullopt;
+  if (!Get(in, h.first_minute_) || !Get(in, h.last_minute_) || !Get(in, h.last_window_ms_) ||
+      !Get(in, anomalous)) {
+    return std::nullopt;
+  }
+  h.current_hour_anomalous_ = anomalous != 0;
+  if (!GetBlock(in, h.hour_cost_) || !GetBlock(in, h.hour_calls_)) return std::nullopt;
+  for (float& v : h.minute_cost_) {
+    if (!Get(in, v)) return std::nullopt;
+  }
+  if (!GetBlock(in, h.minute_calls_)) return std::nullopt;
+  for (auto& l : h.lifecycles_) {
+    if (!Get(in, l.started_ms) || !Get(in, l.last_hold_ms) || !Get(in, l.peak_ratio)) return std::nullopt;
+  }
+  if (!in.empty()) return std::nullopt;
+  return h;
+}
+
+}  // namespace burnrate

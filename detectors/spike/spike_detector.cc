@@ -1,0 +1,82 @@
+#include "detectors/spike/spike_detector.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "core/concat.h"
+
+namespace burnrate {
+namespace {
+
+int Minutes(int64_t ms) { return static_cast<int>(std::clamp<int64_t>(ms / kMinuteMs, 1, kRecentMinutes)); }
+
+std::string Ratio(double r) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1fx", r);
+  return buf;
+}
+
+}  // namespace
+
+Judgement SpikeDetector::Judge(const KeyHistory& history, const KeyIdentity& key,
+                               const DetectionContext& context) const {
+  Judgement j;
+  // A floor for the expectation: a key that usually spends nothing is judged
+  // against a tenth of the dollar floor, not against zero.
+  const auto floor_for = [&](int minutes) { return config_.min_excess_usd_per_hour * minutes / 60.0 * 0.1; };
+  const SpikeWindowPair* fired = nullptr;
+  double fired_observed = 0, fired_expected = 0, fired_ratio = 0;
+  int fired_minutes = 0;
+  for (const auto& pair : config_.pairs) {
+    const int short_minutes = Minutes(pair.short_ms), long_minutes = Minutes(pair.long_ms);
+    const double short_observed = history.RecentCost(short_minutes);
+    const double long_observed = history.RecentCost(long_minutes);
+    const Expectation short_expected = history.Expect(short_minutes, context.peer_prior_usd_per_hour);
+    const Expectation long_expected = history.Expect(long_minutes, context.peer_prior_usd_per_hour);
+    const double short_ratio = short_observed / std::max(short_expected.cost_usd, floor_for(short_minutes));
+    const double long_ratio = long_observed / std::max(long_expected.cost_usd, floor_for(long_minutes));
+    const double excess_per_hour = (long_observed - long_expected.cost_usd) * 60.0 / long_minutes;
+    const double z = long_expected.sigma_usd > 0 ? (long_observed - long_expected.cost_usd) / long_expected.sigma_usd
+                                                 : INFINITY;
+    if (short_ratio >= pair.short_ratio && long_ratio >= pair.long_ratio &&
+        excess_per_hour >= config_.min_excess_usd_per_hour && z >= config_.min_z) {
+      fired = &pair;
+      fired_observed = long_observed;
+      fired_expected = long_expected.cost_usd;
+      fired_ratio = long_ratio;
+      fired_minutes = long_minutes;
+      break;
+    }
+  }
+  // Hysteresis: measured over 15 minutes whatever fired it.
+  const int hold_minutes = 15;
+  const double hold_observed = history.RecentCost(hold_minutes);
+  const Expectation hold_expected = history.Expect(hold_minutes, context.peer_prior_usd_per_hour);
+  const double hold_ratio = hold_observed / std::max(hold_expected.cost_usd, floor_for(hold_minutes));
+  j.hold = hold_ratio >= config_.hold_ratio &&
+           (hold_observed - hold_expected.cost_usd) * 60.0 / hold_minutes >= config_.min_excess_usd_per_hour / 2;
+
+  if (fired) {
+    j.trigger = true;
+    j.observed = fired_observed;
+    j.expected = fired_expected;
+    j.ratio = fired_ratio;
+  } else {
+    j.observed = hold_observed;
+    j.expected = hold_expected.cost_usd;
+    j.ratio = hold_ratio;
+    fired_minutes = hold_minutes;
+  }
+  const bool big = j.ratio >= config_.critical_ratio &&
+                   (j.observed - j.expected) * 60.0 / fired_minutes >= 10 * config_.min_excess_usd_per_hour;
+  j.severity = big ? Severity::kCritical : Severity::kWarning;
+  j.summary = Concat(key.DisplayName(), " spent ", FormatUsd(j.observed), " in the last ", fired_minutes,
+                     " minutes, ", Ratio(j.ratio), " its usual ", FormatUsd(j.expected), " for a ",
+                     FormatWeekdayHour(context.window_start_ms));
+  j.details = {{"window_minutes", std::to_string(fired_minutes)},
+               {"history_hours", std::to_string(history.history_minutes() / 60)}};
+  return j;
+}
+
+}  // namespace burnrate

@@ -1,0 +1,61 @@
+// A small synchronous Redis client for modules that keep state in Redis
+// (detector baselines, and any module that needs plain commands, pipelines
+// and Lua scripts). Replies come back as plain values, so no hiredis type
+// leaves state/.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+struct redisContext;
+
+namespace burnrate {
+
+struct RedisValue {
+  enum class Type : uint8_t { kNil, kString, kInteger, kArray, kStatus };
+  Type type = Type::kNil;
+  std::string str;  // kString and kStatus
+  int64_t integer = 0;
+  std::vector<RedisValue> elements;  // kArray
+
+  bool is_nil() const { return type == Type::kNil; }
+};
+
+struct RedisClientOptions {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  std::string password;
+  int timeout_ms = 2000;
+};
+
+// One connection. Not thread-safe: one client per thread. After a broken
+// connection the next call reconnects; callers decide when to retry.
+class RedisClient {
+ public:
+  explicit RedisClient(RedisClientOptions options);
+  ~RedisClient();
+  RedisClient(const RedisClient&) = delete;
+  RedisClient& operator=(const RedisClient&) = delete;
+
+  absl::StatusOr<RedisValue> Command(const std::vector<std::string>& args);
+  // Sends every command, then reads every reply: one round trip. Fails as a
+  // whole if the connection breaks; an error reply fails it too.
+  absl::StatusOr<std::vector<RedisValue>> Pipeline(const std::vector<std::vector<std::string>>& commands);
+  // EVALSHA with the script's SHA1, loading the script on NOSCRIPT.
+  absl::StatusOr<RedisValue> Script(const std::string& body, const std::vector<std::string>& keys,
+                                    const std::vector<std::string>& args);
+
+ private:
+  absl::Status Connect();
+  void Drop();
+
+  RedisClientOptions options_;
+  redisContext* context_ = nullptr;
+  std::vector<std::pair<std::string, std::string>> script_shas_;  // body → sha
+};
+
+}  // namespace burnrate

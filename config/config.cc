@@ -14,6 +14,14 @@
 
 
 namespace burnrate {
+
+// config/alerting_section.cc
+absl::Status ParseAlertingSection(const YamlReader& r, const YAML::Node& node, AlertingConfig& c);
+std::string ExplainAlertingConfig(const AlertingConfig& c);
+// config/detectors_section.cc
+absl::Status ParseDetectorsSection(const YamlReader& r, const YAML::Node& node, DetectorsConfig& c);
+std::string ExplainDetectorsConfig(const DetectorsConfig& c);
+
 namespace {
 
 
@@ -21,7 +29,7 @@ absl::Status ReadConfig(const YamlReader& r, const YAML::Node& root, Config& c) 
   if (!root || root.IsNull()) return absl::OkStatus();  // an empty file means all defaults
   BR_RETURN_IF_ERROR(r.OnlyKeys(root, "the top level",
                                 {"windows", "decoder", "dedup", "time_bounds", "pricing", "kafka", "redis",
-                                 "checkpoint_interval", "idle_timeout", "max_pending_events"}));
+                                 "checkpoint_interval", "idle_timeout", "max_pending_events", "alerting", "detectors"}));
   if (const auto w = root["windows"]) {
     BR_RETURN_IF_ERROR(r.OnlyKeys(w, "windows", {"size", "allowed_lateness", "max_keys_per_window"}));
     BR_RETURN_IF_ERROR(r.Duration(w["size"], "windows.size", 10'000, 3'600'000, c.pipeline.windows.size_ms));
@@ -104,6 +112,8 @@ absl::Status ReadConfig(const YamlReader& r, const YAML::Node& root, Config& c) 
   BR_RETURN_IF_ERROR(r.Duration(root["checkpoint_interval"], "checkpoint_interval", 50, 60'000, c.checkpoint_interval_ms));
   BR_RETURN_IF_ERROR(r.Duration(root["idle_timeout"], "idle_timeout", 100, 24 * 3'600'000, c.idle_timeout_ms));
   BR_RETURN_IF_ERROR(r.Int(root["max_pending_events"], "max_pending_events", 1000, 1'000'000'000, c.max_pending_events));
+  BR_RETURN_IF_ERROR(ParseAlertingSection(r, root["alerting"], c.alerting));
+  BR_RETURN_IF_ERROR(ParseDetectorsSection(r, root["detectors"], c.detectors));
 
   // Relations between settings.
   const auto& p = c.pipeline;
@@ -206,6 +216,8 @@ std::string ExplainConfig(const Config& c) {
     << "; a partition idle for " << FormatDurationMs(c.idle_timeout_ms)
     << " stops holding windows open; at most " << c.max_pending_events
     << " events wait in memory for the state store before partitions pause\n";
+  o << ExplainAlertingConfig(c.alerting);
+  o << ExplainDetectorsConfig(c.detectors);
   return o.str();
 }
 

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "alerting/alerting_config.h"
+#include "detectors/detectors_config.h"
 #include "config/secret.h"
 #include "core/pipeline.h"
 
@@ -49,6 +51,9 @@ struct Config {
   // Events held in memory while the state store cannot take them; beyond
   // this the engine pauses its partitions rather than grow or drop.
   int64_t max_pending_events = 2'000'000;
+  // Alert receivers, routing, silences, outbox (docs/alerts.md).
+  AlertingConfig alerting;
+  DetectorsConfig detectors;
 };
 
 // The built-in defaults: 1-minute windows, 1 minute of allowed lateness,

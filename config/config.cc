@@ -21,6 +21,9 @@ std::string ExplainAlertingConfig(const AlertingConfig& c);
 // config/detectors_section.cc
 absl::Status ParseDetectorsSection(const YamlReader& r, const YAML::Node& node, DetectorsConfig& c);
 std::string ExplainDetectorsConfig(const DetectorsConfig& c);
+// config/metrics_section.cc
+absl::Status ParseMetricsSection(const YamlReader& r, const YAML::Node& node, MetricsConfig& c);
+std::string ExplainMetricsConfig(const MetricsConfig& c);
 
 namespace {
 
@@ -29,7 +32,7 @@ absl::Status ReadConfig(const YamlReader& r, const YAML::Node& root, Config& c) 
   if (!root || root.IsNull()) return absl::OkStatus();  // an empty file means all defaults
   BR_RETURN_IF_ERROR(r.OnlyKeys(root, "the top level",
                                 {"windows", "decoder", "dedup", "time_bounds", "pricing", "kafka", "redis",
-                                 "checkpoint_interval", "idle_timeout", "max_pending_events", "alerting", "detectors"}));
+                                 "checkpoint_interval", "idle_timeout", "max_pending_events", "alerting", "detectors", "metrics"}));
   if (const auto w = root["windows"]) {
     BR_RETURN_IF_ERROR(r.OnlyKeys(w, "windows", {"size", "allowed_lateness", "max_keys_per_window"}));
     BR_RETURN_IF_ERROR(r.Duration(w["size"], "windows.size", 10'000, 3'600'000, c.pipeline.windows.size_ms));
@@ -114,6 +117,7 @@ absl::Status ReadConfig(const YamlReader& r, const YAML::Node& root, Config& c) 
   BR_RETURN_IF_ERROR(r.Int(root["max_pending_events"], "max_pending_events", 1000, 1'000'000'000, c.max_pending_events));
   BR_RETURN_IF_ERROR(ParseAlertingSection(r, root["alerting"], c.alerting));
   BR_RETURN_IF_ERROR(ParseDetectorsSection(r, root["detectors"], c.detectors));
+  BR_RETURN_IF_ERROR(ParseMetricsSection(r, root["metrics"], c.metrics));
 
   // Relations between settings.
   const auto& p = c.pipeline;
@@ -218,6 +222,7 @@ std::string ExplainConfig(const Config& c) {
     << " events wait in memory for the state store before partitions pause\n";
   o << ExplainAlertingConfig(c.alerting);
   o << ExplainDetectorsConfig(c.detectors);
+  o << ExplainMetricsConfig(c.metrics);
   return o.str();
 }
 

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "alerting/alerting_config.h"
 #include "detectors/detectors_config.h"
+#include "metrics/metrics_config.h"
 #include "config/secret.h"
 #include "core/pipeline.h"
 
@@ -54,6 +55,8 @@ struct Config {
   // Alert receivers, routing, silences, outbox (docs/alerts.md).
   AlertingConfig alerting;
   DetectorsConfig detectors;
+  // Spend-series cardinality and label limits (docs/metrics.md).
+  MetricsConfig metrics;
 };
 
 // The built-in defaults: 1-minute windows, 1 minute of allowed lateness,

@@ -236,5 +236,48 @@ TEST(SpendProbe, HundredThousandTenantsStayUnderFiveThousandSeries) {
   EXPECT_EQ(fresh, 0u);
 }
 
+// The worst case of the budget: every slot taken, many models, and the
+// engine's own series for 64 partitions, 5 Redis operations and 4 alert
+// receivers.
+TEST(SpendProbe, EverySlotTakenStillUnderFiveThousandSeries) {
+  Metrics metrics;
+  Feeder feed(metrics.spend());
+  std::mt19937_64 rng(7);
+  for (int64_t w = 0; w < 10; ++w) {
+    for (int i = 0; i < 400; ++i) {
+      feed.Key(w, "heavy-" + std::to_string(i), "feature-" + std::to_string(i % 7), "prod",
+               kDollar + static_cast<int64_t>(rng() % 1000));
+    }
+    for (int j = 0; j < 10'000; ++j) {
+      feed.Key(w, "once-" + std::to_string(w * 10'000 + j), "chat", "prod",
+               static_cast<int64_t>(rng() % (kDollar / 100)));
+    }
+    for (int m = 0; m < 100; ++m) feed.Model(w, "model-" + std::to_string(m), kDollar);
+  }
+  for (int i = 0; i < 200; ++i) {
+    metrics.spend().SetBaseline("heavy-" + std::to_string(i), "feature-" + std::to_string(i % 7),
+                                "prod", Money::FromDollars(1));
+  }
+  std::map<int32_t, int64_t> lag;
+  for (int32_t p = 0; p < 64; ++p) lag[p] = p;
+  metrics.engine().SetConsumerLag(lag);
+  for (const char* op : {"checkpoint", "load_partition", "close_window", "read_window", "baselines"}) {
+    metrics.redis().Operation(op).Observe(0.001);
+  }
+  for (const char* receiver : {"slack-oncall", "pagerduty", "webhook", "alertmanager"}) {
+    metrics.alerts().Delivery(receiver, receiver).Record(DeliveryOutcome::kOk);
+  }
+
+  const std::string text = metrics.Serialize();
+  const auto samples = Parse(text);
+  EXPECT_EQ(metrics.spend().tracked_keys(), 200u);
+  EXPECT_EQ(metrics.spend().tracked_models(), 50u);
+  EXPECT_LT(samples.size(), 5'000u);
+  std::cout << "series exposed with every slot taken: " << samples.size()
+            << ", /metrics bytes: " << text.size() << "\n";
+  EXPECT_NEAR(SumOf(samples, "burnrate_cost_usd_total"), feed.fed_dollars(),
+              feed.fed_dollars() * 1e-12);
+}
+
 }  // namespace
 }  // namespace burnrate

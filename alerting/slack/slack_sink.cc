@@ -11,6 +11,7 @@ namespace {
 constexpr size_t kHeaderMax = 150;
 constexpr size_t kSectionMax = 3000;
 constexpr size_t kFieldMax = 2000;
+constexpr size_t kLinkMax = 1000;
 
 // Escapes first, then truncates on a character boundary that does not split
 // an entity like "&amp;".
@@ -72,9 +73,14 @@ std::string SlackPayload(const Alert& a, const DeliveryContext& context, const A
   std::vector<std::string> context_parts;
   const std::string dashboard = DashboardLink(links, a);
   const std::string quota = QuotaLink(links, a);
-  if (!dashboard.empty()) context_parts.push_back(Concat("<", dashboard, "|Grafana dashboard>"));
-  if (!quota.empty()) context_parts.push_back(Concat("<", quota, "|Quota>"));
-  context_parts.push_back(Concat("alert `", SlackEscape(a.alert_id), "`"));
+  // A link is only useful whole: a huge tenant name would cut it, so such a
+  // link falls back to the unfiltered URL.
+  auto link = [](const std::string& filtered, const std::string& base, std::string_view label) {
+    return Concat("<", filtered.size() <= kLinkMax ? filtered : base, "|", label, ">");
+  };
+  if (!dashboard.empty()) context_parts.push_back(link(dashboard, links.dashboard_url, "Grafana dashboard"));
+  if (!quota.empty()) context_parts.push_back(link(quota, links.quota_url, "Quota"));
+  context_parts.push_back(Concat("alert `", EscapedWithin(a.alert_id, 200), "`"));
   blocks.push_back({{"type", "context"},
                     {"elements", {{{"type", "mrkdwn"}, {"text", TruncateUtf8(JoinStrings(context_parts, " · "), kSectionMax)}}}}});
 

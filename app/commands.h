@@ -16,6 +16,8 @@ using CommandRunner = std::function<int()>;
 CommandRunner AddReplayCommand(CLI::App& app);
 CommandRunner AddCheckConfigCommand(CLI::App& app);
 CommandRunner AddRunCommand(CLI::App& app);
+CommandRunner AddSimulateCommand(CLI::App& app);
+CommandRunner AddEvaluateCommand(CLI::App& app);
 
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitRuntimeFailure = 1;

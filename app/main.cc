@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   add(burnrate::AddRunCommand);
   add(burnrate::AddReplayCommand);
   add(burnrate::AddCheckConfigCommand);
+  add(burnrate::AddSimulateCommand);
+  add(burnrate::AddEvaluateCommand);
 
   try {
     app.parse(argc, argv);

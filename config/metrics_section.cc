@@ -13,8 +13,8 @@ namespace burnrate {
 
 absl::Status ParseMetricsSection(const YamlReader& r, const YAML::Node& node, MetricsConfig& c) {
   if (!node) return absl::OkStatus();
-  BR_RETURN_IF_ERROR(
-      r.OnlyKeys(node, "metrics", {"top_keys", "top_models", "max_label_bytes", "spend_half_life"}));
+  BR_RETURN_IF_ERROR(r.OnlyKeys(node, "metrics",
+                                {"top_keys", "top_models", "max_label_bytes", "spend_half_life"}));
   // 2,000 keys are ~16,000 spend series: beyond that a scrape gets heavy and
   // the point of bounding cardinality is lost.
   BR_RETURN_IF_ERROR(r.IntAs(node["top_keys"], "metrics.top_keys", 0, 2'000, c.top_keys));

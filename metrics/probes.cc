@@ -58,11 +58,12 @@ EngineProbe::EngineProbe(prometheus::Registry& r) {
                              "reached its key limit.");
   lag_family_ = &prometheus::BuildGauge()
                      .Name("burnrate_consumer_lag_messages")
-                     .Help("Messages between this replica's position and the end of the "
-                           "log, per owned partition.")
+                     .Help(
+                         "Messages between this replica's position and the end of the "
+                         "log, per owned partition.")
                      .Register(r);
-  partitions_assigned_ = &SingleGauge(r, "burnrate_partitions_assigned",
-                                      "Kafka partitions this replica owns.");
+  partitions_assigned_ =
+      &SingleGauge(r, "burnrate_partitions_assigned", "Kafka partitions this replica owns.");
   windows_closed_ = &SingleCounter(r, "burnrate_windows_closed_total",
                                    "Windows closed (and published) by this replica.");
   close_delay_ =
@@ -71,7 +72,7 @@ EngineProbe::EngineProbe(prometheus::Registry& r) {
            .Help("Wall time from a window's end to its close (includes allowed lateness).")
            .Register(r)
            .Add({}, prometheus::Histogram::BucketBoundaries{1, 5, 15, 30, 60, 90, 120, 180, 300,
-                                                             600, 1800});
+                                                            600, 1800});
   auto& checkpoints = prometheus::BuildCounter()
                           .Name("burnrate_checkpoints_total")
                           .Help("Partition checkpoints to the state store, by outcome.")
@@ -185,8 +186,9 @@ AlertProbe::AlertProbe(prometheus::Registry& r) {
   }
   deliveries_ = &prometheus::BuildCounter()
                      .Name("burnrate_alert_deliveries_total")
-                     .Help("Alert delivery attempts, by receiver, sink type and outcome "
-                           "(ok, retry, fatal, dead_letter).")
+                     .Help(
+                         "Alert delivery attempts, by receiver, sink type and outcome "
+                         "(ok, retry, fatal, dead_letter).")
                      .Register(r);
   outbox_pending_ = &SingleGauge(r, "burnrate_alert_outbox_pending",
                                  "Alert notifications waiting in the outbox.");

@@ -36,7 +36,7 @@ namespace burnrate {
 
 // Cumulative counts of the engine since start-up, as the engine keeps them.
 struct EngineSnapshot {
-  PipelineStats pipeline;  // RunEngine::TotalStats(), or a replay pipeline's stats()
+  PipelineStats pipeline;          // RunEngine::TotalStats(), or a replay pipeline's stats()
   uint64_t overflowed_events = 0;  // sum of WindowAggregator::overflowed_events()
 };
 

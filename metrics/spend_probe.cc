@@ -11,8 +11,8 @@ namespace burnrate {
 namespace {
 
 constexpr std::string_view kOther = "other";
-constexpr std::array<const char*, kTokenKindCount> kKindLabels = {
-    "input", "output", "cache_read", "cache_write", "reasoning"};
+constexpr std::array<const char*, kTokenKindCount> kKindLabels = {"input", "output", "cache_read",
+                                                                  "cache_write", "reasoning"};
 // The sketch follows this many candidates per slot: enough that a key with a
 // 1/slots share of spend is always among them, with a small error bound.
 constexpr size_t kCandidatesPerSlot = 4;
@@ -35,13 +35,15 @@ SpendProbe::SpendProbe(prometheus::Registry& r, const MetricsConfig& config)
               config.spend_half_life_ms) {
   cost_ = &prometheus::BuildCounter()
                .Name("burnrate_cost_usd_total")
-               .Help("Spend in US dollars from closed windows; the top keys by spend have "
-                     "their own label set, the rest is summed under \"other\".")
+               .Help(
+                   "Spend in US dollars from closed windows; the top keys by spend have "
+                   "their own label set, the rest is summed under \"other\".")
                .Register(r);
   tokens_ = &prometheus::BuildCounter()
                  .Name("burnrate_tokens_total")
-                 .Help("Tokens from closed windows by kind (input, output, cache_read, "
-                       "cache_write, reasoning); top keys, rest under \"other\".")
+                 .Help(
+                     "Tokens from closed windows by kind (input, output, cache_read, "
+                     "cache_write, reasoning); top keys, rest under \"other\".")
                  .Register(r);
   calls_ = &prometheus::BuildCounter()
                 .Name("burnrate_llm_calls_total")
@@ -49,8 +51,9 @@ SpendProbe::SpendProbe(prometheus::Registry& r, const MetricsConfig& config)
                 .Register(r);
   model_cost_ = &prometheus::BuildCounter()
                      .Name("burnrate_model_cost_usd_total")
-                     .Help("Spend in US dollars by model; the top models by spend, the rest "
-                           "under model=\"other\".")
+                     .Help(
+                         "Spend in US dollars by model; the top models by spend, the rest "
+                         "under model=\"other\".")
                      .Register(r);
   baseline_ = &prometheus::BuildGauge()
                    .Name("burnrate_baseline_cost_usd")
@@ -58,8 +61,9 @@ SpendProbe::SpendProbe(prometheus::Registry& r, const MetricsConfig& config)
                    .Register(r);
   window_cost_ = &prometheus::BuildGauge()
                       .Name("burnrate_window_cost_usd")
-                      .Help("Spend in the last window this replica closed, per tracked key "
-                            "(and \"other\").")
+                      .Help(
+                          "Spend in the last window this replica closed, per tracked key "
+                          "(and \"other\").")
                       .Register(r);
 }
 

@@ -56,8 +56,8 @@ class SpendProbe {
 
   // The expected spend per window of a key (from the detectors' baseline);
   // exposed only for keys that have a label set of their own.
-  void SetBaseline(std::string_view tenant, std::string_view feature,
-                   std::string_view environment, Money expected_per_window);
+  void SetBaseline(std::string_view tenant, std::string_view feature, std::string_view environment,
+                   Money expected_per_window);
 
   size_t tracked_keys() const;
   size_t tracked_models() const;

@@ -47,9 +47,12 @@ inline std::optional<std::vector<Sample>> ParseExposition(const std::string& tex
           if (c == '\\') {
             if (i == line.size()) return std::nullopt;
             char e = line[i++];
-            if (e == 'n') value.push_back('\n');
-            else if (e == '\\' || e == '"') value.push_back(e);
-            else return std::nullopt;
+            if (e == 'n')
+              value.push_back('\n');
+            else if (e == '\\' || e == '"')
+              value.push_back(e);
+            else
+              return std::nullopt;
           } else {
             value.push_back(c);
           }

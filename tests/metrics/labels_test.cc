@@ -20,9 +20,14 @@ TEST(SanitizeLabelValue, CutsAtLimitWithoutSplittingACharacter) {
 }
 
 TEST(SanitizeLabelValue, ReplacesInvalidUtf8AndControlCharacters) {
-  EXPECT_EQ(SanitizeLabelValue("a\xFF" "b", 64), "a\xEF\xBF\xBD" "b");
-  EXPECT_EQ(SanitizeLabelValue("\xC0\xAF", 64), "\xEF\xBF\xBD\xEF\xBF\xBD");   // overlong '/'
-  EXPECT_EQ(SanitizeLabelValue("\xED\xA0\x80", 64), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
+  EXPECT_EQ(SanitizeLabelValue("a\xFF"
+                               "b",
+                               64),
+            "a\xEF\xBF\xBD"
+            "b");
+  EXPECT_EQ(SanitizeLabelValue("\xC0\xAF", 64), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong '/'
+  EXPECT_EQ(SanitizeLabelValue("\xED\xA0\x80", 64),
+            "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");                            // surrogate
   EXPECT_EQ(SanitizeLabelValue("x\xE2\x82", 64), "x\xEF\xBF\xBD\xEF\xBF\xBD");  // truncated
   EXPECT_EQ(SanitizeLabelValue("a\nb\tc\x7f", 64), "a?b?c?");
   // Quotes and backslashes are the serializer's job and pass through.

@@ -42,19 +42,17 @@ TEST(Metrics, EveryEngineMetricIsExposedBeforeAnythingHappens) {
   // Dashboards and alert rules must find each series from the first scrape.
   Metrics metrics;
   const auto samples = Scrape(metrics);
-  for (const char* name :
-       {"burnrate_messages_consumed_total", "burnrate_events_decoded_total",
-        "burnrate_events_duplicate_total", "burnrate_events_late_total",
-        "burnrate_events_unpriced_total", "burnrate_window_key_overflow_total",
-        "burnrate_partitions_assigned", "burnrate_windows_closed_total",
-        "burnrate_window_close_delay_seconds_count", "burnrate_alert_outbox_pending",
-        "burnrate_ready"}) {
+  for (const char* name : {"burnrate_messages_consumed_total", "burnrate_events_decoded_total",
+                           "burnrate_events_duplicate_total", "burnrate_events_late_total",
+                           "burnrate_events_unpriced_total", "burnrate_window_key_overflow_total",
+                           "burnrate_partitions_assigned", "burnrate_windows_closed_total",
+                           "burnrate_window_close_delay_seconds_count",
+                           "burnrate_alert_outbox_pending", "burnrate_ready"}) {
     EXPECT_EQ(Value(samples, name), 0) << name;
   }
-  for (const char* reason :
-       {"oversized", "malformed_json", "invalid_utf8", "wrong_type", "missing_field",
-        "field_too_long", "invalid_token_count", "invalid_timestamp", "timestamp_out_of_range",
-        "duplicate", "late"}) {
+  for (const char* reason : {"oversized", "malformed_json", "invalid_utf8", "wrong_type",
+                             "missing_field", "field_too_long", "invalid_token_count",
+                             "invalid_timestamp", "timestamp_out_of_range", "duplicate", "late"}) {
     EXPECT_EQ(Value(samples, "burnrate_events_dead_lettered_total", {{"reason", reason}}), 0)
         << reason;
   }

@@ -2,9 +2,8 @@
 // Prometheus (Debian's binary, via tests/support/prometheus.h) and queried
 // with PromQL. Also the test of that helper, which the dashboard and alert
 // rule checks build on.
-#include <httplib.h>
-
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <fstream>
 #include <thread>
@@ -43,15 +42,15 @@ class MetricsEndpoint {
 
  private:
   void Route(const std::string& path, HttpHandler handler) {
-    server_.Get(path, [handler = std::move(handler)](const httplib::Request& req,
-                                                       httplib::Response& res) {
-      HttpRequest request;
-      request.method = req.method;
-      request.path = req.path;
-      const HttpResponse response = handler(request);
-      res.status = response.status;
-      res.set_content(response.body, response.content_type.c_str());
-    });
+    server_.Get(
+        path, [handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
+          HttpRequest request;
+          request.method = req.method;
+          request.path = req.path;
+          const HttpResponse response = handler(request);
+          res.status = response.status;
+          res.set_content(response.body, response.content_type.c_str());
+        });
   }
 
   httplib::Server server_;
@@ -122,11 +121,11 @@ TEST(PromQL, ScrapedMetricsAnswerTheQueriesDashboardsUse) {
   EXPECT_EQ(r.first_value, 3);
 
   // Valid expressions over series that exist, whatever their data.
-  for (const char* expr :
-       {"sum(rate(burnrate_cost_usd_total[5m])) by (tenant)",
-        "histogram_quantile(0.99, sum by (le) (rate(burnrate_window_close_delay_seconds_bucket[5m])))",
-        "topk(10, sum by (tenant, feature) (rate(burnrate_cost_usd_total[1h])))",
-        "max(burnrate_ready) < 1"}) {
+  for (const char* expr : {"sum(rate(burnrate_cost_usd_total[5m])) by (tenant)",
+                           "histogram_quantile(0.99, sum by (le) "
+                           "(rate(burnrate_window_close_delay_seconds_bucket[5m])))",
+                           "topk(10, sum by (tenant, feature) (rate(burnrate_cost_usd_total[1h])))",
+                           "max(burnrate_ready) < 1"}) {
     EXPECT_TRUE(prometheus.Query(expr).parsed) << expr;
   }
 

@@ -154,12 +154,11 @@ TEST(SpendProbe, UntrustedNamesAreExposedSafely) {
   EXPECT_EQ(text.find("b\nc"), std::string::npos);
 
   const auto samples = Parse(text);
-  EXPECT_NE(Find(samples, "burnrate_cost_usd_total", KeyLabels("a\"b?c", "chat", "prod")),
-            nullptr);
+  EXPECT_NE(Find(samples, "burnrate_cost_usd_total", KeyLabels("a\"b?c", "chat", "prod")), nullptr);
   EXPECT_NE(Find(samples, "burnrate_cost_usd_total", KeyLabels("x\\y", "chat", "prod")), nullptr);
-  EXPECT_NE(Find(samples, "burnrate_cost_usd_total",
-                 KeyLabels(std::string(64, 'z'), "chat", "prod")),
-            nullptr);
+  EXPECT_NE(
+      Find(samples, "burnrate_cost_usd_total", KeyLabels(std::string(64, 'z'), "chat", "prod")),
+      nullptr);
   EXPECT_NE(Find(samples, "burnrate_model_cost_usd_total", {{"model", "m\xEF\xBF\xBD"}}), nullptr);
   for (const auto& s : samples) {
     for (const auto& [k, v] : s.labels) EXPECT_LE(v.size(), 64u) << s.name;
@@ -190,9 +189,8 @@ TEST(SpendProbe, HundredThousandTenantsStayUnderFiveThousandSeries) {
     // Fresh tenants, each seen once, each spending a few cents.
     for (int j = 0; j < kNewTenantsPerWindow; ++j) {
       const int64_t picos = static_cast<int64_t>(rng() % (5 * kDollar / 100));
-      feed.Key(w, "tenant-" + std::to_string(w * kNewTenantsPerWindow + j),
-               features[rng() % 4], environments[rng() % 3], picos, 1,
-               static_cast<int64_t>(rng() % 5'000));
+      feed.Key(w, "tenant-" + std::to_string(w * kNewTenantsPerWindow + j), features[rng() % 4],
+               environments[rng() % 3], picos, 1, static_cast<int64_t>(rng() % 5'000));
     }
     // 1,000 model names, most of them seen in one window only.
     for (int m = 0; m < 50; ++m) {
@@ -261,7 +259,8 @@ TEST(SpendProbe, EverySlotTakenStillUnderFiveThousandSeries) {
   std::map<int32_t, int64_t> lag;
   for (int32_t p = 0; p < 64; ++p) lag[p] = p;
   metrics.engine().SetConsumerLag(lag);
-  for (const char* op : {"checkpoint", "load_partition", "close_window", "read_window", "baselines"}) {
+  for (const char* op :
+       {"checkpoint", "load_partition", "close_window", "read_window", "baselines"}) {
     metrics.redis().Operation(op).Observe(0.001);
   }
   for (const char* receiver : {"slack-oncall", "pagerduty", "webhook", "alertmanager"}) {

@@ -21,9 +21,7 @@ std::string MakeTempDir() {
   return pattern;
 }
 
-std::string Seconds(std::chrono::milliseconds d) {
-  return std::to_string(d.count()) + "ms";
-}
+std::string Seconds(std::chrono::milliseconds d) { return std::to_string(d.count()) + "ms"; }
 
 // The scrape config, as JSON (which is YAML), so quoting is never a question.
 std::string ConfigYaml(const PrometheusOptions& o) {
@@ -64,11 +62,9 @@ void PrometheusServer::Start() {
   for (int attempt = 0; attempt < 3; ++attempt) {
     port_ = FreeLoopbackPort();
     ChildProcessOptions child;
-    child.argv = {options_.binary,
-                  "--config.file=" + dir_ + "/prometheus.yml",
+    child.argv = {options_.binary, "--config.file=" + dir_ + "/prometheus.yml",
                   "--storage.tsdb.path=" + dir_ + "/data",
-                  "--web.listen-address=127.0.0.1:" + std::to_string(port_),
-                  "--log.level=warn"};
+                  "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=warn"};
     child.stdout_path = dir_ + "/stdout.log";
     child.stderr_path = dir_ + "/prometheus.log";
     process_ = std::make_unique<ChildProcess>(std::move(child));
@@ -148,8 +144,8 @@ PromQueryResult PrometheusServer::Query(const std::string& expr) const {
 }
 
 bool PrometheusServer::WaitForScrape(std::chrono::milliseconds deadline) const {
-  const std::string expr = "count(up{job=\"burnrate\"} == 1) == " +
-                           std::to_string(options_.targets.size());
+  const std::string expr =
+      "count(up{job=\"burnrate\"} == 1) == " + std::to_string(options_.targets.size());
   return WaitFor([&] { return Query(expr).has_data; }, deadline, "every target scraped");
 }
 

@@ -24,8 +24,8 @@ struct PrometheusOptions {
 
 // What one instant query answered.
 struct PromQueryResult {
-  bool parsed = false;    // the expression is valid PromQL (and ran)
-  bool has_data = false;  // a non-empty vector or matrix, or a scalar/string
+  bool parsed = false;      // the expression is valid PromQL (and ran)
+  bool has_data = false;    // a non-empty vector or matrix, or a scalar/string
   std::string result_type;  // "vector", "matrix", "scalar", "string"
   size_t series = 0;        // elements of a vector or matrix
   double first_value = 0;   // the first sample's value (scalar: the value)

@@ -24,6 +24,11 @@ std::string ExplainDetectorsConfig(const DetectorsConfig& c);
 // config/metrics_section.cc
 absl::Status ParseMetricsSection(const YamlReader& r, const YAML::Node& node, MetricsConfig& c);
 std::string ExplainMetricsConfig(const MetricsConfig& c);
+// config/budgets_section.cc
+absl::Status ParseBudgetsSection(const YamlReader& r, const YAML::Node& node, BudgetsConfig& c);
+absl::Status ParseQuotaSection(const YamlReader& r, const YAML::Node& node, QuotaConfig& c);
+absl::Status ParseHttpSection(const YamlReader& r, const YAML::Node& node, HttpConfig& c);
+std::string ExplainBudgetsConfig(const BudgetsConfig& budgets, const QuotaConfig& quota, const HttpConfig& http);
 
 namespace {
 
@@ -32,7 +37,8 @@ absl::Status ReadConfig(const YamlReader& r, const YAML::Node& root, Config& c) 
   if (!root || root.IsNull()) return absl::OkStatus();  // an empty file means all defaults
   BR_RETURN_IF_ERROR(r.OnlyKeys(root, "the top level",
                                 {"windows", "decoder", "dedup", "time_bounds", "pricing", "kafka", "redis",
-                                 "checkpoint_interval", "idle_timeout", "max_pending_events", "alerting", "detectors", "metrics"}));
+                                 "checkpoint_interval", "idle_timeout", "max_pending_events", "alerting", "detectors", "metrics",
+                                 "budgets", "quota", "http"}));
   if (const auto w = root["windows"]) {
     BR_RETURN_IF_ERROR(r.OnlyKeys(w, "windows", {"size", "allowed_lateness", "max_keys_per_window"}));
     BR_RETURN_IF_ERROR(r.Duration(w["size"], "windows.size", 10'000, 3'600'000, c.pipeline.windows.size_ms));
@@ -118,6 +124,9 @@ absl::Status ReadConfig(const YamlReader& r, const YAML::Node& root, Config& c) 
   BR_RETURN_IF_ERROR(ParseAlertingSection(r, root["alerting"], c.alerting));
   BR_RETURN_IF_ERROR(ParseDetectorsSection(r, root["detectors"], c.detectors));
   BR_RETURN_IF_ERROR(ParseMetricsSection(r, root["metrics"], c.metrics));
+  BR_RETURN_IF_ERROR(ParseBudgetsSection(r, root["budgets"], c.budgets));
+  BR_RETURN_IF_ERROR(ParseQuotaSection(r, root["quota"], c.quota));
+  BR_RETURN_IF_ERROR(ParseHttpSection(r, root["http"], c.http));
 
   // Relations between settings.
   const auto& p = c.pipeline;
@@ -223,6 +232,7 @@ std::string ExplainConfig(const Config& c) {
   o << ExplainAlertingConfig(c.alerting);
   o << ExplainDetectorsConfig(c.detectors);
   o << ExplainMetricsConfig(c.metrics);
+  o << ExplainBudgetsConfig(c.budgets, c.quota, c.http);
   return o.str();
 }
 

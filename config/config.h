@@ -9,7 +9,9 @@
 
 #include "absl/status/statusor.h"
 #include "alerting/alerting_config.h"
+#include "budgets/budgets_config.h"
 #include "detectors/detectors_config.h"
+#include "http/http_config.h"
 #include "metrics/metrics_config.h"
 #include "config/secret.h"
 #include "core/pipeline.h"
@@ -57,6 +59,10 @@ struct Config {
   DetectorsConfig detectors;
   // Spend-series cardinality and label limits (docs/metrics.md).
   MetricsConfig metrics;
+  // Budgets, quota enforcement and the HTTP listeners (docs/budgets.md, docs/quota.md).
+  BudgetsConfig budgets;
+  QuotaConfig quota;
+  HttpConfig http;
 };
 
 // The built-in defaults: 1-minute windows, 1 minute of allowed lateness,

@@ -77,8 +77,9 @@ redis and http sections built from their values. Secrets appear only as
 {{- if $r.password.secretName }}
 {{- $_ := set $redis "password" (dict "env" $r.password.env) }}
 {{- end }}
-{{- $http := dict "listen" (printf "0.0.0.0:%d" (int .Values.http.port)) "admin_listen" (printf "0.0.0.0:%d" (int .Values.http.adminPort)) }}
+{{- $http := dict "listen" (printf "0.0.0.0:%d" (int .Values.http.port)) }}
 {{- if .Values.http.adminToken.secretName }}
+{{- $_ := set $http "admin_listen" (printf "0.0.0.0:%d" (int .Values.http.adminPort)) }}
 {{- $_ := set $http "admin_token" (dict "env" .Values.http.adminToken.env) }}
 {{- end }}
 {{- $_ := set $cfg "kafka" $kafka }}

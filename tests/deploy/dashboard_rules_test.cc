@@ -148,6 +148,28 @@ TEST(MetricsContract, EveryShippedExpressionUsesOnlyContractMetrics) {
   }
 }
 
+// promtool parses PromQL only inside rule files, so every dashboard
+// expression (Grafana variables substituted) becomes a recording rule of a
+// scratch file that promtool must accept.
+TEST(MetricsContract, EveryDashboardExpressionParses) {
+  auto exprs = DashboardExpressions(ReadFileOrEmpty(SourceDir() + "/dashboards/burnrate.json"));
+  ASSERT_TRUE(exprs.ok()) << exprs.status();
+  YAML::Emitter out;
+  out << YAML::BeginMap << YAML::Key << "groups" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
+  out << YAML::Key << "name" << YAML::Value << "dashboard" << YAML::Key << "rules" << YAML::Value << YAML::BeginSeq;
+  for (size_t i = 0; i < exprs->size(); ++i) {
+    out << YAML::BeginMap << YAML::Key << "record" << YAML::Value << "dashboard:expr_" + std::to_string(i);
+    out << YAML::Key << "expr" << YAML::Value << YAML::DoubleQuoted
+        << SubstituteGrafanaVariables((*exprs)[i].expr, "5m") << YAML::EndMap;
+  }
+  out << YAML::EndSeq << YAML::EndMap << YAML::EndSeq << YAML::EndMap;
+  const std::string path = WriteTempFile("dashboard-expressions.rules.yaml", out.c_str());
+  auto result = RunCommand({"promtool", "check", "rules", path});
+  EXPECT_TRUE(result.ran_ok) << result.status << "\n" << result.out << result.err;
+  EXPECT_NE(result.out.find("SUCCESS: " + std::to_string(exprs->size()) + " rules found"), std::string::npos)
+      << result.out;
+}
+
 // The image's key properties, checked on the text.
 TEST(Dockerfile, MultiStageNonRootImage) {
   const std::string text = ReadFileOrEmpty(SourceDir() + "/Dockerfile");

@@ -297,7 +297,7 @@ TEST_P(HelmChart, SecretsAreReferencedNeverRendered) {
     EXPECT_FALSE(env[name]["value"]) << name << " has a literal value";
   }
   if (GetParam() == "production") {
-    EXPECT_EQ(env_refs.size(), 3u) << "Kafka SASL password, Redis password, admin token";
+    EXPECT_EQ(env_refs.size(), 5u) << "Kafka SASL password, Redis password, admin token, Slack, PagerDuty";
   }
 }
 

@@ -183,6 +183,7 @@ AlertingStatsSnapshot AlertDeliveryService::Stats() const {
   s.outbox_errors = outbox_errors_.load();
   s.incoming = incoming_.load();
   s.pending = pending_.load();
+  s.reminders = reminders_.load();
   s.dead_letters = dead_letters_.load();
   s.firing = firing_.load();
   return s;
@@ -196,6 +197,7 @@ void AlertDeliveryService::RefreshCounts() {
   }
   incoming_ = c->incoming;
   pending_ = c->pending;
+  reminders_ = c->reminders;
   dead_letters_ = c->dead_letters;
   firing_ = c->firing;
 }

@@ -70,7 +70,8 @@ struct AlertingStatsSnapshot {
   uint64_t outbox_errors = 0;  // outbox (Redis) calls that failed; retried
   // Refreshed from the outbox by the dispatcher, at most a poll interval old.
   int64_t incoming = 0;
-  int64_t pending = 0;
+  int64_t pending = 0;    // transitions not yet delivered, per receiver
+  int64_t reminders = 0;  // scheduled reminders of firing alerts
   int64_t dead_letters = 0;
   int64_t firing = 0;
 };
@@ -135,7 +136,7 @@ class AlertDeliveryService {
   std::thread dispatcher_;
 
   std::atomic<uint64_t> enqueued_{0}, enqueue_errors_{0}, routed_{0}, silenced_{0}, unrouted_{0}, outbox_errors_{0};
-  std::atomic<int64_t> incoming_{0}, pending_{0}, dead_letters_{0}, firing_{0};
+  std::atomic<int64_t> incoming_{0}, pending_{0}, reminders_{0}, dead_letters_{0}, firing_{0};
 };
 
 }  // namespace burnrate

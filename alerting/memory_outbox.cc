@@ -130,7 +130,7 @@ absl::StatusOr<OutboxCounts> MemoryAlertOutbox::Counts(const std::vector<std::st
   std::lock_guard lock(mu_);
   OutboxCounts c;
   c.incoming = static_cast<int64_t>(incoming_.size());
-  c.pending = static_cast<int64_t>(deliveries_.size());
+  for (const auto& [id, d] : deliveries_) (d.d.repeat > 0 ? c.reminders : c.pending) += 1;
   c.dead_letters = static_cast<int64_t>(dead_.size());
   c.firing = static_cast<int64_t>(firing_.size());
   return c;

@@ -46,7 +46,8 @@ struct RouteTarget {
 
 struct OutboxCounts {
   int64_t incoming = 0;       // enqueued, not routed yet
-  int64_t pending = 0;        // deliveries (and scheduled reminders) not done
+  int64_t pending = 0;        // deliveries of transitions not done yet
+  int64_t reminders = 0;      // reminders scheduled for firing alerts
   int64_t dead_letters = 0;
   int64_t firing = 0;         // alerts whose last transition was `firing`
 };

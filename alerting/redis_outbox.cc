@@ -55,6 +55,7 @@ for _, id in ipairs(ids) do
     -- The transition expired (or the delivery was cancelled): nothing to send.
     redis.call('ZREM', key, id)
     redis.call('DEL', p .. 'd:' .. id)
+    redis.call('SREM', p .. 'reminders', id)
   end
 end
 return out
@@ -76,9 +77,11 @@ redis.call('SET', p .. 'done:' .. id, 1, 'PX', ARGV[4])
 if ARGV[5] ~= '-1' and redis.call('EXISTS', p .. 'd:' .. id) == 1 then
   redis.call('HSET', p .. 'd:' .. id, 'attempts', 0, 'repeat', ARGV[6], 'enqueued', ARGV[5])
   redis.call('ZADD', p .. 'due:' .. ARGV[3], ARGV[5], id)
+  redis.call('SADD', p .. 'reminders', id)
 else
   redis.call('DEL', p .. 'd:' .. id)
   redis.call('ZREM', p .. 'due:' .. ARGV[3], id)
+  redis.call('SREM', p .. 'reminders', id)
 end
 return 1
 )lua";
@@ -91,12 +94,14 @@ redis.call('LTRIM', p .. 'dead', -10000, -1)
 redis.call('SET', p .. 'done:' .. id, 1, 'PX', ARGV[4])
 redis.call('DEL', p .. 'd:' .. id)
 redis.call('ZREM', p .. 'due:' .. ARGV[3], id)
+redis.call('SREM', p .. 'reminders', id)
 return 1
 )lua";
 
 constexpr char kCancelScript[] = R"lua(
 redis.call('DEL', ARGV[1] .. 'd:' .. ARGV[2])
 redis.call('ZREM', ARGV[1] .. 'due:' .. ARGV[3], ARGV[2])
+redis.call('SREM', ARGV[1] .. 'reminders', ARGV[2])
 return 1
 )lua";
 
@@ -330,6 +335,8 @@ absl::StatusOr<OutboxCounts> RedisAlertOutbox::Counts(const std::vector<std::str
   }
   if (auto s = count({"LLEN", prefix_ + "dead"}, c.dead_letters); !s.ok()) return s;
   if (auto s = count({"SCARD", prefix_ + "firing"}, c.firing); !s.ok()) return s;
+  if (auto s = count({"SCARD", prefix_ + "reminders"}, c.reminders); !s.ok()) return s;
+  c.pending -= c.reminders;
   return c;
 }
 

@@ -7,6 +7,7 @@
 //   done:<delivery id>       marker: delivered or dead-lettered, never again
 //   dead                     list of dead-letter records (JSON), newest last, capped
 //   firing                   set of alert ids currently firing
+//   reminders                set of delivery ids that are reminders (not counted as pending)
 //   silences                 hash id -> silence JSON
 // tx: and done: keys expire after give_up_after + 7 days.
 //

@@ -43,7 +43,8 @@ TEST(Rules, PromtoolChecksTheRuleFile) {
 
 TEST(Rules, PromtoolUnitTestsPass) {
   std::vector<std::string> tests;
-  for (const auto& entry : std::filesystem::directory_iterator(SourceDir() + "/dashboards/rules/tests")) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator(SourceDir() + "/dashboards/rules/tests")) {
     if (entry.path().extension() == ".yaml") tests.push_back(entry.path().string());
   }
   ASSERT_FALSE(tests.empty()) << "no promtool tests in dashboards/rules/tests";
@@ -56,7 +57,8 @@ TEST(Rules, PromtoolUnitTestsPass) {
 TEST(Rules, EveryAlertHasSeverityAndSummaryAndIsUnitTested) {
   const YAML::Node file = YAML::LoadFile(SourceDir() + "/" + kRules);
   std::string tests_text;
-  for (const auto& entry : std::filesystem::directory_iterator(SourceDir() + "/dashboards/rules/tests")) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator(SourceDir() + "/dashboards/rules/tests")) {
     tests_text += ReadFileOrEmpty(entry.path().string());
   }
   std::set<std::string> alerts;
@@ -65,16 +67,19 @@ TEST(Rules, EveryAlertHasSeverityAndSummaryAndIsUnitTested) {
       if (!rule["alert"]) continue;
       const std::string name = rule["alert"].as<std::string>();
       alerts.insert(name);
-      const std::string severity = rule["labels"]["severity"] ? rule["labels"]["severity"].as<std::string>() : "";
+      const std::string severity =
+          rule["labels"]["severity"] ? rule["labels"]["severity"].as<std::string>() : "";
       EXPECT_TRUE(severity == "warning" || severity == "critical") << name;
       EXPECT_TRUE(rule["annotations"]["summary"]) << name;
-      EXPECT_NE(tests_text.find("alertname: " + name), std::string::npos) << name << " has no promtool test";
+      EXPECT_NE(tests_text.find("alertname: " + name), std::string::npos)
+          << name << " has no promtool test";
     }
   }
   // What the engine's operators need to hear about.
-  for (const char* want : {"BurnrateConsumerLagGrowing", "BurnrateDeadLetterRateHigh", "BurnrateAlertSinkFailing",
-                           "BurnrateAlertsDeadLettered", "BurnrateRedisErrors", "BurnrateNotReady",
-                           "BurnrateWindowCloseDelayHigh"}) {
+  for (const char* want :
+       {"BurnrateConsumerLagGrowing", "BurnrateDeadLetterRateHigh", "BurnrateAlertSinkFailing",
+        "BurnrateAlertsDeadLettered", "BurnrateRedisErrors", "BurnrateNotReady",
+        "BurnrateWindowCloseDelayHigh"}) {
     EXPECT_TRUE(alerts.count(want)) << want;
   }
 }
@@ -110,9 +115,11 @@ TEST(Dashboard, EveryPanelQueriesThePrometheusVariable) {
     const std::string title = p.value("title", std::string());
     EXPECT_FALSE(title.empty());
     EXPECT_EQ(p["datasource"]["uid"], "${datasource}") << title;
-    ASSERT_TRUE(p.contains("targets") && p["targets"].is_array() && !p["targets"].empty()) << title << " has no targets";
+    ASSERT_TRUE(p.contains("targets") && p["targets"].is_array() && !p["targets"].empty())
+        << title << " has no targets";
     for (const Json& t : p["targets"]) {
-      EXPECT_FALSE(t.value("expr", std::string()).empty()) << title << " target " << t.value("refId", "");
+      EXPECT_FALSE(t.value("expr", std::string()).empty())
+          << title << " target " << t.value("refId", "");
     }
   });
   EXPECT_GE(panels, 20);
@@ -123,14 +130,17 @@ TEST(Dashboard, CoversSpendMoversAlertsQuotasAndEngineHealth) {
   ASSERT_TRUE(exprs.ok()) << exprs.status();
   std::string all;
   for (const auto& e : *exprs) all += e.expr + "\n";
-  for (const char* want : {
-           "sum by (tenant) (rate(burnrate_cost_usd_total", "sum by (feature) (rate(burnrate_cost_usd_total",
-           "sum by (environment) (rate(burnrate_cost_usd_total", "sum by (model) (rate(burnrate_model_cost_usd_total",
-           "burnrate_window_cost_usd", "burnrate_baseline_cost_usd", "burnrate_alerts_firing", "burnrate_quota_tenants",
-           "burnrate_messages_consumed_total", "burnrate_events_decoded_total", "burnrate_events_dead_lettered_total",
-           "burnrate_consumer_lag_messages", "histogram_quantile(0.99, sum by (le) (rate(burnrate_window_close_delay_seconds_bucket",
-           "burnrate_redis_operation_duration_seconds_bucket", "burnrate_redis_errors_total",
-           "burnrate_alert_deliveries_total", "burnrate_alert_outbox_pending", "burnrate_ready"}) {
+  for (const char* want :
+       {"sum by (tenant) (rate(burnrate_cost_usd_total",
+        "sum by (feature) (rate(burnrate_cost_usd_total",
+        "sum by (environment) (rate(burnrate_cost_usd_total",
+        "sum by (model) (rate(burnrate_model_cost_usd_total", "burnrate_window_cost_usd",
+        "burnrate_baseline_cost_usd", "burnrate_alerts_firing", "burnrate_quota_tenants",
+        "burnrate_messages_consumed_total", "burnrate_events_decoded_total",
+        "burnrate_events_dead_lettered_total", "burnrate_consumer_lag_messages",
+        "histogram_quantile(0.99, sum by (le) (rate(burnrate_window_close_delay_seconds_bucket",
+        "burnrate_redis_operation_duration_seconds_bucket", "burnrate_redis_errors_total",
+        "burnrate_alert_deliveries_total", "burnrate_alert_outbox_pending", "burnrate_ready"}) {
     EXPECT_NE(all.find(want), std::string::npos) << "the dashboard has no query with " << want;
   }
 }
@@ -143,7 +153,8 @@ TEST(MetricsContract, EveryShippedExpressionUsesOnlyContractMetrics) {
     const auto names = MetricNames(SubstituteGrafanaVariables(e.expr));
     EXPECT_FALSE(names.empty()) << e.name << ": no metric in " << e.expr;
     for (const auto& name : names) {
-      EXPECT_TRUE(ContractMetricNames().count(name)) << e.name << ": " << name << " is not in the metrics contract";
+      EXPECT_TRUE(ContractMetricNames().count(name))
+          << e.name << ": " << name << " is not in the metrics contract";
     }
   }
 }
@@ -156,9 +167,11 @@ TEST(MetricsContract, EveryDashboardExpressionParses) {
   ASSERT_TRUE(exprs.ok()) << exprs.status();
   YAML::Emitter out;
   out << YAML::BeginMap << YAML::Key << "groups" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
-  out << YAML::Key << "name" << YAML::Value << "dashboard" << YAML::Key << "rules" << YAML::Value << YAML::BeginSeq;
+  out << YAML::Key << "name" << YAML::Value << "dashboard" << YAML::Key << "rules" << YAML::Value
+      << YAML::BeginSeq;
   for (size_t i = 0; i < exprs->size(); ++i) {
-    out << YAML::BeginMap << YAML::Key << "record" << YAML::Value << "dashboard:expr_" + std::to_string(i);
+    out << YAML::BeginMap << YAML::Key << "record" << YAML::Value
+        << "dashboard:expr_" + std::to_string(i);
     out << YAML::Key << "expr" << YAML::Value << YAML::DoubleQuoted
         << SubstituteGrafanaVariables((*exprs)[i].expr, "5m") << YAML::EndMap;
   }
@@ -166,7 +179,8 @@ TEST(MetricsContract, EveryDashboardExpressionParses) {
   const std::string path = WriteTempFile("dashboard-expressions.rules.yaml", out.c_str());
   auto result = RunCommand({"promtool", "check", "rules", path});
   EXPECT_TRUE(result.ran_ok) << result.status << "\n" << result.out << result.err;
-  EXPECT_NE(result.out.find("SUCCESS: " + std::to_string(exprs->size()) + " rules found"), std::string::npos)
+  EXPECT_NE(result.out.find("SUCCESS: " + std::to_string(exprs->size()) + " rules found"),
+            std::string::npos)
       << result.out;
 }
 
@@ -187,7 +201,8 @@ TEST(Dockerfile, MultiStageNonRootImage) {
   ASSERT_GE(froms.size(), 2u) << "multi-stage";
   EXPECT_EQ(froms.front(), "debian:bookworm");
   EXPECT_EQ(froms.back(), "debian:bookworm-slim");
-  EXPECT_TRUE(last_user.rfind("10001", 0) == 0) << "runtime stage must run as uid 10001, got USER " << last_user;
+  EXPECT_TRUE(last_user.rfind("10001", 0) == 0)
+      << "runtime stage must run as uid 10001, got USER " << last_user;
   EXPECT_EQ(entrypoint, R"(["burnrate"])");
   EXPECT_NE(expose.find("9464"), std::string::npos);
   EXPECT_NE(expose.find("9465"), std::string::npos);

@@ -85,8 +85,10 @@ const std::set<std::string>& ContractMetricNames() {
         "burnrate_baseline_cost_usd",
         "burnrate_window_cost_usd",
     };
-    for (const char* histogram : {"burnrate_window_close_delay_seconds", "burnrate_redis_operation_duration_seconds"}) {
-      for (const char* suffix : {"_bucket", "_sum", "_count"}) n.insert(std::string(histogram) + suffix);
+    for (const char* histogram :
+         {"burnrate_window_close_delay_seconds", "burnrate_redis_operation_duration_seconds"}) {
+      for (const char* suffix : {"_bucket", "_sum", "_count"})
+        n.insert(std::string(histogram) + suffix);
     }
     return n;
   }();

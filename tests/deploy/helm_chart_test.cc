@@ -48,8 +48,9 @@ struct Rendered {
 // optional, and scripts/bootstrap installs helm.
 std::string RequireHelm() {
   const std::string helm = HelmPath();
-  EXPECT_FALSE(helm.empty()) << "helm not found at " << SourceDir()
-                             << "/.cache/bin/helm: run scripts/bootstrap (it builds helm from the Go module proxy)";
+  EXPECT_FALSE(helm.empty())
+      << "helm not found at " << SourceDir()
+      << "/.cache/bin/helm: run scripts/bootstrap (it builds helm from the Go module proxy)";
   return helm;
 }
 
@@ -97,7 +98,8 @@ std::map<std::string, std::string> AsStringMap(const YAML::Node& node) {
 }
 
 // True when every entry of `subset` is in `labels` with the same value.
-bool Selects(const std::map<std::string, std::string>& subset, const std::map<std::string, std::string>& labels) {
+bool Selects(const std::map<std::string, std::string>& subset,
+             const std::map<std::string, std::string>& labels) {
   if (subset.empty()) return false;
   for (const auto& [k, v] : subset) {
     auto it = labels.find(k);
@@ -139,14 +141,21 @@ TEST(HelmLint, DefaultAndProductionValuesLintClean) {
 TEST_P(HelmChart, EveryObjectCarriesTheStandardLabels) {
   for (const auto& o : R().objects) {
     const auto labels = AsStringMap(o["metadata"]["labels"]);
-    const std::string what = o["kind"].as<std::string>() + "/" + o["metadata"]["name"].as<std::string>();
+    const std::string what =
+        o["kind"].as<std::string>() + "/" + o["metadata"]["name"].as<std::string>();
     EXPECT_EQ(labels.count("app.kubernetes.io/name"), 1u) << what;
-    EXPECT_EQ(labels.count("app.kubernetes.io/instance") ? labels.at("app.kubernetes.io/instance") : "", "burnrate")
+    EXPECT_EQ(
+        labels.count("app.kubernetes.io/instance") ? labels.at("app.kubernetes.io/instance") : "",
+        "burnrate")
         << what;
-    EXPECT_EQ(labels.count("app.kubernetes.io/version") ? labels.at("app.kubernetes.io/version") : "",
-              GetParam() == "production" ? "0.1.0" : ChartAppVersion())
+    EXPECT_EQ(
+        labels.count("app.kubernetes.io/version") ? labels.at("app.kubernetes.io/version") : "",
+        GetParam() == "production" ? "0.1.0" : ChartAppVersion())
         << what;
-    EXPECT_EQ(labels.count("app.kubernetes.io/managed-by") ? labels.at("app.kubernetes.io/managed-by") : "", "Helm")
+    EXPECT_EQ(labels.count("app.kubernetes.io/managed-by")
+                  ? labels.at("app.kubernetes.io/managed-by")
+                  : "",
+              "Helm")
         << what;
   }
 }
@@ -170,7 +179,8 @@ TEST_P(HelmChart, SelectorsMatchThePodLabels) {
 TEST_P(HelmChart, ServesHttpAndAdminPortsAndProbesHealth) {
   const YAML::Node c = EngineContainer(R());
   std::map<std::string, int> ports;
-  for (const auto& p : c["ports"]) ports[p["name"].as<std::string>()] = p["containerPort"].as<int>();
+  for (const auto& p : c["ports"])
+    ports[p["name"].as<std::string>()] = p["containerPort"].as<int>();
   EXPECT_EQ(ports["http"], 9464);
   // The admin listener needs a token: only the production values give one.
   const bool admin = GetParam() == "production";
@@ -212,12 +222,14 @@ TEST_P(HelmChart, MountsTheConfigAndRunsWithIt) {
 
   std::string volume_name;
   for (const auto& m : c["volumeMounts"]) {
-    if (m["mountPath"].as<std::string>() == "/etc/burnrate") volume_name = m["name"].as<std::string>();
+    if (m["mountPath"].as<std::string>() == "/etc/burnrate")
+      volume_name = m["name"].as<std::string>();
   }
   ASSERT_FALSE(volume_name.empty()) << "nothing mounted at /etc/burnrate";
   std::string config_map;
   for (const auto& v : pod["volumes"]) {
-    if (v["name"].as<std::string>() == volume_name && v["configMap"]) config_map = v["configMap"]["name"].as<std::string>();
+    if (v["name"].as<std::string>() == volume_name && v["configMap"])
+      config_map = v["configMap"]["name"].as<std::string>();
   }
   EXPECT_EQ(config_map, R().ConfigMap()["metadata"]["name"].as<std::string>());
   // Config changes roll the pods.
@@ -249,12 +261,14 @@ TEST_P(HelmChart, ConfigBindsAllInterfacesAndSharesOneConsumerGroup) {
   }
   // One Deployment, one ConfigMap: every replica reads the same group_id.
   EXPECT_EQ(R().OfKind("Deployment").size(), 1u);
-  EXPECT_EQ(config["kafka"]["group_id"].as<std::string>(), GetParam() == "production" ? "burnrate-prod" : "burnrate");
+  EXPECT_EQ(config["kafka"]["group_id"].as<std::string>(),
+            GetParam() == "production" ? "burnrate-prod" : "burnrate");
 }
 
 // A key naming a credential must hold a {env: ...} or {file: ...} reference.
 bool LooksLikeSecretKey(const std::string& key) {
-  for (const char* word : {"password", "secret", "token", "webhook_url", "routing_key", "hmac", "api_key"}) {
+  for (const char* word :
+       {"password", "secret", "token", "webhook_url", "routing_key", "hmac", "api_key"}) {
     if (key.find(word) != std::string::npos) return true;
   }
   return false;
@@ -270,34 +284,42 @@ void CollectEnvRefs(const YAML::Node& node, const std::string& path, bool secret
     if (node["file"] && node.size() == 1) return;
     for (const auto& kv : node) {
       const std::string key = kv.first.as<std::string>();
-      CollectEnvRefs(kv.second, path + "." + key, secret_context || LooksLikeSecretKey(key) || key == "secret_properties",
+      CollectEnvRefs(kv.second, path + "." + key,
+                     secret_context || LooksLikeSecretKey(key) || key == "secret_properties",
                      env_refs, literal_secrets);
     }
   } else if (node.IsSequence()) {
-    for (const auto& item : node) CollectEnvRefs(item, path, secret_context, env_refs, literal_secrets);
+    for (const auto& item : node)
+      CollectEnvRefs(item, path, secret_context, env_refs, literal_secrets);
   } else if (secret_context && node.IsScalar()) {
     literal_secrets.push_back(path);
   }
 }
 
 TEST_P(HelmChart, SecretsAreReferencedNeverRendered) {
-  EXPECT_TRUE(R().OfKind("Secret").empty()) << "the chart must not create Secrets (it references existing ones)";
+  EXPECT_TRUE(R().OfKind("Secret").empty())
+      << "the chart must not create Secrets (it references existing ones)";
   const YAML::Node config = YAML::Load(R().ConfigMap()["data"]["config.yaml"].as<std::string>());
   std::vector<std::string> env_refs, literal_secrets;
   CollectEnvRefs(config, "", false, env_refs, literal_secrets);
-  EXPECT_TRUE(literal_secrets.empty()) << "literal secret in the ConfigMap at " << literal_secrets.front();
+  EXPECT_TRUE(literal_secrets.empty())
+      << "literal secret in the ConfigMap at " << literal_secrets.front();
 
   // Every {env: NAME} in the config is injected from a Secret.
   std::map<std::string, YAML::Node> env;
   const YAML::Node env_list = EngineContainer(R())["env"];
-  for (size_t i = 0; env_list && i < env_list.size(); ++i) env[env_list[i]["name"].as<std::string>()] = env_list[i];
+  for (size_t i = 0; env_list && i < env_list.size(); ++i)
+    env[env_list[i]["name"].as<std::string>()] = env_list[i];
   for (const auto& name : env_refs) {
-    ASSERT_TRUE(env.count(name)) << "config refers to {env: " << name << "} but the container does not set it";
-    EXPECT_TRUE(env[name]["valueFrom"]["secretKeyRef"]["name"]) << name << " must come from a Secret";
+    ASSERT_TRUE(env.count(name)) << "config refers to {env: " << name
+                                 << "} but the container does not set it";
+    EXPECT_TRUE(env[name]["valueFrom"]["secretKeyRef"]["name"])
+        << name << " must come from a Secret";
     EXPECT_FALSE(env[name]["value"]) << name << " has a literal value";
   }
   if (GetParam() == "production") {
-    EXPECT_EQ(env_refs.size(), 5u) << "Kafka SASL password, Redis password, admin token, Slack, PagerDuty";
+    EXPECT_EQ(env_refs.size(), 5u)
+        << "Kafka SASL password, Redis password, admin token, Slack, PagerDuty";
   }
 }
 
@@ -306,14 +328,17 @@ TEST(HelmChartValues, LiteralSecretsAreRefused) {
   auto in_properties = Render({"--set", "kafka.properties.sasl\\.password=hunter2"});
   EXPECT_FALSE(in_properties.ok) << "a password under kafka.properties must be refused";
   auto in_config = Render({"--set", "config.redis.password=hunter2"});
-  EXPECT_FALSE(in_config.ok) << "config.redis is the chart's; a literal password there must be refused";
+  EXPECT_FALSE(in_config.ok)
+      << "config.redis is the chart's; a literal password there must be refused";
 }
 
 TEST(HelmChartValues, RefusesMoreReplicasThanPartitions) {
   ASSERT_FALSE(RequireHelm().empty());
-  auto too_many = Render({"-f", kProductionValues, "--set", "autoscaling.enabled=false", "--set", "replicaCount=13"});
+  auto too_many = Render(
+      {"-f", kProductionValues, "--set", "autoscaling.enabled=false", "--set", "replicaCount=13"});
   ASSERT_FALSE(too_many.ok);
-  EXPECT_NE(too_many.error.find("exceeds kafka.partitions 12"), std::string::npos) << too_many.error;
+  EXPECT_NE(too_many.error.find("exceeds kafka.partitions 12"), std::string::npos)
+      << too_many.error;
   auto max_too_high = Render({"-f", kProductionValues, "--set", "autoscaling.maxReplicas=24"});
   EXPECT_FALSE(max_too_high.ok);
 }
@@ -338,8 +363,8 @@ TEST(HelmChartKinds, ProductionRendersMonitoringAndAutoscaling) {
   ASSERT_FALSE(RequireHelm().empty());
   const Rendered& r = Production();
   ASSERT_TRUE(r.ok) << r.error;
-  for (const char* kind : {"Deployment", "Service", "PodDisruptionBudget", "ServiceMonitor", "PrometheusRule",
-                           "HorizontalPodAutoscaler"}) {
+  for (const char* kind : {"Deployment", "Service", "PodDisruptionBudget", "ServiceMonitor",
+                           "PrometheusRule", "HorizontalPodAutoscaler"}) {
     EXPECT_EQ(r.OfKind(kind).size(), 1u) << kind;
   }
   // The HPA owns the replica count.
@@ -355,7 +380,8 @@ TEST(HelmChartKinds, ProductionRendersMonitoringAndAutoscaling) {
 
 TEST(HelmChartKinds, KedaModeScalesOnTheConsumerGroupsLag) {
   ASSERT_FALSE(RequireHelm().empty());
-  const Rendered r = Render({"--set", "autoscaling.enabled=true", "--set", "autoscaling.mode=keda"});
+  const Rendered r =
+      Render({"--set", "autoscaling.enabled=true", "--set", "autoscaling.mode=keda"});
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_TRUE(r.OfKind("HorizontalPodAutoscaler").empty());
   const YAML::Node so = r.One("ScaledObject");
@@ -379,7 +405,8 @@ TEST_P(HelmChart, DashboardConfigMapIsTheRepositorysDashboard) {
   ASSERT_FALSE(in_repo.empty());
   while (!in_repo.empty() && in_repo.back() == '\n') in_repo.pop_back();
   while (!in_chart.empty() && in_chart.back() == '\n') in_chart.pop_back();
-  EXPECT_TRUE(in_chart == in_repo) << "the dashboard ConfigMap differs from dashboards/burnrate.json";
+  EXPECT_TRUE(in_chart == in_repo)
+      << "the dashboard ConfigMap differs from dashboards/burnrate.json";
 }
 
 TEST(HelmChartCopies, ChartCopiesOfDashboardAndRulesAreIdentical) {
@@ -388,11 +415,13 @@ TEST(HelmChartCopies, ChartCopiesOfDashboardAndRulesAreIdentical) {
   const std::string dashboard = ReadFileOrEmpty(root + "/dashboards/burnrate.json");
   ASSERT_FALSE(dashboard.empty());
   EXPECT_TRUE(dashboard == ReadFileOrEmpty(root + "/helm/burnrate/dashboards/burnrate.json"))
-      << "helm/burnrate/dashboards/burnrate.json is stale: cp dashboards/burnrate.json helm/burnrate/dashboards/";
+      << "helm/burnrate/dashboards/burnrate.json is stale: cp dashboards/burnrate.json "
+         "helm/burnrate/dashboards/";
   const std::string rules = ReadFileOrEmpty(root + "/dashboards/rules/burnrate-engine.rules.yaml");
   ASSERT_FALSE(rules.empty());
   EXPECT_TRUE(rules == ReadFileOrEmpty(root + "/helm/burnrate/rules/burnrate-engine.rules.yaml"))
-      << "helm/burnrate/rules/burnrate-engine.rules.yaml is stale: cp dashboards/rules/burnrate-engine.rules.yaml "
+      << "helm/burnrate/rules/burnrate-engine.rules.yaml is stale: cp "
+         "dashboards/rules/burnrate-engine.rules.yaml "
          "helm/burnrate/rules/";
 }
 
@@ -401,7 +430,8 @@ TEST(HelmChartCopies, PrometheusRuleCarriesTheRuleFile) {
   const Rendered& r = Production();
   ASSERT_TRUE(r.ok) << r.error;
   const YAML::Node rule = r.One("PrometheusRule");
-  const YAML::Node file = YAML::LoadFile(SourceDir() + "/dashboards/rules/burnrate-engine.rules.yaml");
+  const YAML::Node file =
+      YAML::LoadFile(SourceDir() + "/dashboards/rules/burnrate-engine.rules.yaml");
   ASSERT_EQ(rule["spec"]["groups"].size(), file["groups"].size());
   for (size_t g = 0; g < file["groups"].size(); ++g) {
     const YAML::Node want = file["groups"][g]["rules"];
@@ -410,7 +440,8 @@ TEST(HelmChartCopies, PrometheusRuleCarriesTheRuleFile) {
     for (size_t i = 0; i < want.size(); ++i) {
       EXPECT_EQ(got[i]["alert"].as<std::string>(), want[i]["alert"].as<std::string>());
       EXPECT_EQ(got[i]["expr"].as<std::string>(), want[i]["expr"].as<std::string>());
-      EXPECT_EQ(got[i]["annotations"]["summary"].as<std::string>(), want[i]["annotations"]["summary"].as<std::string>());
+      EXPECT_EQ(got[i]["annotations"]["summary"].as<std::string>(),
+                want[i]["annotations"]["summary"].as<std::string>());
     }
   }
 }
@@ -427,8 +458,10 @@ TEST_P(HelmChart, RenderedConfigPassesCheckConfig) {
   const std::string binary = std::string(BURNRATE_BINARY_DIR) + "/app/burnrate";
   auto result = RunCommand({binary, "check-config", path}, env);
   EXPECT_TRUE(result.ran_ok) << result.status << "\n" << result.err << "\nconfig:\n" << config_text;
-  EXPECT_EQ(result.out.find("sentinel-secret-value-8d1f"), std::string::npos) << "check-config printed a secret";
-  EXPECT_EQ(result.err.find("sentinel-secret-value-8d1f"), std::string::npos) << "check-config printed a secret";
+  EXPECT_EQ(result.out.find("sentinel-secret-value-8d1f"), std::string::npos)
+      << "check-config printed a secret";
+  EXPECT_EQ(result.err.find("sentinel-secret-value-8d1f"), std::string::npos)
+      << "check-config printed a secret";
 }
 
 }  // namespace

@@ -17,7 +17,9 @@ namespace {
 
 using Json = nlohmann::json;
 
-bool IsIdentStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == ':'; }
+bool IsIdentStart(char c) {
+  return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == ':';
+}
 bool IsIdentChar(char c) { return IsIdentStart(c) || std::isdigit(static_cast<unsigned char>(c)); }
 
 std::string Trim(std::string_view s) {
@@ -48,7 +50,8 @@ std::string VariableQueryToPromql(std::string_view query) {
       if (args[i] == '}' || args[i] == ')') --depth;
       if (args[i] == ',' && depth == 0) split = i;
     }
-    return split == std::string::npos ? std::string() : Trim(std::string_view(args).substr(0, split));
+    return split == std::string::npos ? std::string()
+                                      : Trim(std::string_view(args).substr(0, split));
   }
   if (std::string args = strip_call("query_result"); !args.empty()) return args;
   if (q.rfind("label_names", 0) == 0 || q.rfind("metrics(", 0) == 0) return {};
@@ -63,7 +66,8 @@ void CollectPanels(const Json& panels, std::vector<PromqlExpression>& out) {
       for (const Json& target : panel["targets"]) {
         if (!target.contains("expr") || !target["expr"].is_string()) continue;
         const std::string ref = target.value("refId", std::string("?"));
-        out.push_back({"dashboard panel '" + title + "' target " + ref, target["expr"].get<std::string>()});
+        out.push_back(
+            {"dashboard panel '" + title + "' target " + ref, target["expr"].get<std::string>()});
       }
     }
     if (panel.contains("panels")) CollectPanels(panel["panels"], out);
@@ -72,8 +76,10 @@ void CollectPanels(const Json& panels, std::vector<PromqlExpression>& out) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<PromqlExpression>> DashboardExpressions(std::string_view dashboard_json) {
-  Json dashboard = Json::parse(dashboard_json.begin(), dashboard_json.end(), nullptr, /*allow_exceptions=*/false);
+absl::StatusOr<std::vector<PromqlExpression>> DashboardExpressions(
+    std::string_view dashboard_json) {
+  Json dashboard = Json::parse(dashboard_json.begin(), dashboard_json.end(), nullptr,
+                               /*allow_exceptions=*/false);
   if (dashboard.is_discarded()) return absl::InvalidArgumentError("dashboard is not valid JSON");
   if (!dashboard.is_object() || !dashboard.contains("panels")) {
     return absl::InvalidArgumentError("not a Grafana dashboard: no top-level \"panels\"");
@@ -86,13 +92,15 @@ absl::StatusOr<std::vector<PromqlExpression>> DashboardExpressions(std::string_v
       std::string query;
       if (var.contains("query") && var["query"].is_string()) {
         query = var["query"].get<std::string>();
-      } else if (var.contains("query") && var["query"].is_object() && var["query"].contains("query")) {
+      } else if (var.contains("query") && var["query"].is_object() &&
+                 var["query"].contains("query")) {
         query = var["query"]["query"].get<std::string>();
       } else {
         query = var.value("definition", std::string());
       }
       std::string expr = VariableQueryToPromql(query);
-      if (!expr.empty()) out.push_back({"dashboard variable " + var.value("name", std::string("?")), expr});
+      if (!expr.empty())
+        out.push_back({"dashboard variable " + var.value("name", std::string("?")), expr});
     }
   }
   return out;
@@ -113,8 +121,9 @@ absl::StatusOr<std::vector<PromqlExpression>> RuleExpressions(std::string_view r
     const std::string group_name = group["name"] ? group["name"].as<std::string>() : "?";
     if (!group["rules"]) continue;
     for (const auto& rule : group["rules"]) {
-      if (!rule["expr"]) return absl::InvalidArgumentError("a rule in group " + group_name + " has no expr");
-      const std::string name = rule["alert"] ? rule["alert"].as<std::string>()
+      if (!rule["expr"])
+        return absl::InvalidArgumentError("a rule in group " + group_name + " has no expr");
+      const std::string name = rule["alert"]    ? rule["alert"].as<std::string>()
                                : rule["record"] ? rule["record"].as<std::string>()
                                                 : "?";
       out.push_back({"rule " + group_name + "/" + name, Trim(rule["expr"].as<std::string>())});
@@ -141,7 +150,8 @@ absl::StatusOr<std::vector<PromqlExpression>> ShippedExpressions(const std::stri
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(root / "dashboards" / "rules", ec)) {
     const std::string name = entry.path().filename().string();
-    if (entry.is_regular_file() && name.size() > 11 && name.ends_with(".rules.yaml")) rule_files.push_back(entry.path());
+    if (entry.is_regular_file() && name.size() > 11 && name.ends_with(".rules.yaml"))
+      rule_files.push_back(entry.path());
   }
   if (ec) return absl::NotFoundError("cannot list dashboards/rules: " + ec.message());
   std::sort(rule_files.begin(), rule_files.end());
@@ -149,14 +159,18 @@ absl::StatusOr<std::vector<PromqlExpression>> ShippedExpressions(const std::stri
     auto text = read(file);
     if (!text.ok()) return text.status();
     auto rules = RuleExpressions(*text);
-    if (!rules.ok()) return absl::InvalidArgumentError(file.filename().string() + ": " + std::string(rules.status().message()));
-    for (auto& r : *rules) out->push_back({file.filename().string() + ": " + r.name, std::move(r.expr)});
+    if (!rules.ok())
+      return absl::InvalidArgumentError(file.filename().string() + ": " +
+                                        std::string(rules.status().message()));
+    for (auto& r : *rules)
+      out->push_back({file.filename().string() + ": " + r.name, std::move(r.expr)});
   }
   return out;
 }
 
 std::string SubstituteGrafanaVariables(std::string_view expr, std::string_view range) {
-  static const std::set<std::string, std::less<>> kIntervals = {"__rate_interval", "__interval", "__range"};
+  static const std::set<std::string, std::less<>> kIntervals = {"__rate_interval", "__interval",
+                                                                "__range"};
   std::string out;
   size_t i = 0;
   while (i < expr.size()) {
@@ -191,13 +205,13 @@ std::string SubstituteGrafanaVariables(std::string_view expr, std::string_view r
 std::vector<std::string> MetricNames(std::string_view expr) {
   // Words that are never metric names; grouping keywords are followed by a
   // label list in parentheses, which is skipped with them.
-  static const std::set<std::string, std::less<>> kGrouping = {"by", "without", "on", "ignoring", "group_left",
-                                                              "group_right"};
+  static const std::set<std::string, std::less<>> kGrouping = {
+      "by", "without", "on", "ignoring", "group_left", "group_right"};
   // Aggregations may put `by (...)` between their name and their argument.
   static const std::set<std::string, std::less<>> kKeywords = {
-      "and", "or", "unless", "bool", "offset", "Inf", "NaN", "inf", "nan",
-      "sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values",
-      "bottomk", "topk", "quantile", "limitk", "limit_ratio"};
+      "and",   "or",           "unless",  "bool", "offset",   "Inf",    "NaN",        "inf",
+      "nan",   "sum",          "min",     "max",  "avg",      "group",  "stddev",     "stdvar",
+      "count", "count_values", "bottomk", "topk", "quantile", "limitk", "limit_ratio"};
   std::vector<std::string> names;
   auto skip_until = [&expr](size_t i, char open, char close) {
     int depth = 0;
@@ -235,11 +249,14 @@ std::vector<std::string> MetricNames(std::string_view expr) {
       } else {
         while (i < expr.size() && IsIdentChar(expr[i])) ++i;
       }
-    } else if (std::isdigit(static_cast<unsigned char>(c)) || (c == '.' && i + 1 < expr.size() && std::isdigit(static_cast<unsigned char>(expr[i + 1])))) {
+    } else if (std::isdigit(static_cast<unsigned char>(c)) ||
+               (c == '.' && i + 1 < expr.size() &&
+                std::isdigit(static_cast<unsigned char>(expr[i + 1])))) {
       // Numbers and durations: 0.99, 1e-9, 0x1F, 5m, 1h30m.
       ++i;
-      while (i < expr.size() && (IsIdentChar(expr[i]) || expr[i] == '.' ||
-                                 ((expr[i] == '-' || expr[i] == '+') && (expr[i - 1] == 'e' || expr[i - 1] == 'E')))) {
+      while (i < expr.size() &&
+             (IsIdentChar(expr[i]) || expr[i] == '.' ||
+              ((expr[i] == '-' || expr[i] == '+') && (expr[i - 1] == 'e' || expr[i - 1] == 'E')))) {
         ++i;
       }
     } else if (IsIdentStart(c)) {

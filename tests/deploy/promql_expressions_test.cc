@@ -38,12 +38,15 @@ TEST(PromqlExpressions, DashboardTargetsNestedPanelsAndVariables) {
     names.push_back(e.name);
     texts.push_back(e.expr);
   }
-  EXPECT_THAT(names, ElementsAre("dashboard panel 'Spend' target A", "dashboard panel 'Spend' target B",
-                                 "dashboard panel 'Ready' target A", "dashboard variable tenant",
-                                 "dashboard variable model", "dashboard variable top"));
-  EXPECT_THAT(texts, ElementsAre("sum(rate(burnrate_cost_usd_total[5m]))", "sum(burnrate_window_cost_usd)",
-                                 "sum(burnrate_ready)", "burnrate_cost_usd_total{environment=~\"prod|stage\"}",
-                                 "burnrate_model_cost_usd_total", "topk(5, burnrate_window_cost_usd)"));
+  EXPECT_THAT(names,
+              ElementsAre("dashboard panel 'Spend' target A", "dashboard panel 'Spend' target B",
+                          "dashboard panel 'Ready' target A", "dashboard variable tenant",
+                          "dashboard variable model", "dashboard variable top"));
+  EXPECT_THAT(
+      texts,
+      ElementsAre("sum(rate(burnrate_cost_usd_total[5m]))", "sum(burnrate_window_cost_usd)",
+                  "sum(burnrate_ready)", "burnrate_cost_usd_total{environment=~\"prod|stage\"}",
+                  "burnrate_model_cost_usd_total", "topk(5, burnrate_window_cost_usd)"));
 }
 
 TEST(PromqlExpressions, DashboardErrors) {
@@ -91,22 +94,29 @@ TEST(PromqlExpressions, ShippedExpressionsHaveUniqueNames) {
 }
 
 TEST(PromqlExpressions, SubstitutesGrafanaVariables) {
-  EXPECT_EQ(SubstituteGrafanaVariables(R"(sum(rate(x{tenant=~"$tenant",feature=~"${feature}"}[$__rate_interval])))"),
+  EXPECT_EQ(SubstituteGrafanaVariables(
+                R"(sum(rate(x{tenant=~"$tenant",feature=~"${feature}"}[$__rate_interval])))"),
             R"(sum(rate(x{tenant=~".*",feature=~".*"}[5m])))");
-  EXPECT_EQ(SubstituteGrafanaVariables("increase(x[$__range]) + y{a=~\"${env:regex}\"} + z{b=~\"[[old]]\"}", "1h"),
+  EXPECT_EQ(SubstituteGrafanaVariables(
+                "increase(x[$__range]) + y{a=~\"${env:regex}\"} + z{b=~\"[[old]]\"}", "1h"),
             "increase(x[1h]) + y{a=~\".*\"} + z{b=~\".*\"}");
   EXPECT_EQ(SubstituteGrafanaVariables("rate(x[${__interval}])"), "rate(x[5m])");
   EXPECT_EQ(SubstituteGrafanaVariables("no variables"), "no variables");
 }
 
 TEST(PromqlExpressions, MetricNamesSkipFunctionsLabelsAndKeywords) {
-  EXPECT_THAT(MetricNames(R"(sum by (tenant, feature) (rate(burnrate_cost_usd_total{tenant=~"a|b",x="sum"}[5m])) * 60)"),
-              ElementsAre("burnrate_cost_usd_total"));
-  EXPECT_THAT(MetricNames("histogram_quantile(0.99, sum by (le) (rate(burnrate_window_close_delay_seconds_bucket[5m]))) > 1e-9"),
+  EXPECT_THAT(
+      MetricNames(
+          R"(sum by (tenant, feature) (rate(burnrate_cost_usd_total{tenant=~"a|b",x="sum"}[5m])) * 60)"),
+      ElementsAre("burnrate_cost_usd_total"));
+  EXPECT_THAT(MetricNames("histogram_quantile(0.99, sum by (le) "
+                          "(rate(burnrate_window_close_delay_seconds_bucket[5m]))) > 1e-9"),
               ElementsAre("burnrate_window_close_delay_seconds_bucket"));
-  EXPECT_THAT(MetricNames("topk(10, max without (pod) (a) / clamp_min(max by (k) (b), 0.000001)) and on (job) c "
-                          "unless ignoring (x) group_left (y) d offset 5m or sum(e) by (z) == bool 1"),
-              ElementsAre("a", "b", "c", "d", "e"));
+  EXPECT_THAT(
+      MetricNames(
+          "topk(10, max without (pod) (a) / clamp_min(max by (k) (b), 0.000001)) and on (job) c "
+          "unless ignoring (x) group_left (y) d offset 5m or sum(e) by (z) == bool 1"),
+      ElementsAre("a", "b", "c", "d", "e"));
   EXPECT_THAT(MetricNames("count by (version) (burnrate_build_info) + burnrate_build_info"),
               ElementsAre("burnrate_build_info"));
   EXPECT_THAT(MetricNames("job:recorded:rate5m > Inf"), ElementsAre("job:recorded:rate5m"));

@@ -3,6 +3,7 @@
 // windows are flushed at the end.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -13,7 +14,10 @@
 #include "app/startup.h"
 #include "config/config.h"
 #include "core/json_output.h"
+#include "core/alert.h"
 #include "core/pipeline.h"
+#include "detectors/detector_engine.h"
+#include "detectors/runaway/runaway_detector.h"
 
 namespace burnrate {
 namespace {
@@ -78,7 +82,64 @@ struct ReplayOptions {
   std::string input;
   std::string windows_out = "-";
   std::string dead_letters_out;
+  std::string alerts_out;
   bool rollups = false;
+};
+
+// Replay's detectors: every closed window goes through the detector engine
+// (in-memory baselines) and every counted event through the runaway
+// detector; alert transitions go to a JSON Lines file in event-time order.
+class ReplayDetection {
+ public:
+  ReplayDetection(const Config& config, std::vector<KeyDetectorPtr> detectors, JsonlWriter& out)
+      : engine_(config.detectors, std::move(detectors), store_),
+        runaway_(config.detectors.runaway, config.pipeline.windows.size_ms),
+        runaway_enabled_(std::find(config.detectors.enabled.begin(), config.detectors.enabled.end(), "runaway") !=
+                         config.detectors.enabled.end()),
+        out_(out) {}
+
+  EventObserver* observer() { return runaway_enabled_ ? &runaway_ : nullptr; }
+
+  void Observe(const WindowRecord& record) {
+    if (open_ && record.start != current_) EndWindow();
+    open_ = true;
+    current_ = record.start;
+    size_ms_ = record.size_ms;
+    engine_.Observe(record);
+  }
+  // After a batch of windows closed: judge the last one.
+  void EndWindow() {
+    if (!open_) return;
+    open_ = false;
+    auto alerts = engine_.EndWindow(current_, size_ms_);
+    // The in-memory store cannot fail.
+    if (alerts.ok()) Write(*alerts);
+    if (runaway_enabled_) Write(runaway_.TakeAlerts(current_.value() + size_ms_));
+  }
+  void Finish(int64_t end_ms) {
+    EndWindow();
+    if (runaway_enabled_) Write(runaway_.TakeAlerts(end_ms));
+  }
+  uint64_t alerts() const { return alerts_; }
+
+ private:
+  void Write(const std::vector<Alert>& alerts) {
+    for (const auto& a : alerts) {
+      out_.buffer() += AlertToJson(a);
+      out_.EndLine();
+      ++alerts_;
+    }
+  }
+
+  NoHistoryStore store_;
+  DetectorEngine engine_;
+  RunawayDetector runaway_;
+  bool runaway_enabled_;
+  JsonlWriter& out_;
+  bool open_ = false;
+  WindowStartMs current_{0};
+  int64_t size_ms_ = 0;
+  uint64_t alerts_ = 0;
 };
 
 int RunReplay(const ReplayOptions& opt) {
@@ -112,8 +173,28 @@ int RunReplay(const ReplayOptions& opt) {
           .count() +
       config.pipeline.max_future_ms;
   EventPipeline pipeline(pipeline_options, *prices, dead_letters);
+
+  // Detection runs when alerts have somewhere to go.
+  std::unique_ptr<JsonlWriter> alerts_out;
+  std::unique_ptr<ReplayDetection> detection;
+  if (!opt.alerts_out.empty()) {
+    auto detectors = CreateKeyDetectors(config.detectors);
+    if (!detectors.ok()) {
+      std::cerr << "burnrate: " << detectors.status().message() << "\n";
+      return kExitBadUsage;
+    }
+    alerts_out = std::make_unique<JsonlWriter>(opt.alerts_out);
+    if (!alerts_out->ok()) {
+      std::cerr << "burnrate: cannot write " << opt.alerts_out << "\n";
+      return kExitRuntimeFailure;
+    }
+    detection = std::make_unique<ReplayDetection>(config, std::move(*detectors), *alerts_out);
+    pipeline.set_observer(detection->observer());
+  }
+
   uint64_t windows_closed = 0;
   const WindowAggregator::RecordSink sink = [&](const WindowRecord& record) {
+    if (detection) detection->Observe(record);
     if (record.scope != WindowScope::kKey && !opt.rollups) return;
     AppendWindowRecordJson(record, windows_out.buffer());
     windows_out.EndLine();
@@ -127,18 +208,25 @@ int RunReplay(const ReplayOptions& opt) {
     pipeline.Process(line);
     // Closing is cheap when nothing is ready; checking every few thousand
     // lines keeps output streaming without a map lookup per event.
-    if ((++lines & 4095) == 0) windows_closed += pipeline.CloseReady(sink);
+    if ((++lines & 4095) == 0) {
+      windows_closed += pipeline.CloseReady(sink);
+      if (detection) detection->EndWindow();
+    }
   }
   if (!reader.error().empty()) {
     std::cerr << "burnrate: " << reader.error() << "\n";
     return kExitRuntimeFailure;
   }
   windows_closed += pipeline.CloseAll(sink);
+  if (detection) {
+    detection->Finish(pipeline.windows().has_watermark() ? pipeline.windows().watermark().value() : 0);
+    alerts_out->Flush();
+  }
   windows_out.Flush();
   dead_out.Flush();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  if (!windows_out.ok() || !dead_out.ok()) {
+  if (!windows_out.ok() || !dead_out.ok() || (alerts_out && !alerts_out->ok())) {
     std::cerr << "burnrate: writing output failed\n";
     return kExitRuntimeFailure;
   }
@@ -161,7 +249,8 @@ int RunReplay(const ReplayOptions& opt) {
   char rate[64];
   std::snprintf(rate, sizeof rate, "%.3f", seconds);
   summary += "},\"windows_closed\":" + std::to_string(windows_closed) +
-             ",\"window_rows\":" + std::to_string(windows_out.lines()) + ",\"seconds\":" + rate + "}}\n";
+             ",\"window_rows\":" + std::to_string(windows_out.lines()) +
+             ",\"alerts\":" + std::to_string(detection ? detection->alerts() : 0) + ",\"seconds\":" + rate + "}}\n";
   std::fputs(summary.c_str(), stderr);
   return kExitOk;
 }
@@ -180,6 +269,8 @@ CommandRunner AddReplayCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--dead-letters-out", opt->dead_letters_out,
                   "Where refused input goes, with the reason (JSON Lines; default stderr)");
+  cmd->add_option("--alerts-out", opt->alerts_out,
+                  "Run the detectors and write alert transitions here (JSON Lines; - for stdout)");
   cmd->add_flag("--rollups", opt->rollups,
                 "Also write the tenant, feature, environment and model roll-up rows");
   return [opt]() { return RunReplay(*opt); };

@@ -219,7 +219,10 @@ void DetectorEngine::Judge(const std::string&, const KeyIdentity& key, KeyHistor
     if (key.scope == WindowScope::kKey) tenant_key_alerts_[key.tenant] |= kind_bit;
     const bool learns_as_anomaly = detector->slot() == DetectorSlot::kSpike ||
                                    detector->slot() == DetectorSlot::kUnitCostShift;
-    if (learns_as_anomaly && context.now_ms - lifecycle.started_ms < kMaxUnlearnedIncidentMs) {
+    // A key still learning its week has no baseline to protect: what it
+    // shows in its first days is what it is.
+    const bool has_a_week = history.history_minutes() >= int64_t{kHoursPerWeek} * 60;
+    if (learns_as_anomaly && has_a_week && context.now_ms - lifecycle.started_ms < kMaxUnlearnedIncidentMs) {
       history.MarkCurrentHourAnomalous();
     }
   }

@@ -389,8 +389,11 @@ struct TrafficModel::Impl {
       }
       for (int profile : t.features) {
         const double share = rng.LogNormal(1.0, 0.8);
-        const int primary = cheap[rng.Below(cheap.size())];
-        const int secondary = mid[rng.Below(mid.size())];
+        // About half the features run on a cheap model with a mid-tier one
+        // for hard cases, the rest the other way round.
+        const bool cheap_first = rng.Chance(0.55);
+        const int primary = cheap_first ? cheap[rng.Below(cheap.size())] : mid[rng.Below(mid.size())];
+        const int secondary = cheap_first ? mid[rng.Below(mid.size())] : cheap[rng.Below(cheap.size())];
         const double primary_weight = rng.Uniform(0.8, 0.97);
         struct Env {
           std::string_view name;
@@ -596,7 +599,9 @@ struct TrafficModel::Impl {
     int64_t from, to;
     if (!PickWindow(fixed, static_cast<int64_t>(rng.Uniform(6, 72) * kHourMs), from, to)) return false;
     const int ki = PickKey([&](const Key& k) {
-      return k.environment == "prod" && k.base_rate * opt.scale >= 0.5 && Free(k, from, to);
+      // From a cheap model, so the premium one costs x5-20 per call.
+      return k.environment == "prod" && kModels[k.models[0]].tier == Tier::kCheap && k.base_rate * opt.scale >= 0.5 &&
+             Free(k, from, to);
     });
     if (ki < 0) return false;
     Key& k = keys[ki];
@@ -647,15 +652,15 @@ struct TrafficModel::Impl {
     int64_t from, to;
     if (!PickWindow(fixed, static_cast<int64_t>(rng.Uniform(4, 48) * kHourMs), from, to)) return false;
     const uint32_t t = static_cast<uint32_t>(rng.Below(tenants.size()));
-    std::string name;
+    std::vector<std::string_view> unused;
     for (std::string_view n : kNewFeatureNames) {
       if (std::find(tenants[t].new_features.begin(), tenants[t].new_features.end(), n) ==
           tenants[t].new_features.end()) {
-        name = std::string(n);
-        break;
+        unused.push_back(n);
       }
     }
-    if (name.empty()) return false;
+    if (unused.empty()) return false;
+    const std::string name(unused[rng.Below(unused.size())]);
     tenants[t].new_features.push_back(name);
     const std::vector<int> mid = ModelsOfTier(Tier::kMid);
     const int model = mid[rng.Below(mid.size())];

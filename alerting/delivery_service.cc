@@ -19,6 +19,7 @@ constexpr size_t kDispatchBatch = 100;
 constexpr size_t kClaimBatch = 8;
 constexpr int64_t kSilenceRefreshMs = 1000;  // real time
 constexpr int64_t kResolveBehindFiringMs = 1000;
+constexpr int64_t kCountsRefreshMs = 100;  // real time
 
 uint64_t Mix(uint64_t seed, std::string_view name) {
   uint64_t h = seed ^ 0x9E3779B97F4A7C15ULL;
@@ -204,6 +205,7 @@ void AlertDeliveryService::RefreshCounts() {
 
 void AlertDeliveryService::DispatchLoop() {
   auto last_silence_refresh = std::chrono::steady_clock::now();
+  auto last_counts = std::chrono::steady_clock::time_point();
   std::map<std::string, const Receiver*> by_name;
   for (const auto& r : receivers_) by_name[r->name] = r.get();
   while (!stop_) {
@@ -252,7 +254,11 @@ void AlertDeliveryService::DispatchLoop() {
         routed_any = routed_any || !targets.empty();
       }
     }
-    RefreshCounts();
+    // The counts are for metrics; a few per second are plenty.
+    if (std::chrono::steady_clock::now() - last_counts > std::chrono::milliseconds(kCountsRefreshMs)) {
+      last_counts = std::chrono::steady_clock::now();
+      RefreshCounts();
+    }
     if (routed_any) Wake();
     if (incoming.ok() && incoming->size() == kDispatchBatch) continue;  // more waiting
     if (!WaitForWork(seen)) break;

@@ -55,15 +55,32 @@ std::string_view SinkOutcomeName(SinkResult::Outcome outcome) {
   return "unknown";
 }
 
+HttpClient::HttpClient() {
+  InitCurlOnce();
+  curl_ = curl_easy_init();
+}
+
+HttpClient::~HttpClient() {
+  if (curl_) curl_easy_cleanup(static_cast<CURL*>(curl_));
+}
+
 HttpPostResult HttpPost(const std::string& url, const std::string& body,
                         const std::vector<std::pair<std::string, std::string>>& headers, int64_t timeout_ms) {
-  InitCurlOnce();
+  HttpClient client;
+  return client.Post(url, body, headers, timeout_ms);
+}
+
+HttpPostResult HttpClient::Post(const std::string& url, const std::string& body,
+                                const std::vector<std::pair<std::string, std::string>>& headers, int64_t timeout_ms) {
   HttpPostResult result;
-  CURL* curl = curl_easy_init();
+  CURL* curl = static_cast<CURL*>(curl_);
   if (!curl) {
     result.transport_error = "curl_easy_init failed";
     return result;
   }
+  // Options from the previous request must not leak into this one; the
+  // connection cache survives the reset.
+  curl_easy_reset(curl);
   curl_slist* list = nullptr;
   for (const auto& [k, v] : headers) list = curl_slist_append(list, Concat(k, ": ", v).c_str());
   // No "Expect: 100-continue" round trip on larger bodies.
@@ -89,7 +106,6 @@ HttpPostResult HttpPost(const std::string& url, const std::string& body,
     result.transport_error = curl_easy_strerror(rc);
   }
   curl_slist_free_all(list);
-  curl_easy_cleanup(curl);
   return result;
 }
 

@@ -19,7 +19,23 @@ struct HttpPostResult {
   int64_t retry_after_ms = -1;  // from a Retry-After header in seconds
 };
 
-// Thread-safe (one curl easy handle per call). Never logs the URL.
+// One connection (a curl easy handle) kept alive between requests, so a
+// busy receiver does not pay a TCP (and TLS) handshake per alert. Owned by
+// one sink; not thread-safe. Never logs the URL.
+class HttpClient {
+ public:
+  HttpClient();
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+  HttpPostResult Post(const std::string& url, const std::string& body,
+                      const std::vector<std::pair<std::string, std::string>>& headers, int64_t timeout_ms);
+
+ private:
+  void* curl_;  // CURL*, kept out of this header
+};
+
+// A one-off POST on a fresh connection. Thread-safe.
 HttpPostResult HttpPost(const std::string& url, const std::string& body,
                         const std::vector<std::pair<std::string, std::string>>& headers, int64_t timeout_ms);
 

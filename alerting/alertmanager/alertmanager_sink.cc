@@ -62,7 +62,7 @@ AlertmanagerSink::AlertmanagerSink(std::string base_url, int64_t resend_interval
 }
 
 SinkResult AlertmanagerSink::Deliver(const Alert& alert, const DeliveryContext& context) {
-  const HttpPostResult r = HttpPost(url_, AlertmanagerPayload(alert, context, resend_interval_ms_, links_),
+  const HttpPostResult r = http_.Post(url_, AlertmanagerPayload(alert, context, resend_interval_ms_, links_),
                                     {{"Content-Type", "application/json"}}, timeout_ms_);
   return SinkResultFromHttp(r, "alertmanager");
 }

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "alerting/format.h"
+#include "alerting/http_client.h"
 #include "alerting/sink.h"
 
 namespace burnrate {
@@ -31,6 +32,7 @@ class AlertmanagerSink : public AlertSink {
   int64_t resend_interval_ms_;
   AlertLinks links_;
   int64_t timeout_ms_;
+  HttpClient http_;
 };
 
 }  // namespace burnrate

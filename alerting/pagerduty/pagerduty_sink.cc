@@ -59,7 +59,7 @@ std::string PagerDutyPayload(const Alert& a, const DeliveryContext& context, std
 }
 
 SinkResult PagerDutySink::Deliver(const Alert& alert, const DeliveryContext& context) {
-  const HttpPostResult r = HttpPost(url_, PagerDutyPayload(alert, context, key_.value, source_, links_),
+  const HttpPostResult r = http_.Post(url_, PagerDutyPayload(alert, context, key_.value, source_, links_),
                                     {{"Content-Type", "application/json"}}, timeout_ms_);
   return SinkResultFromHttp(r, "pagerduty");
 }

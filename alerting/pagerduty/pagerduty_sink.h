@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "alerting/format.h"
+#include "alerting/http_client.h"
 #include "alerting/sink.h"
 #include "config/secret.h"
 
@@ -32,6 +33,7 @@ class PagerDutySink : public AlertSink {
   std::string source_;
   AlertLinks links_;
   int64_t timeout_ms_;
+  HttpClient http_;
 };
 
 }  // namespace burnrate

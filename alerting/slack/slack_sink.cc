@@ -92,7 +92,7 @@ std::string SlackPayload(const Alert& a, const DeliveryContext& context, const A
 
 SinkResult SlackSink::Deliver(const Alert& alert, const DeliveryContext& context) {
   const HttpPostResult r =
-      HttpPost(url_.value, SlackPayload(alert, context, links_), {{"Content-Type", "application/json"}}, timeout_ms_);
+      http_.Post(url_.value, SlackPayload(alert, context, links_), {{"Content-Type", "application/json"}}, timeout_ms_);
   return SinkResultFromHttp(r, "slack");
 }
 

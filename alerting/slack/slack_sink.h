@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "alerting/format.h"
+#include "alerting/http_client.h"
 #include "alerting/sink.h"
 #include "config/secret.h"
 
@@ -31,6 +32,7 @@ class SlackSink : public AlertSink {
   Secret url_;
   AlertLinks links_;
   int64_t timeout_ms_;
+  HttpClient http_;
 };
 
 }  // namespace burnrate

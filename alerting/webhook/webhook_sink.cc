@@ -36,7 +36,7 @@ SinkResult WebhookSink::Deliver(const Alert& alert, const DeliveryContext& conte
       {"X-Burnrate-Timestamp", std::to_string(ts)},
   };
   if (!secret_.empty()) headers.emplace_back("X-Burnrate-Signature", WebhookSignature(secret_.value, ts, body));
-  return SinkResultFromHttp(HttpPost(url_.value, body, headers, timeout_ms_), "webhook");
+  return SinkResultFromHttp(http_.Post(url_.value, body, headers, timeout_ms_), "webhook");
 }
 
 }  // namespace burnrate

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "alerting/http_client.h"
 #include "alerting/sink.h"
 #include "config/secret.h"
 
@@ -31,6 +32,7 @@ class WebhookSink : public AlertSink {
   Secret url_;
   Secret secret_;
   int64_t timeout_ms_;
+  HttpClient http_;
 };
 
 }  // namespace burnrate

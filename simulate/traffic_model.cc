@@ -217,6 +217,9 @@ struct Key {
   int64_t ramp_start_ms = -1;  // benign gradual rise, -1 for none
   std::array<int, 2> models{};
   double primary_weight = 1;
+  // Some services tag each user request with its own correlation id; a
+  // retry loop then shows up as many calls sharing one.
+  bool sends_correlation = false;
   int64_t active_from_ms = std::numeric_limits<int64_t>::min();
   int64_t active_to_ms = std::numeric_limits<int64_t>::max();
   std::vector<Effect> effects;
@@ -411,6 +414,7 @@ struct TrafficModel::Impl {
           k.growth = rng.Chance(0.15) ? rng.Uniform(-0.1, 0.0) : rng.Uniform(0.0, 0.3);
           k.models = {primary, secondary};
           k.primary_weight = primary_weight;
+          k.sends_correlation = !kFeatures[profile].agentic && rng.Chance(0.3);
           if (env.name == "prod") total += k.base_rate;
           t.keys.push_back(static_cast<uint32_t>(keys.size()));
           keys.push_back(std::move(k));
@@ -899,7 +903,7 @@ struct TrafficModel::Impl {
       run = k.run_id;
       --k.run_left;
     }
-    AddCall(ki, model, incident, input, cache, run, 0, minute_ms);
+    AddCall(ki, model, incident, input, cache, run, k.sends_correlation ? call_rng.Next() | 1 : 0, minute_ms);
   }
 
   void GenerateMinute(int64_t minute_ms) {

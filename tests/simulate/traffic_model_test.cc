@@ -157,6 +157,7 @@ struct Window {
   int64_t on_label_model = 0;
   int64_t unpriced = 0;
   int64_t with_correlation = 0;
+  std::set<std::string> correlation_ids;
 };
 struct LabelStats {
   Window during, week_before;
@@ -229,6 +230,9 @@ class DefaultRunTest : public ::testing::Test {
             w->on_label_model += l.model && e.model == *l.model;
             w->unpriced += price == nullptr;
             w->with_correlation += !e.correlation_id.empty();
+            if (l.kind == IncidentKind::kRetryLoop && !e.correlation_id.empty()) {
+              w->correlation_ids.emplace(e.correlation_id);
+            }
             in_unpriced_incident |= w == &s.during && l.kind == IncidentKind::kUnpricedModel;
           }
         }
@@ -326,6 +330,8 @@ TEST_F(DefaultRunTest, EachLabelShowsItsSignature) {
       case IncidentKind::kRetryLoop:
         EXPECT_GE(s.during.calls, 0.4 * l.magnitude * std::max<int64_t>(1, s.week_before.calls));
         EXPECT_GE(s.during.with_correlation, s.during.calls / 2);
+        // Retries of one request share its id: far fewer ids than calls.
+        EXPECT_LT(s.during.correlation_ids.size(), s.during.with_correlation / 2);
         break;
       case IncidentKind::kRunawayAgent:
         EXPECT_GE(s.run_calls, 300);

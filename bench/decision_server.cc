@@ -28,12 +28,18 @@ int main(int argc, char** argv) {
   int port = 0;
   long inprocess = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--tenants") == 0) tenants = std::atoi(argv[i + 1]);
-    else if (std::strcmp(argv[i], "--threads") == 0) threads = std::atoi(argv[i + 1]);
-    else if (std::strcmp(argv[i], "--port") == 0) port = std::atoi(argv[i + 1]);
-    else if (std::strcmp(argv[i], "--inprocess") == 0) inprocess = std::atol(argv[i + 1]);
+    if (std::strcmp(argv[i], "--tenants") == 0)
+      tenants = std::atoi(argv[i + 1]);
+    else if (std::strcmp(argv[i], "--threads") == 0)
+      threads = std::atoi(argv[i + 1]);
+    else if (std::strcmp(argv[i], "--port") == 0)
+      port = std::atoi(argv[i + 1]);
+    else if (std::strcmp(argv[i], "--inprocess") == 0)
+      inprocess = std::atol(argv[i + 1]);
     else {
-      std::fprintf(stderr, "usage: decision_server [--tenants N] [--threads N] [--port P] [--inprocess N]\n");
+      std::fprintf(
+          stderr,
+          "usage: decision_server [--tenants N] [--threads N] [--port P] [--inprocess N]\n");
       return 2;
     }
   }
@@ -45,11 +51,27 @@ int main(int argc, char** argv) {
     s.subject = "tenant-" + std::to_string(i);
     // 90% ok, then one in 40 each of warn, throttle, downgrade and block.
     switch (i % 40) {
-      case 0: s.state = QuotaState::kWarn; s.reason = "budget at 82%"; break;
-      case 1: s.state = QuotaState::kThrottle; s.rate_factor = 0.5; s.reason = "budget at 91%"; break;
-      case 2: s.state = QuotaState::kDowngrade; s.downgrade_model = "gpt-4o-mini"; s.reason = "budget at 96%"; break;
-      case 3: s.state = QuotaState::kBlock; s.until_ms = 4'102'444'800'000; s.reason = "budget used up"; break;
-      default: break;
+      case 0:
+        s.state = QuotaState::kWarn;
+        s.reason = "budget at 82%";
+        break;
+      case 1:
+        s.state = QuotaState::kThrottle;
+        s.rate_factor = 0.5;
+        s.reason = "budget at 91%";
+        break;
+      case 2:
+        s.state = QuotaState::kDowngrade;
+        s.downgrade_model = "gpt-4o-mini";
+        s.reason = "budget at 96%";
+        break;
+      case 3:
+        s.state = QuotaState::kBlock;
+        s.until_ms = 4'102'444'800'000;
+        s.reason = "budget used up";
+        break;
+      default:
+        break;
     }
     signals.push_back(std::move(s));
   }
@@ -59,25 +81,29 @@ int main(int argc, char** argv) {
   options.threads = threads;
   HttpServer server(options);
   QuotaConfig quota;
-  server.Route("GET", quota.decision_path + "/*", MakeDecisionHandler(snapshot, DecisionOptionsFrom(quota)));
+  server.Route("GET", quota.decision_path + "/*",
+               MakeDecisionHandler(snapshot, DecisionOptionsFrom(quota)));
   if (inprocess > 0) {
     std::vector<HttpRequest> requests(1024);
     for (size_t i = 0; i < requests.size(); ++i) {
       requests[i].method = "GET";
       requests[i].path = "/v1/decision/v1/chat/completions";
-      requests[i].headers = {{"host", "127.0.0.1"}, {"user-agent", "bench"},
+      requests[i].headers = {{"host", "127.0.0.1"},
+                             {"user-agent", "bench"},
                              {"x-tenant-id", "tenant-" + std::to_string((i * 7919) % tenants)}};
     }
     std::vector<double> rounds;
     long denied = 0;
     for (int round = 0; round < 5; ++round) {
       const auto t0 = std::chrono::steady_clock::now();
-      for (long i = 0; i < inprocess; ++i) denied += server.Dispatch(requests[i % requests.size()]).status != 200;
+      for (long i = 0; i < inprocess; ++i)
+        denied += server.Dispatch(requests[i % requests.size()]).status != 200;
       const auto t1 = std::chrono::steady_clock::now();
       rounds.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count() / inprocess);
     }
     std::sort(rounds.begin(), rounds.end());
-    std::printf("in-process: %.0f ns per decision (median of 5 x %ld; %ld denied)\n", rounds[2], inprocess, denied);
+    std::printf("in-process: %.0f ns per decision (median of 5 x %ld; %ld denied)\n", rounds[2],
+                inprocess, denied);
     return 0;
   }
   if (auto s = server.Start("127.0.0.1", port); !s.ok()) {

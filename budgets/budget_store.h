@@ -66,8 +66,8 @@ class MemoryBudgetStore : public BudgetStore {
   MemoryBudgetStore();
   ~MemoryBudgetStore() override;
   absl::StatusOr<BudgetWindowState> ApplyWindow(const BudgetWindowUpdate& update) override;
-  absl::Status SaveEvaluation(const std::string& budget, int64_t window_start_ms, const std::string& before,
-                              const std::string& after) override;
+  absl::Status SaveEvaluation(const std::string& budget, int64_t window_start_ms,
+                              const std::string& before, const std::string& after) override;
 
  private:
   struct Impl;

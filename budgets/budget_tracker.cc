@@ -2,9 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "core/concat.h"
 #include "core/time_format.h"
@@ -42,7 +41,8 @@ std::string Factor(double f) {
 std::string FormatDurationMsForAlert(int64_t ms) {
   if (ms % (24 * kHourMs) == 0) return Concat(ms / (24 * kHourMs), "d");
   if (ms % kHourMs == 0) return Concat(ms / kHourMs, "h");
-  if (ms >= kHourMs && ms % 60'000 == 0) return Concat(ms / kHourMs, "h", (ms % kHourMs) / 60'000, "m");
+  if (ms >= kHourMs && ms % 60'000 == 0)
+    return Concat(ms / kHourMs, "h", (ms % kHourMs) / 60'000, "m");
   if (ms % 60'000 == 0) return Concat(ms / 60'000, "m");
   return Concat(ms / 1000, "s");
 }
@@ -52,9 +52,9 @@ std::string FormatDurationMsForAlert(int64_t ms) {
 struct EvalState {
   int64_t period_start_ms = INT64_MIN;
   std::string period_id;
-  std::vector<double> fired;         // thresholds fired this period
-  std::vector<int64_t> burn_started;  // per rule; 0 = not firing
-  int64_t forecast_started = 0;       // 0 = not firing
+  std::vector<double> fired;                  // thresholds fired this period
+  std::vector<int64_t> burn_started;          // per rule; 0 = not firing
+  int64_t forecast_started = 0;               // 0 = not firing
   std::map<std::string, QuotaMachine> quota;  // per subject
 
   std::string ToJson() const {
@@ -79,7 +79,8 @@ struct EvalState {
     if (!j.is_object()) return e;
     e.period_start_ms = j.value("period_start", INT64_MIN);
     e.period_id = j.value("period_id", "");
-    if (j.contains("fired") && j["fired"].is_array()) e.fired = j["fired"].get<std::vector<double>>();
+    if (j.contains("fired") && j["fired"].is_array())
+      e.fired = j["fired"].get<std::vector<double>>();
     if (j.contains("burn_started") && j["burn_started"].is_array()) {
       e.burn_started = j["burn_started"].get<std::vector<int64_t>>();
       e.burn_started.resize(rules, 0);
@@ -110,31 +111,33 @@ const std::vector<BurnRateRule>& DefaultBurnRateRules() {
 
 struct BudgetTracker::Budget {
   BudgetConfig config;
-  std::set<std::string> tenants;   // tenant-level scope (kTenant rows)
-  std::set<std::string> features;  // with `tenant`: feature-level scope (kKey rows)
+  std::set<std::string> tenants;      // tenant-level scope (kTenant rows)
+  std::set<std::string> features;     // with `tenant`: feature-level scope (kKey rows)
   std::vector<std::string> subjects;  // quota subjects a hard budget drives
   int64_t pending_nanos = 0;
   std::vector<double> thresholds;  // sorted
 };
 
-absl::StatusOr<std::unique_ptr<BudgetTracker>> BudgetTracker::Create(BudgetsConfig budgets, QuotaConfig quota,
-                                                                     BudgetStorePtr store,
-                                                                     std::shared_ptr<QuotaPublisher> publisher) {
+absl::StatusOr<std::unique_ptr<BudgetTracker>> BudgetTracker::Create(
+    BudgetsConfig budgets, QuotaConfig quota, BudgetStorePtr store,
+    std::shared_ptr<QuotaPublisher> publisher) {
   auto calendar = PeriodCalendar::Create(budgets.time_zone);
   if (!calendar.ok()) return calendar.status();
   if (store == nullptr) return absl::InvalidArgumentError("budget tracker needs a store");
   std::set<std::string> names;
   for (const BudgetConfig& b : budgets.list) {
     if (b.name.empty()) return absl::InvalidArgumentError("a budget needs a name");
-    if (!names.insert(b.name).second) return absl::InvalidArgumentError(Concat("duplicate budget '", b.name, "'"));
+    if (!names.insert(b.name).second)
+      return absl::InvalidArgumentError(Concat("duplicate budget '", b.name, "'"));
     if (b.tenant.empty() && b.tenants.empty()) {
       return absl::InvalidArgumentError(Concat("budget '", b.name, "' needs tenant or tenants"));
     }
-    if (!(b.amount_usd > 0)) return absl::InvalidArgumentError(Concat("budget '", b.name, "' needs amount_usd > 0"));
+    if (!(b.amount_usd > 0))
+      return absl::InvalidArgumentError(Concat("budget '", b.name, "' needs amount_usd > 0"));
   }
-  return std::unique_ptr<BudgetTracker>(
-      new BudgetTracker(std::move(budgets), std::move(quota), std::move(*calendar), std::move(store),
-                        std::move(publisher)));
+  return std::unique_ptr<BudgetTracker>(new BudgetTracker(std::move(budgets), std::move(quota),
+                                                          std::move(*calendar), std::move(store),
+                                                          std::move(publisher)));
 }
 
 BudgetTracker::BudgetTracker(BudgetsConfig budgets, QuotaConfig quota, PeriodCalendar calendar,
@@ -211,7 +214,8 @@ absl::StatusOr<std::vector<Alert>> BudgetTracker::EndWindow(WindowStartMs start,
       update.lookbacks_ms.push_back(round_up(r.long_fraction * period_ms));
       update.lookbacks_ms.push_back(round_up(r.short_fraction * period_ms));
     }
-    update.retention_ms = *std::max_element(update.lookbacks_ms.begin(), update.lookbacks_ms.end()) + size_ms;
+    update.retention_ms =
+        *std::max_element(update.lookbacks_ms.begin(), update.lookbacks_ms.end()) + size_ms;
 
     auto state = store_->ApplyWindow(update);
     if (!state.ok()) return state.status();
@@ -247,13 +251,15 @@ absl::StatusOr<std::vector<Alert>> BudgetTracker::EndWindow(WindowStartMs start,
       if (eval.period_start_ms != INT64_MIN) {
         for (double t : eval.fired) {
           Alert a = base_alert(AlertKind::kBudgetThreshold);
-          a.alert_id = MakeAlertId(AlertKind::kBudgetThreshold, Concat(c.name, "|", ThresholdKey(t)), eval.period_start_ms);
+          a.alert_id = MakeAlertId(AlertKind::kBudgetThreshold,
+                                   Concat(c.name, "|", ThresholdKey(t)), eval.period_start_ms);
           a.status = AlertStatus::kResolved;
           a.severity = t >= 1.0 ? Severity::kCritical : Severity::kWarning;
           a.started_at_ms = eval.period_start_ms;
           a.resolved_at_ms = period.start_ms;
           a.baseline = c.amount_usd * t;
-          a.summary = Concat("budget ", c.name, ": period ", eval.period_id, " ended; new period ", period.id);
+          a.summary = Concat("budget ", c.name, ": period ", eval.period_id, " ended; new period ",
+                             period.id);
           alerts.push_back(std::move(a));
         }
         if (eval.forecast_started != 0) {
@@ -296,15 +302,17 @@ absl::StatusOr<std::vector<Alert>> BudgetTracker::EndWindow(WindowStartMs start,
     }
     if (crossed >= 0) {
       Alert a = base_alert(AlertKind::kBudgetThreshold);
-      a.alert_id = MakeAlertId(AlertKind::kBudgetThreshold, Concat(c.name, "|", ThresholdKey(crossed)), period.start_ms);
+      a.alert_id = MakeAlertId(AlertKind::kBudgetThreshold,
+                               Concat(c.name, "|", ThresholdKey(crossed)), period.start_ms);
       a.severity = crossed >= 1.0 ? Severity::kCritical : Severity::kWarning;
       a.started_at_ms = we;
       a.observed = spend;
       a.baseline = c.amount_usd;
       a.ratio = usage;
       a.details.emplace_back("threshold", Percent(crossed));
-      a.summary = Concat("budget ", c.name, " at ", Percent(usage), " of ", Dollars(c.amount_usd), " for ",
-                         period.id, " (", Dollars(spend), " spent; threshold ", Percent(crossed), ")");
+      a.summary =
+          Concat("budget ", c.name, " at ", Percent(usage), " of ", Dollars(c.amount_usd), " for ",
+                 period.id, " (", Dollars(spend), " spent; threshold ", Percent(crossed), ")");
       alerts.push_back(std::move(a));
     }
 
@@ -315,8 +323,10 @@ absl::StatusOr<std::vector<Alert>> BudgetTracker::EndWindow(WindowStartMs start,
     for (size_t r = 0; r < rules.size(); ++r) {
       const double long_ms = static_cast<double>(update.lookbacks_ms[2 * r]);
       const double short_ms = static_cast<double>(update.lookbacks_ms[2 * r + 1]);
-      const double long_usd = static_cast<double>(state->lookback_spend_nanos[2 * r]) / kNanosPerDollar;
-      const double short_usd = static_cast<double>(state->lookback_spend_nanos[2 * r + 1]) / kNanosPerDollar;
+      const double long_usd =
+          static_cast<double>(state->lookback_spend_nanos[2 * r]) / kNanosPerDollar;
+      const double short_usd =
+          static_cast<double>(state->lookback_spend_nanos[2 * r + 1]) / kNanosPerDollar;
       const double long_rate = long_usd / (budget_per_ms * long_ms);
       const double short_rate = short_usd / (budget_per_ms * short_ms);
       st.burn_rates_long[r] = long_rate;
@@ -330,26 +340,33 @@ absl::StatusOr<std::vector<Alert>> BudgetTracker::EndWindow(WindowStartMs start,
       a.observed = long_usd;
       a.baseline = budget_per_ms * long_ms;
       a.ratio = long_rate;
-      a.details.emplace_back("rule", Concat(Factor(rules[r].factor), " over ", rules[r].label, " (30-day scale)"));
-      a.details.emplace_back("long_window", FormatDurationMsForAlert(static_cast<int64_t>(long_ms)));
-      a.details.emplace_back("short_window", FormatDurationMsForAlert(static_cast<int64_t>(short_ms)));
+      a.details.emplace_back(
+          "rule", Concat(Factor(rules[r].factor), " over ", rules[r].label, " (30-day scale)"));
+      a.details.emplace_back("long_window",
+                             FormatDurationMsForAlert(static_cast<int64_t>(long_ms)));
+      a.details.emplace_back("short_window",
+                             FormatDurationMsForAlert(static_cast<int64_t>(short_ms)));
       a.details.emplace_back("burn_rate_long", Factor(long_rate));
       a.details.emplace_back("burn_rate_short", Factor(short_rate));
       if (firing) {
         started = we;
         a.started_at_ms = we;
-        a.alert_id = MakeAlertId(AlertKind::kBudgetBurnRate, Concat(c.name, "|", rules[r].label), started);
-        const double hours_left = short_rate > 0 ? (c.amount_usd - spend) / (budget_per_ms * short_rate) / kHourMs : 0;
+        a.alert_id =
+            MakeAlertId(AlertKind::kBudgetBurnRate, Concat(c.name, "|", rules[r].label), started);
+        const double hours_left =
+            short_rate > 0 ? (c.amount_usd - spend) / (budget_per_ms * short_rate) / kHourMs : 0;
         a.summary = Concat("budget ", c.name, " burning ", Factor(long_rate), " over ",
-                           FormatDurationMsForAlert(static_cast<int64_t>(long_ms)), " and ", Factor(short_rate),
-                           " over ", FormatDurationMsForAlert(static_cast<int64_t>(short_ms)), " (",
+                           FormatDurationMsForAlert(static_cast<int64_t>(long_ms)), " and ",
+                           Factor(short_rate), " over ",
+                           FormatDurationMsForAlert(static_cast<int64_t>(short_ms)), " (",
                            Percent(usage), " of ", Dollars(c.amount_usd), " used; ~",
                            static_cast<int64_t>(std::max(0.0, hours_left)), "h left at this rate)");
       } else {
         a.status = AlertStatus::kResolved;
         a.started_at_ms = started;
         a.resolved_at_ms = we;
-        a.alert_id = MakeAlertId(AlertKind::kBudgetBurnRate, Concat(c.name, "|", rules[r].label), started);
+        a.alert_id =
+            MakeAlertId(AlertKind::kBudgetBurnRate, Concat(c.name, "|", rules[r].label), started);
         a.summary = Concat("budget ", c.name, " burn rate back to ", Factor(short_rate));
         started = 0;
       }
@@ -358,15 +375,16 @@ absl::StatusOr<std::vector<Alert>> BudgetTracker::EndWindow(WindowStartMs start,
 
     // Forecast: at the rate of the 6h-scale window, when is the budget gone?
     {
-      const double rate_usd_per_ms = static_cast<double>(state->lookback_spend_nanos[2]) / kNanosPerDollar /
-                                     static_cast<double>(update.lookbacks_ms[2]);
+      const double rate_usd_per_ms = static_cast<double>(state->lookback_spend_nanos[2]) /
+                                     kNanosPerDollar / static_cast<double>(update.lookbacks_ms[2]);
       const double remaining_ms = static_cast<double>(period.end_ms - we);
       const double projected = spend + rate_usd_per_ms * std::max(0.0, remaining_ms);
       st.projected_usd = projected;
       st.projected_exhaustion_ms = 0;
       if (spend < c.amount_usd && rate_usd_per_ms > 0) {
         const double exhaust = static_cast<double>(we) + (c.amount_usd - spend) / rate_usd_per_ms;
-        if (exhaust < static_cast<double>(period.end_ms)) st.projected_exhaustion_ms = static_cast<int64_t>(exhaust);
+        if (exhaust < static_cast<double>(period.end_ms))
+          st.projected_exhaustion_ms = static_cast<int64_t>(exhaust);
       }
       const bool over = st.projected_exhaustion_ms != 0;
       if (c.forecast_alerts && over && eval.forecast_started == 0) {
@@ -380,12 +398,14 @@ absl::StatusOr<std::vector<Alert>> BudgetTracker::EndWindow(WindowStartMs start,
         a.ratio = projected / c.amount_usd;
         a.details.emplace_back("projected_exhaustion", FormatRfc3339Ms(st.projected_exhaustion_ms));
         a.details.emplace_back("period_end", FormatRfc3339Ms(period.end_ms));
-        a.summary = Concat("budget ", c.name, " will exhaust its ", Dollars(c.amount_usd), " ",
-                           BudgetPeriodName(c.period), " budget on ", FormatRfc3339Ms(st.projected_exhaustion_ms),
-                           ", before the period ends (", Dollars(spend), " spent, ", Dollars(projected),
-                           " projected)");
+        a.summary =
+            Concat("budget ", c.name, " will exhaust its ", Dollars(c.amount_usd), " ",
+                   BudgetPeriodName(c.period), " budget on ",
+                   FormatRfc3339Ms(st.projected_exhaustion_ms), ", before the period ends (",
+                   Dollars(spend), " spent, ", Dollars(projected), " projected)");
         alerts.push_back(std::move(a));
-      } else if (eval.forecast_started != 0 && spend < c.amount_usd && projected < 0.9 * c.amount_usd) {
+      } else if (eval.forecast_started != 0 && spend < c.amount_usd &&
+                 projected < 0.9 * c.amount_usd) {
         Alert a = base_alert(AlertKind::kBudgetForecast);
         a.alert_id = MakeAlertId(AlertKind::kBudgetForecast, c.name, period.start_ms);
         a.status = AlertStatus::kResolved;
@@ -414,8 +434,8 @@ absl::StatusOr<std::vector<Alert>> BudgetTracker::EndWindow(WindowStartMs start,
         part.source = "budget";
         ApplyPolicyDetails(policy, part);
         if (m.state != QuotaState::kOk) {
-          part.reason = Concat("budget ", c.name, " at ", Percent(usage), " of ", Dollars(c.amount_usd), " for ",
-                               period.id);
+          part.reason = Concat("budget ", c.name, " at ", Percent(usage), " of ",
+                               Dollars(c.amount_usd), " for ", period.id);
           part.until_ms = period.end_ms;
         }
         auto [it, inserted] = budget_parts.try_emplace(subject, part);
@@ -430,8 +450,9 @@ absl::StatusOr<std::vector<Alert>> BudgetTracker::EndWindow(WindowStartMs start,
     for (auto& [subject, part] : budget_parts) {
       auto it = published_.find(subject);
       if (it != published_.end() && it->second == part) continue;
-      auto set = publisher_->Set(subject, QuotaStore::Part::kBudget,
-                                 part.state == QuotaState::kOk ? std::nullopt : std::optional<QuotaSignal>(part));
+      auto set = publisher_->Set(
+          subject, QuotaStore::Part::kBudget,
+          part.state == QuotaState::kOk ? std::nullopt : std::optional<QuotaSignal>(part));
       if (!set.ok()) return set.status();
       published_[subject] = part;
     }
@@ -440,7 +461,8 @@ absl::StatusOr<std::vector<Alert>> BudgetTracker::EndWindow(WindowStartMs start,
 }
 
 absl::Status BudgetTracker::ApplyAlert(const Alert& alert) {
-  if (!publisher_ || alert.tenant.empty() || alert.status != AlertStatus::kFiring) return absl::OkStatus();
+  if (!publisher_ || alert.tenant.empty() || alert.status != AlertStatus::kFiring)
+    return absl::OkStatus();
   const bool throttles = alert.kind == AlertKind::kRunaway ||
                          (alert.kind == AlertKind::kSpike && alert.severity == Severity::kCritical);
   if (!throttles) return absl::OkStatus();

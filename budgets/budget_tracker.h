@@ -30,7 +30,7 @@ struct BurnRateRule {
   double long_fraction;   // of the period length
   double short_fraction;  // of the period length
   Severity severity;
-  const char* label;      // "1h/5m" at a 30-day scale
+  const char* label;  // "1h/5m" at a 30-day scale
 };
 // 14.4x over 1 h confirmed by 5 min and 6x over 6 h confirmed by 30 min
 // (critical: page), 1x over 3 days confirmed by 6 h (warning: ticket).
@@ -44,7 +44,7 @@ struct BudgetStatus {
   int64_t period_end_ms = 0;
   double amount_usd = 0;
   double spend_usd = 0;
-  double usage = 0;  // spend / amount
+  double usage = 0;                     // spend / amount
   std::vector<double> burn_rates_long;  // per rule
   std::vector<double> burn_rates_short;
   double projected_usd = 0;
@@ -60,9 +60,9 @@ class BudgetTracker {
  public:
   // Fails on an invalid config (unknown time zone, a budget without scope).
   // `publisher` may be null: alerts only, no quota signals.
-  static absl::StatusOr<std::unique_ptr<BudgetTracker>> Create(BudgetsConfig budgets, QuotaConfig quota,
-                                                               BudgetStorePtr store,
-                                                               std::shared_ptr<QuotaPublisher> publisher);
+  static absl::StatusOr<std::unique_ptr<BudgetTracker>> Create(
+      BudgetsConfig budgets, QuotaConfig quota, BudgetStorePtr store,
+      std::shared_ptr<QuotaPublisher> publisher);
   ~BudgetTracker();
 
   // Rows of one closed window; call EndWindow after the last row.
@@ -85,8 +85,8 @@ class BudgetTracker {
 
  private:
   struct Budget;
-  BudgetTracker(BudgetsConfig budgets, QuotaConfig quota, PeriodCalendar calendar, BudgetStorePtr store,
-                std::shared_ptr<QuotaPublisher> publisher);
+  BudgetTracker(BudgetsConfig budgets, QuotaConfig quota, PeriodCalendar calendar,
+                BudgetStorePtr store, std::shared_ptr<QuotaPublisher> publisher);
 
   BudgetsConfig config_;
   QuotaConfig quota_;

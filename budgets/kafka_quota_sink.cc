@@ -7,8 +7,8 @@
 
 namespace burnrate {
 
-absl::Status EnsureCompactedTopic(const KafkaConfig& kafka, const std::string& topic, int partitions,
-                                  int timeout_ms) {
+absl::Status EnsureCompactedTopic(const KafkaConfig& kafka, const std::string& topic,
+                                  int partitions, int timeout_ms) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   auto set = [&](const std::string& k, const std::string& v) {
@@ -31,14 +31,16 @@ absl::Status EnsureCompactedTopic(const KafkaConfig& kafka, const std::string& t
   } else {
     rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
     rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_t* options =
+        rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_AdminOptions_set_operation_timeout(options, timeout_ms, err, sizeof err);
     rd_kafka_CreateTopics(rk, &nt, 1, options, queue);
     rd_kafka_event_t* ev = rd_kafka_queue_poll(queue, timeout_ms + 2000);
     if (ev == nullptr) {
       result = absl::DeadlineExceededError(Concat("kafka: creating topic ", topic, " timed out"));
     } else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      result = absl::UnavailableError(Concat("kafka: creating topic ", topic, ": ", rd_kafka_event_error_string(ev)));
+      result = absl::UnavailableError(
+          Concat("kafka: creating topic ", topic, ": ", rd_kafka_event_error_string(ev)));
     } else {
       size_t n = 0;
       const rd_kafka_topic_result_t** results =
@@ -47,7 +49,8 @@ absl::Status EnsureCompactedTopic(const KafkaConfig& kafka, const std::string& t
         const rd_kafka_resp_err_t code = rd_kafka_topic_result_error(results[i]);
         if (code != RD_KAFKA_RESP_ERR_NO_ERROR && code != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
           const char* msg = rd_kafka_topic_result_error_string(results[i]);
-          result = absl::UnavailableError(Concat("kafka: creating topic ", topic, ": ", msg ? msg : ""));
+          result =
+              absl::UnavailableError(Concat("kafka: creating topic ", topic, ": ", msg ? msg : ""));
         }
       }
     }
@@ -65,7 +68,8 @@ absl::StatusOr<std::unique_ptr<KafkaQuotaSink>> KafkaQuotaSink::Create(const Kaf
   if (auto s = EnsureCompactedTopic(kafka, topic); !s.ok()) return s;
   auto producer = KafkaProducer::Create(kafka);
   if (!producer.ok()) return producer.status();
-  return std::unique_ptr<KafkaQuotaSink>(new KafkaQuotaSink(std::move(*producer), std::move(topic)));
+  return std::unique_ptr<KafkaQuotaSink>(
+      new KafkaQuotaSink(std::move(*producer), std::move(topic)));
 }
 
 KafkaQuotaSink::KafkaQuotaSink(std::unique_ptr<KafkaProducer> producer, std::string topic)

@@ -15,14 +15,15 @@ class KafkaProducer;
 
 // Creates `topic` with cleanup.policy=compact when it does not exist (an
 // existing topic is left as it is). Uses librdkafka's admin API.
-absl::Status EnsureCompactedTopic(const KafkaConfig& kafka, const std::string& topic, int partitions = 3,
-                                  int timeout_ms = 15000);
+absl::Status EnsureCompactedTopic(const KafkaConfig& kafka, const std::string& topic,
+                                  int partitions = 3, int timeout_ms = 15000);
 
 // Thread-safe (the producer is). Publish queues and flushes, so a decision
 // is on the broker when Publish returns OK.
 class KafkaQuotaSink : public QuotaSink {
  public:
-  static absl::StatusOr<std::unique_ptr<KafkaQuotaSink>> Create(const KafkaConfig& kafka, std::string topic);
+  static absl::StatusOr<std::unique_ptr<KafkaQuotaSink>> Create(const KafkaConfig& kafka,
+                                                                std::string topic);
   ~KafkaQuotaSink() override;
   absl::Status Publish(const QuotaSignal& effective) override;
 

@@ -48,15 +48,19 @@ absl::StatusOr<BudgetWindowState> MemoryBudgetStore::ApplyWindow(const BudgetWin
     out.lookback_spend_nanos.push_back(sum);
   }
   if (b.evaluated) {
-    if (b.eval_window == u.window_start_ms) out.eval_from = b.eval_before;
-    else if (b.eval_window < u.window_start_ms) out.eval_from = b.eval_after;
-    else out.superseded = true;
+    if (b.eval_window == u.window_start_ms)
+      out.eval_from = b.eval_before;
+    else if (b.eval_window < u.window_start_ms)
+      out.eval_from = b.eval_after;
+    else
+      out.superseded = true;
   }
   return out;
 }
 
 absl::Status MemoryBudgetStore::SaveEvaluation(const std::string& budget, int64_t window_start_ms,
-                                               const std::string& before, const std::string& after) {
+                                               const std::string& before,
+                                               const std::string& after) {
   Impl::Budget& b = impl_->budgets[budget];
   if (b.evaluated && b.eval_window > window_start_ms) return absl::OkStatus();
   b.evaluated = true;

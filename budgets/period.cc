@@ -12,9 +12,12 @@ struct PeriodCalendar::Zone {
 
 std::string_view BudgetPeriodName(BudgetPeriod period) {
   switch (period) {
-    case BudgetPeriod::kDay: return "day";
-    case BudgetPeriod::kWeek: return "week";
-    case BudgetPeriod::kMonth: return "month";
+    case BudgetPeriod::kDay:
+      return "day";
+    case BudgetPeriod::kWeek:
+      return "week";
+    case BudgetPeriod::kMonth:
+      return "month";
   }
   return "month";
 }
@@ -22,7 +25,8 @@ std::string_view BudgetPeriodName(BudgetPeriod period) {
 absl::StatusOr<PeriodCalendar> PeriodCalendar::Create(const std::string& time_zone) {
   absl::TimeZone tz;
   if (!absl::LoadTimeZone(time_zone, &tz)) {
-    return absl::InvalidArgumentError(Concat("unknown time zone '", time_zone, "' (not in the tz database)"));
+    return absl::InvalidArgumentError(
+        Concat("unknown time zone '", time_zone, "' (not in the tz database)"));
   }
   return PeriodCalendar(time_zone, std::make_unique<Zone>(Zone{tz}));
 }
@@ -52,8 +56,9 @@ PeriodBounds PeriodCalendar::PeriodOf(BudgetPeriod kind, int64_t t_ms) const {
       break;
     case BudgetPeriod::kWeek: {
       // ISO weeks start on Monday.
-      const int since_monday = (static_cast<int>(absl::GetWeekday(day)) -
-                                static_cast<int>(absl::Weekday::monday) + 7) % 7;
+      const int since_monday =
+          (static_cast<int>(absl::GetWeekday(day)) - static_cast<int>(absl::Weekday::monday) + 7) %
+          7;
       first = day - since_monday;
       next = first + 7;
       id = Concat("week-of-", absl::FormatCivilTime(first));

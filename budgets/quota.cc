@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <mutex>
-
 #include <nlohmann/json.hpp>
 
 #include "core/concat.h"
@@ -12,18 +11,23 @@ namespace burnrate {
 
 std::string_view QuotaStateName(QuotaState state) {
   switch (state) {
-    case QuotaState::kOk: return "ok";
-    case QuotaState::kWarn: return "warn";
-    case QuotaState::kThrottle: return "throttle";
-    case QuotaState::kDowngrade: return "downgrade";
-    case QuotaState::kBlock: return "block";
+    case QuotaState::kOk:
+      return "ok";
+    case QuotaState::kWarn:
+      return "warn";
+    case QuotaState::kThrottle:
+      return "throttle";
+    case QuotaState::kDowngrade:
+      return "downgrade";
+    case QuotaState::kBlock:
+      return "block";
   }
   return "ok";
 }
 
 std::optional<QuotaState> ParseQuotaState(std::string_view name) {
-  for (QuotaState s : {QuotaState::kOk, QuotaState::kWarn, QuotaState::kThrottle, QuotaState::kDowngrade,
-                       QuotaState::kBlock}) {
+  for (QuotaState s : {QuotaState::kOk, QuotaState::kWarn, QuotaState::kThrottle,
+                       QuotaState::kDowngrade, QuotaState::kBlock}) {
     if (QuotaStateName(s) == name) return s;
   }
   return std::nullopt;
@@ -38,7 +42,8 @@ std::string QuotaSignalToJson(const QuotaSignal& s) {
   j["rate_factor"] = s.rate_factor;
   j["downgrade_model"] = s.downgrade_model;
   j["reason"] = s.reason;
-  j["until"] = s.until_ms > 0 ? nlohmann::json(FormatRfc3339Ms(s.until_ms)) : nlohmann::json(nullptr);
+  j["until"] =
+      s.until_ms > 0 ? nlohmann::json(FormatRfc3339Ms(s.until_ms)) : nlohmann::json(nullptr);
   j["until_ms"] = s.until_ms;
   j["updated_at"] = FormatRfc3339Ms(s.updated_at_ms);
   j["updated_at_ms"] = s.updated_at_ms;
@@ -61,7 +66,8 @@ absl::StatusOr<QuotaSignal> QuotaSignalFromJson(std::string_view text) {
     return it != j.end() && it->is_number() ? it->get<double>() : fallback;
   };
   s.subject = str("tenant");
-  if (const std::string feature = str("feature"); !feature.empty()) s.subject = Concat(s.subject, "/", feature);
+  if (const std::string feature = str("feature"); !feature.empty())
+    s.subject = Concat(s.subject, "/", feature);
   auto state = ParseQuotaState(str("state"));
   if (!state) return absl::InvalidArgumentError(Concat("unknown quota state '", str("state"), "'"));
   s.state = *state;
@@ -132,7 +138,8 @@ void ApplyPolicyDetails(const QuotaTierPolicy& policy, QuotaSignal& signal) {
 const QuotaTierPolicy& PolicyForTenant(const QuotaConfig& config, std::string_view tenant) {
   static const QuotaTierPolicy kBuiltIn;
   std::string tier = "default";
-  if (auto it = config.tenant_tiers.find(std::string(tenant)); it != config.tenant_tiers.end()) tier = it->second;
+  if (auto it = config.tenant_tiers.find(std::string(tenant)); it != config.tenant_tiers.end())
+    tier = it->second;
   if (auto it = config.tiers.find(tier); it != config.tiers.end()) return it->second;
   if (auto it = config.tiers.find("default"); it != config.tiers.end()) return it->second;
   return kBuiltIn;
@@ -159,7 +166,8 @@ struct MemoryQuotaStore::Impl {
       e.effective = next;
       e.published = true;
     }
-    if (!e.parts[2].has_value() || (e.parts[2]->expires_at_ms != 0 && e.parts[2]->expires_at_ms <= now_ms)) {
+    if (!e.parts[2].has_value() ||
+        (e.parts[2]->expires_at_ms != 0 && e.parts[2]->expires_at_ms <= now_ms)) {
       e.parts[2].reset();
     }
     return {e.effective, changed};
@@ -169,16 +177,17 @@ struct MemoryQuotaStore::Impl {
 MemoryQuotaStore::MemoryQuotaStore() : impl_(std::make_unique<Impl>()) {}
 MemoryQuotaStore::~MemoryQuotaStore() = default;
 
-absl::StatusOr<QuotaStore::Outcome> MemoryQuotaStore::SetPart(const std::string& subject, Part part,
-                                                              const std::optional<QuotaSignal>& value,
-                                                              int64_t now_ms) {
+absl::StatusOr<QuotaStore::Outcome> MemoryQuotaStore::SetPart(
+    const std::string& subject, Part part, const std::optional<QuotaSignal>& value,
+    int64_t now_ms) {
   std::lock_guard lock(impl_->mu);
   auto& e = impl_->subjects[subject];
   e.parts[static_cast<int>(part)] = value;
   return impl_->Recompute(subject, e, now_ms);
 }
 
-absl::StatusOr<QuotaStore::Outcome> MemoryQuotaStore::Recompute(const std::string& subject, int64_t now_ms) {
+absl::StatusOr<QuotaStore::Outcome> MemoryQuotaStore::Recompute(const std::string& subject,
+                                                                int64_t now_ms) {
   std::lock_guard lock(impl_->mu);
   auto& e = impl_->subjects[subject];
   return impl_->Recompute(subject, e, now_ms);

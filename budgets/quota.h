@@ -31,7 +31,7 @@ struct QuotaSignal {
   double rate_factor = 1.0;     // share of requests admitted while throttled
   std::string downgrade_model;  // while downgraded
   std::string reason;
-  int64_t until_ms = 0;         // when it is expected to lift; 0 = not known
+  int64_t until_ms = 0;  // when it is expected to lift; 0 = not known
   int64_t updated_at_ms = 0;
   // Where it came from: "budget", "alert" or "override".
   std::string source;
@@ -85,7 +85,8 @@ class QuotaStore {
     bool changed = false;
   };
   virtual absl::StatusOr<Outcome> SetPart(const std::string& subject, Part part,
-                                          const std::optional<QuotaSignal>& value, int64_t now_ms) = 0;
+                                          const std::optional<QuotaSignal>& value,
+                                          int64_t now_ms) = 0;
   // Recomputes `subject` at now_ms (expired inputs drop out).
   virtual absl::StatusOr<Outcome> Recompute(const std::string& subject, int64_t now_ms) = 0;
   // Every published effective decision.

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-
 #include <nlohmann/json.hpp>
 
 #include "core/concat.h"
@@ -69,9 +68,11 @@ std::shared_ptr<const QuotaSnapshot::Map> QuotaSnapshot::Get() const {
   return map_;
 }
 
-QuotaRefresher::QuotaRefresher(std::shared_ptr<QuotaPublisher> publisher, std::shared_ptr<QuotaSnapshot> snapshot,
-                               int64_t interval_ms)
-    : publisher_(std::move(publisher)), snapshot_(std::move(snapshot)), interval_ms_(std::max<int64_t>(10, interval_ms)) {}
+QuotaRefresher::QuotaRefresher(std::shared_ptr<QuotaPublisher> publisher,
+                               std::shared_ptr<QuotaSnapshot> snapshot, int64_t interval_ms)
+    : publisher_(std::move(publisher)),
+      snapshot_(std::move(snapshot)),
+      interval_ms_(std::max<int64_t>(10, interval_ms)) {}
 
 QuotaRefresher::~QuotaRefresher() { Stop(); }
 
@@ -122,7 +123,8 @@ DecisionOptions DecisionOptionsFrom(const QuotaConfig& config) {
 
 HttpHandler MakeDecisionHandler(std::shared_ptr<QuotaSnapshot> snapshot, DecisionOptions options) {
   if (!options.clock) options.clock = SystemWallClock();
-  return [snapshot = std::move(snapshot), options = std::move(options)](const HttpRequest& request) {
+  return [snapshot = std::move(snapshot),
+          options = std::move(options)](const HttpRequest& request) {
     HttpResponse response;
     response.body.clear();
     const std::string_view tenant = request.Header(options.tenant_header);
@@ -146,7 +148,8 @@ HttpHandler MakeDecisionHandler(std::shared_ptr<QuotaSnapshot> snapshot, Decisio
     const QuotaSignal& d = *decision;
     response.headers.emplace_back("x-burnrate-state", std::string(QuotaStateName(d.state)));
     if (!d.reason.empty()) response.headers.emplace_back("x-burnrate-reason", HeaderSafe(d.reason));
-    if (d.until_ms > 0) response.headers.emplace_back("x-burnrate-until", FormatRfc3339Ms(d.until_ms));
+    if (d.until_ms > 0)
+      response.headers.emplace_back("x-burnrate-until", FormatRfc3339Ms(d.until_ms));
     switch (d.state) {
       case QuotaState::kOk:
       case QuotaState::kWarn:
@@ -199,12 +202,14 @@ HttpHandler MakeQuotaOverridesHandler(std::shared_ptr<QuotaPublisher> publisher,
       body += "]}";
       return Json(200, std::move(body));
     }
-    if (request.path.size() <= prefix.size() + 1 || request.path.compare(0, prefix.size() + 1, prefix + "/") != 0) {
+    if (request.path.size() <= prefix.size() + 1 ||
+        request.path.compare(0, prefix.size() + 1, prefix + "/") != 0) {
       return JsonError(404, "expected /v1/quota/overrides/<tenant>");
     }
     const std::string subject = request.path.substr(prefix.size() + 1);
-    if (subject.size() > 256 ||
-        std::any_of(subject.begin(), subject.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; })) {
+    if (subject.size() > 256 || std::any_of(subject.begin(), subject.end(), [](char c) {
+          return static_cast<unsigned char>(c) < 0x20;
+        })) {
       return JsonError(400, "bad tenant in path");
     }
     if (request.method == "DELETE") {
@@ -217,18 +222,21 @@ HttpHandler MakeQuotaOverridesHandler(std::shared_ptr<QuotaPublisher> publisher,
     nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
     if (!body.is_object()) return JsonError(400, "body must be a JSON object");
     for (const auto& [key, value] : body.items()) {
-      if (key != "state" && key != "rate_factor" && key != "downgrade_model" && key != "until" && key != "reason") {
+      if (key != "state" && key != "rate_factor" && key != "downgrade_model" && key != "until" &&
+          key != "reason") {
         return JsonError(400, Concat("unknown field '", key, "'"));
       }
     }
     QuotaSignal pin;
     pin.subject = subject;
     pin.source = "override";
-    if (!body.contains("state") || !body["state"].is_string()) return JsonError(400, "state is required");
+    if (!body.contains("state") || !body["state"].is_string())
+      return JsonError(400, "state is required");
     auto state = ParseQuotaState(body["state"].get<std::string>());
     if (!state) return JsonError(400, "state must be ok, warn, throttle, downgrade or block");
     pin.state = *state;
-    if (!body.contains("reason") || !body["reason"].is_string() || body["reason"].get<std::string>().empty()) {
+    if (!body.contains("reason") || !body["reason"].is_string() ||
+        body["reason"].get<std::string>().empty()) {
       return JsonError(400, "reason is required");
     }
     pin.reason = body["reason"].get<std::string>().substr(0, 512);
@@ -254,8 +262,10 @@ HttpHandler MakeQuotaOverridesHandler(std::shared_ptr<QuotaPublisher> publisher,
       if (pin.state == QuotaState::kThrottle) pin.rate_factor = f;
     }
     if (body.contains("downgrade_model")) {
-      if (!body["downgrade_model"].is_string()) return JsonError(400, "downgrade_model must be a string");
-      if (pin.state == QuotaState::kDowngrade) pin.downgrade_model = body["downgrade_model"].get<std::string>();
+      if (!body["downgrade_model"].is_string())
+        return JsonError(400, "downgrade_model must be a string");
+      if (pin.state == QuotaState::kDowngrade)
+        pin.downgrade_model = body["downgrade_model"].get<std::string>();
     }
     if (pin.state == QuotaState::kDowngrade && pin.downgrade_model.empty()) {
       return JsonError(400, "downgrade needs downgrade_model (the tier names none)");
@@ -266,7 +276,8 @@ HttpHandler MakeQuotaOverridesHandler(std::shared_ptr<QuotaPublisher> publisher,
   };
 }
 
-void RegisterQuotaRoutes(HttpServer& read_only, HttpServer* admin, std::shared_ptr<QuotaSnapshot> snapshot,
+void RegisterQuotaRoutes(HttpServer& read_only, HttpServer* admin,
+                         std::shared_ptr<QuotaSnapshot> snapshot,
                          std::shared_ptr<QuotaPublisher> publisher, const QuotaConfig& config) {
   HttpHandler decision = MakeDecisionHandler(std::move(snapshot), DecisionOptionsFrom(config));
   // ext_authz forwards the original method, so every method is a check.

@@ -89,7 +89,8 @@ HttpHandler MakeQuotaOverridesHandler(std::shared_ptr<QuotaPublisher> publisher,
 // Registers the decision endpoint (GET, POST and the other methods ext_authz
 // may forward, under quota.decision_path/*) on the read-only server and the
 // override routes on the admin server.
-void RegisterQuotaRoutes(HttpServer& read_only, HttpServer* admin, std::shared_ptr<QuotaSnapshot> snapshot,
+void RegisterQuotaRoutes(HttpServer& read_only, HttpServer* admin,
+                         std::shared_ptr<QuotaSnapshot> snapshot,
                          std::shared_ptr<QuotaPublisher> publisher, const QuotaConfig& config);
 
 }  // namespace burnrate

@@ -14,7 +14,9 @@ WallClock SystemWallClock() {
 
 QuotaPublisher::QuotaPublisher(std::shared_ptr<QuotaStore> store, std::shared_ptr<QuotaSink> sink,
                                WallClock clock)
-    : store_(std::move(store)), sink_(std::move(sink)), clock_(clock ? std::move(clock) : SystemWallClock()) {}
+    : store_(std::move(store)),
+      sink_(std::move(sink)),
+      clock_(clock ? std::move(clock) : SystemWallClock()) {}
 
 absl::StatusOr<QuotaSignal> QuotaPublisher::Set(const std::string& subject, QuotaStore::Part part,
                                                 const std::optional<QuotaSignal>& value) {

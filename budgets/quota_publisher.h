@@ -22,7 +22,8 @@ WallClock SystemWallClock();
 class QuotaPublisher {
  public:
   // `sink` may be null (replay, tests without Kafka).
-  QuotaPublisher(std::shared_ptr<QuotaStore> store, std::shared_ptr<QuotaSink> sink, WallClock clock);
+  QuotaPublisher(std::shared_ptr<QuotaStore> store, std::shared_ptr<QuotaSink> sink,
+                 WallClock clock);
 
   // Sets or clears one input of `subject`; publishes the effective decision
   // when it changed. A sink failure is returned, but the store is already

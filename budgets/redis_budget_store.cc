@@ -85,11 +85,13 @@ std::string RedisBudgetStore::Key(const std::string& budget, const char* suffix)
 }
 
 absl::StatusOr<BudgetWindowState> RedisBudgetStore::ApplyWindow(const BudgetWindowUpdate& u) {
-  std::vector<std::string> args = {std::to_string(u.window_start_ms), std::to_string(u.window_end_ms),
-                                   std::to_string(u.spend_nanos),     u.period_id,
-                                   std::to_string(u.period_start_ms), std::to_string(u.retention_ms)};
+  std::vector<std::string> args = {
+      std::to_string(u.window_start_ms), std::to_string(u.window_end_ms),
+      std::to_string(u.spend_nanos),     u.period_id,
+      std::to_string(u.period_start_ms), std::to_string(u.retention_ms)};
   for (int64_t l : u.lookbacks_ms) args.push_back(std::to_string(l));
-  auto reply = redis_.Script(kApplyScript, {Key(u.budget, "state"), Key(u.budget, "history")}, args);
+  auto reply =
+      redis_.Script(kApplyScript, {Key(u.budget, "state"), Key(u.budget, "history")}, args);
   if (!reply.ok()) return reply.status();
   const auto& e = reply->elements;
   if (e.size() != 6 + u.lookbacks_ms.size()) {
@@ -103,7 +105,8 @@ absl::StatusOr<BudgetWindowState> RedisBudgetStore::ApplyWindow(const BudgetWind
   const std::string& mode = e[4].str;
   out.superseded = mode == "superseded";
   if (mode == "before" || mode == "after") out.eval_from = e[5].str;
-  for (size_t i = 0; i < u.lookbacks_ms.size(); ++i) out.lookback_spend_nanos.push_back(ToInt(e[6 + i].str));
+  for (size_t i = 0; i < u.lookbacks_ms.size(); ++i)
+    out.lookback_spend_nanos.push_back(ToInt(e[6 + i].str));
   return out;
 }
 

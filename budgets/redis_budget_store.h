@@ -21,8 +21,8 @@ class RedisBudgetStore : public BudgetStore {
   explicit RedisBudgetStore(BudgetRedisOptions options);
   ~RedisBudgetStore() override;
   absl::StatusOr<BudgetWindowState> ApplyWindow(const BudgetWindowUpdate& update) override;
-  absl::Status SaveEvaluation(const std::string& budget, int64_t window_start_ms, const std::string& before,
-                              const std::string& after) override;
+  absl::Status SaveEvaluation(const std::string& budget, int64_t window_start_ms,
+                              const std::string& before, const std::string& after) override;
 
  private:
   std::string Key(const std::string& budget, const char* suffix) const;

@@ -34,7 +34,8 @@ RedisReplyValue Convert(const redisReply* r) {
 
 }  // namespace
 
-BudgetRedisConnection::BudgetRedisConnection(BudgetRedisOptions options) : options_(std::move(options)) {}
+BudgetRedisConnection::BudgetRedisConnection(BudgetRedisOptions options)
+    : options_(std::move(options)) {}
 BudgetRedisConnection::~BudgetRedisConnection() { Drop(); }
 
 void BudgetRedisConnection::Drop() {
@@ -62,7 +63,8 @@ absl::Status BudgetRedisConnection::Connect() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<RedisReplyValue> BudgetRedisConnection::Command(const std::vector<std::string>& args) {
+absl::StatusOr<RedisReplyValue> BudgetRedisConnection::Command(
+    const std::vector<std::string>& args) {
   if (auto s = Connect(); !s.ok()) return s;
   std::vector<const char*> argv;
   std::vector<size_t> lens;
@@ -87,9 +89,9 @@ absl::StatusOr<RedisReplyValue> BudgetRedisConnection::Command(const std::vector
   return v;
 }
 
-absl::StatusOr<RedisReplyValue> BudgetRedisConnection::Script(const std::string& body,
-                                                              const std::vector<std::string>& keys,
-                                                              const std::vector<std::string>& args) {
+absl::StatusOr<RedisReplyValue> BudgetRedisConnection::Script(
+    const std::string& body, const std::vector<std::string>& keys,
+    const std::vector<std::string>& args) {
   std::string* sha = nullptr;
   for (auto& [b, s] : shas_) {
     if (b == body) sha = &s;

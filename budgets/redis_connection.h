@@ -41,7 +41,8 @@ class BudgetRedisConnection {
   // An error reply is returned as an error status.
   absl::StatusOr<RedisReplyValue> Command(const std::vector<std::string>& args);
   // EVALSHA, loading the script on NOSCRIPT.
-  absl::StatusOr<RedisReplyValue> Script(const std::string& body, const std::vector<std::string>& keys,
+  absl::StatusOr<RedisReplyValue> Script(const std::string& body,
+                                         const std::vector<std::string>& keys,
                                          const std::vector<std::string>& args);
   const BudgetRedisOptions& options() const { return options_; }
 

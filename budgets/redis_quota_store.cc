@@ -33,13 +33,14 @@ std::string RedisQuotaStore::DecisionKey(const std::string& subject) const {
   return Concat(redis_.options().key_prefix, quota_prefix_, subject);
 }
 
-absl::StatusOr<QuotaStore::Outcome> RedisQuotaStore::SetPart(const std::string& subject, Part part,
-                                                             const std::optional<QuotaSignal>& value,
-                                                             int64_t now_ms) {
+absl::StatusOr<QuotaStore::Outcome> RedisQuotaStore::SetPart(
+    const std::string& subject, Part part, const std::optional<QuotaSignal>& value,
+    int64_t now_ms) {
   return Update(subject, part, value, now_ms);
 }
 
-absl::StatusOr<QuotaStore::Outcome> RedisQuotaStore::Recompute(const std::string& subject, int64_t now_ms) {
+absl::StatusOr<QuotaStore::Outcome> RedisQuotaStore::Recompute(const std::string& subject,
+                                                               int64_t now_ms) {
   return Update(subject, std::nullopt, std::nullopt, now_ms);
 }
 
@@ -79,7 +80,8 @@ absl::StatusOr<QuotaStore::Outcome> RedisQuotaStore::Update(const std::string& s
       }
     }
     if (changed) next.updated_at_ms = now_ms;
-    const bool override_expired = parts[2] && parts[2]->expires_at_ms != 0 && parts[2]->expires_at_ms <= now_ms;
+    const bool override_expired =
+        parts[2] && parts[2]->expires_at_ms != 0 && parts[2]->expires_at_ms <= now_ms;
 
     std::vector<std::vector<std::string>> tx;
     if (part) {

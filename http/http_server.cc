@@ -71,7 +71,8 @@ bool BearerMatches(const HttpRequest& request, std::string_view token) {
 }
 
 HttpResponse Unauthorized() {
-  HttpResponse response = PlainResponse(401, "unauthorized: send Authorization: Bearer <admin token>");
+  HttpResponse response =
+      PlainResponse(401, "unauthorized: send Authorization: Bearer <admin token>");
   response.headers.emplace_back("WWW-Authenticate", "Bearer");
   return response;
 }
@@ -143,7 +144,8 @@ struct HttpServer::Impl {
       // The library reads a malformed length as 0; the request is broken.
       response = PlainResponse(400, "malformed Content-Length");
     } else if (header_bytes > options.max_header_bytes) {
-      response = PlainResponse(431, Concat("request headers over ", options.max_header_bytes, " bytes"));
+      response =
+          PlainResponse(431, Concat("request headers over ", options.max_header_bytes, " bytes"));
     } else if (req.body.size() > options.max_body_bytes) {
       // The library enforces the limit while reading; this covers bodies it
       // could not size up front.
@@ -169,14 +171,16 @@ HttpServer::HttpServer(HttpServerOptions options) : impl_(std::make_unique<Impl>
   const auto timeout = impl_->options.read_timeout;
   impl_->server.set_read_timeout(timeout);
   impl_->server.set_write_timeout(timeout);
-  impl_->server.set_keep_alive_timeout(std::max<time_t>(
-      1, std::chrono::duration_cast<std::chrono::seconds>(timeout).count()));
+  impl_->server.set_keep_alive_timeout(
+      std::max<time_t>(1, std::chrono::duration_cast<std::chrono::seconds>(timeout).count()));
   impl_->server.set_tcp_nodelay(true);
   // Every route goes through one catch-all handler per method, which does
   // burnrate's own routing (the library reads the body only for routed
   // handlers, so a pre-routing hook would see bodies empty).
   Impl* impl = impl_.get();
-  auto serve = [impl](const httplib::Request& req, httplib::Response& res) { impl->Serve(req, res); };
+  auto serve = [impl](const httplib::Request& req, httplib::Response& res) {
+    impl->Serve(req, res);
+  };
   const std::string any = ".*";
   impl_->server.Get(any, serve);
   impl_->server.Post(any, serve);
@@ -221,7 +225,8 @@ absl::Status HttpServer::Start(std::string_view bind_host, int port) {
   int bound = 0;
   if (port == 0) {
     bound = impl_->server.bind_to_any_port(host);
-    if (bound <= 0) return absl::UnavailableError(Concat("cannot bind HTTP listener to ", host, ":0"));
+    if (bound <= 0)
+      return absl::UnavailableError(Concat("cannot bind HTTP listener to ", host, ":0"));
   } else {
     if (!impl_->server.bind_to_port(host, port)) {
       return absl::UnavailableError(Concat("cannot bind HTTP listener to ", host, ":", port));
@@ -253,7 +258,9 @@ void HttpServer::Stop() {
 int HttpServer::port() const { return impl_->port.load(); }
 bool HttpServer::running() const { return impl_->started.load() && impl_->server.is_running(); }
 
-HttpResponse HttpServer::Dispatch(const HttpRequest& request) const { return impl_->Dispatch(request); }
+HttpResponse HttpServer::Dispatch(const HttpRequest& request) const {
+  return impl_->Dispatch(request);
+}
 
 HttpHandler RequireBearerToken(std::string token, HttpHandler handler) {
   return [token = std::move(token), handler = std::move(handler)](const HttpRequest& request) {
@@ -269,6 +276,16 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
     diff = diff | static_cast<unsigned char>(a[i] ^ b[i]);
   }
   return diff == 0;
+}
+
+HttpServerOptions HttpServerOptionsFrom(const HttpConfig& config, bool admin) {
+  HttpServerOptions o;
+  o.threads = config.threads;
+  o.max_body_bytes = config.max_body_bytes;
+  o.max_header_bytes = config.max_header_bytes;
+  o.read_timeout = std::chrono::milliseconds(config.read_timeout_ms);
+  if (admin) o.bearer_token = config.admin_token.value;
+  return o;
 }
 
 absl::StatusOr<std::pair<std::string, int>> ParseHostPort(std::string_view text) {

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/http_types.h"
+#include "http/http_config.h"
 
 namespace burnrate {
 
@@ -82,6 +83,10 @@ HttpHandler RequireBearerToken(std::string token, HttpHandler handler);
 // Compares without an early exit, so the time taken does not reveal how
 // much of a secret matched. Lengths are not secret.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+// Server options from the `http:` config: limits and threads; for the admin
+// listener also the bearer token.
+HttpServerOptions HttpServerOptionsFrom(const HttpConfig& config, bool admin);
 
 // "host:port" (or "[v6]:port") into its parts; port 0..65535.
 absl::StatusOr<std::pair<std::string, int>> ParseHostPort(std::string_view text);

@@ -8,8 +8,11 @@
 #include <cmath>
 #include <random>
 
+#include "budgets/budgets_runtime.h"
 #include "budgets/period.h"
 #include "budgets/quota.h"
+#include "budgets/quota_http.h"
+#include "config/config.h"
 #include "core/time_format.h"
 #include "tests/budgets/window_feed.h"
 
@@ -125,7 +128,8 @@ TEST(BudgetTrackerTest, ThresholdsFireOncePerPeriodAndDriveTheQuotaState) {
   EXPECT_EQ(th->subject, "acme-monthly");
   EXPECT_NEAR(th->observed, 811, 1e-6);
   EXPECT_NEAR(th->ratio, 0.811, 1e-6);
-  EXPECT_EQ(th->alert_id, MakeAlertId(AlertKind::kBudgetThreshold, "acme-monthly|0.8", T("2026-11-01T00:00:00Z")));
+  EXPECT_EQ(th->alert_id, MakeAlertId(AlertKind::kBudgetThreshold, "acme-monthly|0.8",
+                                      T("2026-11-01T00:00:00Z")));
   EXPECT_NE(th->summary.find("81%"), std::string::npos) << th->summary;
   EXPECT_EQ(h.State(), QuotaState::kWarn);
   h.Feed(t0 + 4 * kMinute, 100);  // 91.1%: default tier throttles at 0.9
@@ -155,7 +159,8 @@ TEST(BudgetTrackerTest, AJumpOverSeveralThresholdsIsOneAlert) {
   ASSERT_EQ(CountKind(a, AlertKind::kBudgetThreshold), 1);
   for (const auto& x : a) {
     if (x.kind == AlertKind::kBudgetThreshold) {
-      EXPECT_EQ(x.alert_id, MakeAlertId(AlertKind::kBudgetThreshold, "acme-monthly|0.8", T("2026-11-01T00:00:00Z")));
+      EXPECT_EQ(x.alert_id, MakeAlertId(AlertKind::kBudgetThreshold, "acme-monthly|0.8",
+                                        T("2026-11-01T00:00:00Z")));
     }
   }
   a = h.Feed(T("2026-11-10T00:01:00Z"), 10);
@@ -221,7 +226,8 @@ TEST(BudgetTrackerTest, ForecastGivesTheProjectedExhaustionDate) {
   for (const auto& a : all) {
     if (a.kind != AlertKind::kBudgetForecast) continue;
     EXPECT_EQ(a.severity, Severity::kWarning);
-    EXPECT_EQ(a.alert_id, MakeAlertId(AlertKind::kBudgetForecast, "acme-monthly", T("2026-11-01T00:00:00Z")));
+    EXPECT_EQ(a.alert_id,
+              MakeAlertId(AlertKind::kBudgetForecast, "acme-monthly", T("2026-11-01T00:00:00Z")));
     // Fired at the end of the k-th minute: $10k spent, and the 6-hour window
     // (6h of a 30-day month) says $10k per 360 minutes, so the remaining
     // $(3000 - 10k) lasts (3000 - 10k) * 36 / k minutes; the first k where
@@ -230,7 +236,8 @@ TEST(BudgetTrackerTest, ForecastGivesTheProjectedExhaustionDate) {
     const int k = static_cast<int>((end - t0) / kMinute);
     const int64_t expected = end + static_cast<int64_t>((3000.0 - 10 * k) * 36 / k * kMinute);
     EXPECT_LT(expected, T("2026-12-01T00:00:00Z"));
-    const int64_t previous = end - kMinute + static_cast<int64_t>((3000.0 - 10 * (k - 1)) * 36 / (k - 1) * kMinute);
+    const int64_t previous =
+        end - kMinute + static_cast<int64_t>((3000.0 - 10 * (k - 1)) * 36 / (k - 1) * kMinute);
     EXPECT_GE(previous, T("2026-12-01T00:00:00Z"));
     bool has_date = false;
     for (const auto& [name, v] : a.details) {
@@ -262,7 +269,8 @@ TEST(BudgetTrackerTest, ReapplyingAWindowCountsNothingTwiceAndGivesTheSameAlerts
   ASSERT_TRUE(again.ok());
   EXPECT_NEAR(tracker->statuses()[0].spend_usd, 850, 1e-9);
   ASSERT_EQ(first->size(), again->size());
-  for (size_t i = 0; i < first->size(); ++i) EXPECT_EQ((*first)[i].TransitionKey(), (*again)[i].TransitionKey());
+  for (size_t i = 0; i < first->size(); ++i)
+    EXPECT_EQ((*first)[i].TransitionKey(), (*again)[i].TransitionKey());
   // An older window replayed after newer ones were evaluated is ignored.
   auto old = FeedWindow(*tracker, t0, kMinute, {{"acme", "chat", 700}});
   ASSERT_TRUE(old.ok());
@@ -290,10 +298,14 @@ TEST(BudgetTrackerTest, FeatureAndTeamBudgetsSumTheirScope) {
   config.list = {feature, team};
   auto store = std::make_shared<MemoryQuotaStore>();
   auto publisher = std::make_shared<QuotaPublisher>(store, nullptr, [] { return 0; });
-  auto tracker = *BudgetTracker::Create(config, {}, std::make_unique<MemoryBudgetStore>(), publisher);
+  auto tracker =
+      *BudgetTracker::Create(config, {}, std::make_unique<MemoryBudgetStore>(), publisher);
   const int64_t t0 = T("2026-11-10T00:00:00Z");
   auto a = FeedWindow(*tracker, t0, kMinute,
-                      {{"acme", "summarize", 85}, {"acme", "chat", 40}, {"globex", "chat", 5}, {"initech", "chat", 9}});
+                      {{"acme", "summarize", 85},
+                       {"acme", "chat", 40},
+                       {"globex", "chat", 5},
+                       {"initech", "chat", 9}});
   ASSERT_TRUE(a.ok());
   EXPECT_NEAR(tracker->statuses()[0].spend_usd, 85, 1e-9);
   EXPECT_NEAR(tracker->statuses()[1].spend_usd, 130, 1e-9);
@@ -316,7 +328,7 @@ TEST(QuotaMachineTest, EscalatesAtOnceAndRelaxesWithHysteresisAndHold) {
   EXPECT_EQ(m.state, QuotaState::kThrottle);
   EXPECT_FALSE(m.Update(p, 0.88, 20 * kMinute));  // within the hysteresis band
   EXPECT_EQ(m.state, QuotaState::kThrottle);
-  EXPECT_FALSE(m.Update(p, 0.70, 5 * kMinute));   // not held long enough
+  EXPECT_FALSE(m.Update(p, 0.70, 5 * kMinute));  // not held long enough
   EXPECT_TRUE(m.Update(p, 0.70, 20 * kMinute));
   EXPECT_EQ(m.state, QuotaState::kOk);
   EXPECT_TRUE(m.Update(p, 1.0, 21 * kMinute));
@@ -340,14 +352,20 @@ TEST(QuotaTest, TiersDecideHowFarATenantIsTightened) {
 TEST(QuotaTest, OverridePinsDetectorThrottlesExpire) {
   MemoryQuotaStore store;
   QuotaSignal budget{.subject = "acme", .state = QuotaState::kWarn, .source = "budget"};
-  QuotaSignal alert{.subject = "acme", .state = QuotaState::kThrottle, .rate_factor = 0.25, .source = "alert",
+  QuotaSignal alert{.subject = "acme",
+                    .state = QuotaState::kThrottle,
+                    .rate_factor = 0.25,
+                    .source = "alert",
                     .expires_at_ms = 1000};
   ASSERT_TRUE(store.SetPart("acme", QuotaStore::Part::kBudget, budget, 0).ok());
   auto o = store.SetPart("acme", QuotaStore::Part::kAlert, alert, 10);
   ASSERT_TRUE(o.ok());
   EXPECT_EQ(o->effective.state, QuotaState::kThrottle);
   EXPECT_DOUBLE_EQ(o->effective.rate_factor, 0.25);
-  QuotaSignal pin{.subject = "acme", .state = QuotaState::kOk, .reason = "customer call", .source = "override",
+  QuotaSignal pin{.subject = "acme",
+                  .state = QuotaState::kOk,
+                  .reason = "customer call",
+                  .source = "override",
                   .expires_at_ms = 500};
   o = store.SetPart("acme", QuotaStore::Part::kOverride, pin, 20);
   EXPECT_EQ(o->effective.state, QuotaState::kOk);
@@ -404,17 +422,19 @@ TEST(OvershootTest, SpendPastAHardBudgetStaysWithinTheDocumentedBound) {
     double peak_rate = 0;
     double spent = 0;
     std::map<int64_t, double> open;  // window start -> spend
-    int64_t blocked_seen_at = -1;     // when the gateway learned "block"
+    int64_t blocked_seen_at = -1;    // when the gateway learned "block"
     int64_t pending_block_visible = -1;
     for (int64_t s = 0; s < 3 * 3600; ++s) {  // one-second steps
       const int64_t t = t0 + s * 1000;
       // Windows close at end + lateness; the decision is visible after refresh.
       for (auto it = open.begin(); it != open.end() && it->first + window + lateness <= t;) {
         h.Feed(it->first, it->second);
-        if (h.State() == QuotaState::kBlock && pending_block_visible < 0) pending_block_visible = t + refresh;
+        if (h.State() == QuotaState::kBlock && pending_block_visible < 0)
+          pending_block_visible = t + refresh;
         it = open.erase(it);
       }
-      if (pending_block_visible >= 0 && t >= pending_block_visible && blocked_seen_at < 0) blocked_seen_at = t;
+      if (pending_block_visible >= 0 && t >= pending_block_visible && blocked_seen_at < 0)
+        blocked_seen_at = t;
       if (blocked_seen_at >= 0) break;
       const double rate = rate_dist(rng) * (s % 600 < 60 ? 3 : 1);  // bursts
       peak_rate = std::max(peak_rate, rate);
@@ -427,6 +447,35 @@ TEST(OvershootTest, SpendPastAHardBudgetStaysWithinTheDocumentedBound) {
     EXPECT_GT(overshoot, 0);
     EXPECT_LE(overshoot, bound) << "trial " << trial;
   }
+}
+
+}  // namespace
+}  // namespace burnrate
+
+namespace burnrate {
+namespace {
+
+TEST(BudgetsRuntimeTest, MemoryRuntimeFromConfigServesDecisions) {
+  auto config = ParseConfig(R"(
+budgets:
+  list:
+    - {name: acme-daily, tenant: acme, period: day, amount_usd: 10, hard: true}
+)",
+                            "runtime.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  int64_t now = T("2026-11-10T00:01:00Z");
+  auto rt = MakeMemoryBudgets(*config, [&] { return now; });
+  ASSERT_TRUE(rt.ok()) << rt.status();
+  auto alerts =
+      FeedWindow(*rt->tracker, T("2026-11-10T00:00:00Z"), kMinute, {{"acme", "chat", 12}});
+  ASSERT_TRUE(alerts.ok());
+  ASSERT_TRUE(rt->refresher->RefreshOnce().ok());
+  HttpHandler decide = MakeDecisionHandler(rt->snapshot, DecisionOptionsFrom(config->quota));
+  HttpRequest request;
+  request.method = "GET";
+  request.path = "/v1/decision";
+  request.headers = {{"x-tenant-id", "acme"}};
+  EXPECT_EQ(decide(request).status, 429);
 }
 
 }  // namespace

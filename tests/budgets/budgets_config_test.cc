@@ -37,7 +37,8 @@ budgets:
       tenants: [acme, globex]
       period: week
       amount_usd: 900
-)", "test.yaml");
+)",
+                       "test.yaml");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->http.listen.port, 9464);
   EXPECT_TRUE(c->http.admin_listen.enabled);
@@ -53,7 +54,8 @@ budgets:
   EXPECT_EQ(c->budgets.list[1].period, BudgetPeriod::kWeek);
   const std::string explained = ExplainConfig(*c);
   EXPECT_EQ(explained.find("tok-123"), std::string::npos) << explained;
-  EXPECT_NE(explained.find("<redacted, from env:BURNRATE_TEST_ADMIN_TOKEN>"), std::string::npos) << explained;
+  EXPECT_NE(explained.find("<redacted, from env:BURNRATE_TEST_ADMIN_TOKEN>"), std::string::npos)
+      << explained;
   EXPECT_NE(explained.find("acme-monthly"), std::string::npos);
 }
 
@@ -72,8 +74,9 @@ TEST(BudgetsConfigTest, ErrorsNameTheLine) {
   EXPECT_NE(no_token.status().message().find("admin_token"), std::string::npos);
   auto literal_token = ParseConfig("http:\n  admin_token: hunter2\n", "b.yaml");
   EXPECT_FALSE(literal_token.ok());
-  auto typo = ParseConfig("budgets:\n  list:\n    - name: x\n      tenant: a\n      amount_usd: 1\n      hardd: true\n",
-                          "b.yaml");
+  auto typo = ParseConfig(
+      "budgets:\n  list:\n    - name: x\n      tenant: a\n      amount_usd: 1\n      hardd: true\n",
+      "b.yaml");
   ASSERT_FALSE(typo.ok());
   EXPECT_NE(typo.status().message().find("b.yaml:6:"), std::string::npos) << typo.status();
 }

@@ -3,10 +3,9 @@
 // block, a restart in the middle, and the next month back to ok; the state
 // checked where gateways read it: the Redis key, the compacted Kafka topic
 // and the HTTP decision endpoint.
+#include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 #include <httplib.h>
-
-#include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
@@ -38,9 +37,10 @@ struct Replica {
     decision_key = quota_store->DecisionKey("acme");
     auto sink = KafkaQuotaSink::Create(kafka, topic);
     EXPECT_TRUE(sink.ok()) << sink.status();
-    publisher = std::make_shared<QuotaPublisher>(quota_store, std::shared_ptr<QuotaSink>(std::move(*sink)),
-                                                 [now] { return *now; });
-    auto t = BudgetTracker::Create(budgets, quota, std::make_unique<RedisBudgetStore>(redis), publisher);
+    publisher = std::make_shared<QuotaPublisher>(
+        quota_store, std::shared_ptr<QuotaSink>(std::move(*sink)), [now] { return *now; });
+    auto t =
+        BudgetTracker::Create(budgets, quota, std::make_unique<RedisBudgetStore>(redis), publisher);
     EXPECT_TRUE(t.ok()) << t.status();
     tracker = std::move(*t);
     snapshot = std::make_shared<QuotaSnapshot>();
@@ -66,7 +66,8 @@ class BudgetsIntegrationTest : public ::testing::Test {
     redis_.port = stack.redis_port;
     redis_.key_prefix = testing::UniqueRedisPrefix();
     kafka_.brokers = stack.kafka_brokers;
-    topic_ = "burnrate-quota-test-" + std::to_string(getpid()) + "-" + std::to_string(std::random_device{}());
+    topic_ = "burnrate-quota-test-" + std::to_string(getpid()) + "-" +
+             std::to_string(std::random_device{}());
     BudgetConfig b;
     b.name = "acme-monthly";
     b.tenant = "acme";
@@ -100,7 +101,8 @@ class BudgetsIntegrationTest : public ::testing::Test {
   nlohmann::json RedisDecision(const Replica& r) {
     testing::RedisClient client(redis_.host, redis_.port);
     auto reply = client.CommandArgv({"GET", r.decision_key});
-    std::string text = reply && reply->type == REDIS_REPLY_STRING ? std::string(reply->str, reply->len) : "";
+    std::string text =
+        reply && reply->type == REDIS_REPLY_STRING ? std::string(reply->str, reply->len) : "";
     return text.empty() ? nlohmann::json() : nlohmann::json::parse(text);
   }
   std::string KafkaLastState() {
@@ -232,7 +234,8 @@ TEST_F(BudgetsIntegrationTest, AMonthOfOneTenantThroughEveryStateAndBack) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 429);
     EXPECT_EQ(r->get_header_value("x-burnrate-state"), "block");
-    EXPECT_EQ(std::stoll(r->get_header_value("Retry-After")), (T("2026-12-01T00:00:00Z") - now_ + 999) / 1000);
+    EXPECT_EQ(std::stoll(r->get_header_value("Retry-After")),
+              (T("2026-12-01T00:00:00Z") - now_ + 999) / 1000);
   }
 
   // December: everything is ok again.
@@ -258,8 +261,12 @@ TEST_F(BudgetsIntegrationTest, TwoReplicasAgreeAndOverridesReachEveryone) {
   EXPECT_EQ(RedisDecision(*a)["state"], "warn");
 
   // An operator pin set through replica a is what replica b serves.
-  QuotaSignal pin{.subject = "acme", .state = QuotaState::kBlock, .reason = "fraud review",
-                  .until_ms = now_ + 3'600'000, .source = "override", .expires_at_ms = now_ + 3'600'000};
+  QuotaSignal pin{.subject = "acme",
+                  .state = QuotaState::kBlock,
+                  .reason = "fraud review",
+                  .until_ms = now_ + 3'600'000,
+                  .source = "override",
+                  .expires_at_ms = now_ + 3'600'000};
   ASSERT_TRUE(a->publisher->Set("acme", QuotaStore::Part::kOverride, pin).ok());
   auto r = Decide(*b);
   ASSERT_TRUE(r);

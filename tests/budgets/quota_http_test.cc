@@ -2,9 +2,8 @@
 // over a real loopback server.
 #include "budgets/quota_http.h"
 
-#include <httplib.h>
-
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <nlohmann/json.hpp>
 
@@ -53,7 +52,9 @@ TEST_F(DecisionFixture, AllowsUnknownTenantsAndOk) {
 
 TEST_F(DecisionFixture, WarnAndDowngradeAllowWithHeaders) {
   Set({{.subject = "acme", .state = QuotaState::kWarn, .reason = "budget at 81%"},
-       {.subject = "globex", .state = QuotaState::kDowngrade, .downgrade_model = "gpt-4o-mini",
+       {.subject = "globex",
+        .state = QuotaState::kDowngrade,
+        .downgrade_model = "gpt-4o-mini",
         .reason = "budget at 96%"}});
   auto warn = handler(Check("acme"));
   EXPECT_EQ(warn.status, 200);
@@ -66,7 +67,10 @@ TEST_F(DecisionFixture, WarnAndDowngradeAllowWithHeaders) {
 }
 
 TEST_F(DecisionFixture, BlockIs429WithRetryAfterUntilTheStateLifts) {
-  Set({{.subject = "acme", .state = QuotaState::kBlock, .reason = "budget used up\r\nx: y", .until_ms = kNow + 90'500}});
+  Set({{.subject = "acme",
+        .state = QuotaState::kBlock,
+        .reason = "budget used up\r\nx: y",
+        .until_ms = kNow + 90'500}});
   auto r = handler(Check("acme"));
   EXPECT_EQ(r.status, 429);
   EXPECT_EQ(H(r, "Retry-After"), "91");
@@ -93,7 +97,8 @@ TEST_F(DecisionFixture, ThrottleAdmitsAboutRateFactorOfRequests) {
 }
 
 TEST_F(DecisionFixture, TenantFeatureSignalTightensTheTenantOne) {
-  Set({{.subject = "acme", .state = QuotaState::kWarn}, {.subject = "acme/summarize", .state = QuotaState::kBlock}});
+  Set({{.subject = "acme", .state = QuotaState::kWarn},
+       {.subject = "acme/summarize", .state = QuotaState::kBlock}});
   EXPECT_EQ(handler(Check("acme", "chat")).status, 200);
   EXPECT_EQ(handler(Check("acme", "summarize")).status, 429);
 }
@@ -106,7 +111,8 @@ struct OverrideFixture : ::testing::Test {
     config.tiers["default"].downgrade_model = "gpt-4o-mini";
     handler = MakeQuotaOverridesHandler(publisher, config);
   }
-  HttpResponse Call(const std::string& method, const std::string& path, const std::string& body = "") {
+  HttpResponse Call(const std::string& method, const std::string& path,
+                    const std::string& body = "") {
     HttpRequest r;
     r.method = method;
     r.path = path;
@@ -121,7 +127,8 @@ struct OverrideFixture : ::testing::Test {
 TEST_F(OverrideFixture, PinListAndRemove) {
   const std::string until = FormatRfc3339Ms(kNow + 3'600'000);
   auto put = Call("PUT", "/v1/quota/overrides/acme",
-                  R"({"state":"throttle","rate_factor":0.1,"until":")" + until + R"(","reason":"incident 42"})");
+                  R"({"state":"throttle","rate_factor":0.1,"until":")" + until +
+                      R"(","reason":"incident 42"})");
   ASSERT_EQ(put.status, 200) << put.body;
   auto j = nlohmann::json::parse(put.body);
   EXPECT_EQ(j["state"], "throttle");
@@ -142,7 +149,8 @@ TEST_F(OverrideFixture, PinListAndRemove) {
 
 TEST_F(OverrideFixture, DowngradeTakesTheTierModelUnlessGiven) {
   auto put = Call("PUT", "/v1/quota/overrides/acme",
-                  R"({"state":"downgrade","until":)" + std::to_string(kNow + 60'000) + R"(,"reason":"cost cut"})");
+                  R"({"state":"downgrade","until":)" + std::to_string(kNow + 60'000) +
+                      R"(,"reason":"cost cut"})");
   ASSERT_EQ(put.status, 200) << put.body;
   EXPECT_EQ(nlohmann::json::parse(put.body)["downgrade_model"], "gpt-4o-mini");
 }
@@ -150,14 +158,27 @@ TEST_F(OverrideFixture, DowngradeTakesTheTierModelUnlessGiven) {
 TEST_F(OverrideFixture, BadRequestsAre400) {
   const std::string future = std::to_string(kNow + 60'000);
   EXPECT_EQ(Call("PUT", "/v1/quota/overrides/acme", "not json").status, 400);
-  EXPECT_EQ(Call("PUT", "/v1/quota/overrides/acme", R"({"state":"nope","until":)" + future + R"(,"reason":"x"})").status, 400);
-  EXPECT_EQ(Call("PUT", "/v1/quota/overrides/acme", R"({"state":"block","reason":"x"})").status, 400);
-  EXPECT_EQ(Call("PUT", "/v1/quota/overrides/acme", R"({"state":"block","until":)" + future + "}").status, 400);
-  EXPECT_EQ(Call("PUT", "/v1/quota/overrides/acme", R"({"state":"block","until":5,"reason":"past"})").status, 400);
   EXPECT_EQ(Call("PUT", "/v1/quota/overrides/acme",
-                 R"({"state":"throttle","rate_factor":2,"until":)" + future + R"(,"reason":"x"})").status, 400);
+                 R"({"state":"nope","until":)" + future + R"(,"reason":"x"})")
+                .status,
+            400);
+  EXPECT_EQ(Call("PUT", "/v1/quota/overrides/acme", R"({"state":"block","reason":"x"})").status,
+            400);
+  EXPECT_EQ(
+      Call("PUT", "/v1/quota/overrides/acme", R"({"state":"block","until":)" + future + "}").status,
+      400);
+  EXPECT_EQ(
+      Call("PUT", "/v1/quota/overrides/acme", R"({"state":"block","until":5,"reason":"past"})")
+          .status,
+      400);
   EXPECT_EQ(Call("PUT", "/v1/quota/overrides/acme",
-                 R"({"state":"block","until":)" + future + R"(,"reason":"x","extra":1})").status, 400);
+                 R"({"state":"throttle","rate_factor":2,"until":)" + future + R"(,"reason":"x"})")
+                .status,
+            400);
+  EXPECT_EQ(Call("PUT", "/v1/quota/overrides/acme",
+                 R"({"state":"block","until":)" + future + R"(,"reason":"x","extra":1})")
+                .status,
+            400);
   EXPECT_EQ(Call("PUT", "/v1/quota/overrides/", "{}").status, 404);
 }
 
@@ -176,13 +197,14 @@ TEST(QuotaRoutesTest, DecisionAndAdminOverLoopback) {
   QuotaRefresher refresher(publisher, snapshot, 50);
 
   httplib::Client admin_client("127.0.0.1", admin.port());
-  const std::string body =
-      R"({"state":"block","until":")" + FormatRfc3339Ms(SystemWallClock()() + 600'000) + R"(","reason":"abuse"})";
+  const std::string body = R"({"state":"block","until":")" +
+                           FormatRfc3339Ms(SystemWallClock()() + 600'000) +
+                           R"(","reason":"abuse"})";
   auto unauth = admin_client.Put("/v1/quota/overrides/acme", body, "application/json");
   ASSERT_TRUE(unauth);
   EXPECT_EQ(unauth->status, 401);
-  auto put = admin_client.Put("/v1/quota/overrides/acme", {{"Authorization", "Bearer admin-secret"}}, body,
-                              "application/json");
+  auto put = admin_client.Put("/v1/quota/overrides/acme",
+                              {{"Authorization", "Bearer admin-secret"}}, body, "application/json");
   ASSERT_TRUE(put);
   EXPECT_EQ(put->status, 200) << put->body;
 
@@ -202,7 +224,8 @@ TEST(QuotaRoutesTest, DecisionAndAdminOverLoopback) {
 
   // The background refresher picks up the removal.
   refresher.Start();
-  auto del = admin_client.Delete("/v1/quota/overrides/acme", {{"Authorization", "Bearer admin-secret"}});
+  auto del =
+      admin_client.Delete("/v1/quota/overrides/acme", {{"Authorization", "Bearer admin-secret"}});
   ASSERT_TRUE(del);
   EXPECT_EQ(del->status, 200);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);

@@ -18,7 +18,8 @@ struct Spend {
   double usd = 0;
 };
 
-inline absl::StatusOr<std::vector<Alert>> FeedWindow(BudgetTracker& tracker, int64_t start_ms, int64_t size_ms,
+inline absl::StatusOr<std::vector<Alert>> FeedWindow(BudgetTracker& tracker, int64_t start_ms,
+                                                     int64_t size_ms,
                                                      const std::vector<Spend>& spends) {
   std::vector<WindowTotals> totals(spends.size());
   std::map<std::string, WindowTotals> per_tenant;
@@ -50,7 +51,8 @@ inline absl::StatusOr<std::vector<Alert>> FeedWindow(BudgetTracker& tracker, int
   return tracker.EndWindow(WindowStartMs(start_ms), size_ms);
 }
 
-inline int CountKind(const std::vector<Alert>& alerts, AlertKind kind, AlertStatus status = AlertStatus::kFiring) {
+inline int CountKind(const std::vector<Alert>& alerts, AlertKind kind,
+                     AlertStatus status = AlertStatus::kFiring) {
   int n = 0;
   for (const auto& a : alerts) n += a.kind == kind && a.status == status;
   return n;

@@ -1,9 +1,8 @@
 // The HTTP server on a real loopback socket, driven by cpp-httplib's client.
 #include "http/http_server.h"
 
-#include <httplib.h>
-
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <atomic>
 #include <string>
@@ -45,9 +44,8 @@ class HttpServerTest : public ::testing::Test {
       r.body = "exact";
       return r;
     });
-    server_->Route("GET", "/throws", [](const HttpRequest&) -> HttpResponse {
-      throw std::runtime_error("boom");
-    });
+    server_->Route("GET", "/throws",
+                   [](const HttpRequest&) -> HttpResponse { throw std::runtime_error("boom"); });
     ASSERT_TRUE(server_->Start("127.0.0.1", 0).ok());
     ASSERT_GT(server_->port(), 0);
   }
@@ -126,7 +124,8 @@ TEST_F(HttpServerTest, OversizedBodyIs413AndOversizedHeadersAre431) {
   EXPECT_EQ(fits->status, 201);
 
   httplib::Headers headers;
-  for (int i = 0; i < 10; ++i) headers.emplace("x-filler-" + std::to_string(i), std::string(300, 'h'));
+  for (int i = 0; i < 10; ++i)
+    headers.emplace("x-filler-" + std::to_string(i), std::string(300, 'h'));
   auto heavy = client.Get("/healthz", headers);
   ASSERT_TRUE(heavy);
   EXPECT_EQ(heavy->status, 431);
@@ -168,7 +167,8 @@ TEST_F(HttpServerTest, MalformedRequestsGet4xxAndTheServerSurvives) {
     char buf[1024];
     timeval tv{2, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    for (ssize_t n; (n = recv(fd, buf, sizeof(buf), 0)) > 0;) reply.append(buf, static_cast<size_t>(n));
+    for (ssize_t n; (n = recv(fd, buf, sizeof(buf), 0)) > 0;)
+      reply.append(buf, static_cast<size_t>(n));
     close(fd);
     if (!reply.empty()) {
       ASSERT_GE(reply.size(), 12u) << reply;

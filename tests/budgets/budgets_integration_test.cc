@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 #include <httplib.h>
+#include <librdkafka/rdkafka.h>
 
 #include <nlohmann/json.hpp>
 
@@ -28,6 +29,41 @@ using testing::FeedWindow;
 constexpr int64_t kMinute = 60'000;
 
 int64_t T(const char* rfc3339) { return *ParseRfc3339Ms(rfc3339); }
+
+// The topic's cleanup.policy as the broker reports it ("" if unknown).
+std::string CleanupPolicy(const std::string& brokers, const std::string& topic) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (rk == nullptr) return "";
+  rd_kafka_ConfigResource_t* resource =
+      rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+  rd_kafka_DescribeConfigs(rk, &resource, 1, nullptr, queue);
+  std::string policy;
+  if (rd_kafka_event_t* ev = rd_kafka_queue_poll(queue, 15000)) {
+    size_t n = 0;
+    const rd_kafka_ConfigResource_t** resources =
+        rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &n);
+    for (size_t i = 0; i < n; ++i) {
+      size_t count = 0;
+      const rd_kafka_ConfigEntry_t** entries =
+          rd_kafka_ConfigResource_configs(resources[i], &count);
+      for (size_t j = 0; j < count; ++j) {
+        if (std::string(rd_kafka_ConfigEntry_name(entries[j])) == "cleanup.policy") {
+          const char* value = rd_kafka_ConfigEntry_value(entries[j]);
+          policy = value ? value : "";
+        }
+      }
+    }
+    rd_kafka_event_destroy(ev);
+  }
+  rd_kafka_ConfigResource_destroy(resource);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_destroy(rk);
+  return policy;
+}
 
 // Everything one replica builds over the shared Redis and Kafka.
 struct Replica {
@@ -243,6 +279,7 @@ TEST_F(BudgetsIntegrationTest, AMonthOfOneTenantThroughEveryStateAndBack) {
   EXPECT_EQ(CountKind(a, AlertKind::kBudgetThreshold, AlertStatus::kResolved), 3);
   EXPECT_EQ(RedisDecision(*replica)["state"], "ok");
   EXPECT_EQ(KafkaLastState(), "ok");
+  EXPECT_EQ(CleanupPolicy(kafka_.brokers, topic_), "compact");
   {
     auto r = Decide(*replica);
     ASSERT_TRUE(r);

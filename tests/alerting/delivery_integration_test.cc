@@ -246,6 +246,33 @@ TEST_F(AlertDeliveryIntegration, GivesUpIntoTheDeadLetterList) {
   EXPECT_EQ(r.slack.accepted().count("doomed:firing"), 1u);
 }
 
+TEST_F(AlertDeliveryIntegration, RedisRestartIsAnErrorToTheProducerThenDeliveryResumes) {
+  Receivers r;
+  const AlertingConfig config = FourReceivers(r);
+  redis_.timeout_ms = 500;
+  auto service = NewService(config, nullptr);
+  ASSERT_TRUE(service);
+  service->Start();
+  ASSERT_TRUE(service->Enqueue(MakeTestAlert("before")).ok());
+  ASSERT_TRUE(testing::WaitFor([&] { return r.webhook.accepted().count("before:firing") == 1; }, 20s, "before"));
+
+  testing::StopService("redis", /*kill9=*/false);
+  const Alert during = MakeTestAlert("during");
+  const absl::Status refused = service->Enqueue(during);
+  EXPECT_TRUE(absl::IsUnavailable(refused)) << refused;  // the producer keeps it and tries again
+  testing::StartService("redis");
+
+  // The producer's retry; the outbox reconnects by itself.
+  ASSERT_TRUE(testing::WaitFor([&] { return service->Enqueue(during).ok(); }, 20s, "enqueue after restart"));
+  ASSERT_TRUE(service->Enqueue(MakeTestAlert("after")).ok());
+  const std::map<std::string, int> want = {{"before:firing", 1}, {"during:firing", 1}, {"after:firing", 1}};
+  for (TestReceiver* receiver : r.all()) {
+    ASSERT_TRUE(testing::WaitFor([&] { return receiver->accepted() == want; }, 30s, receiver->url()))
+        << receiver->accepted().size() << " transitions accepted";
+  }
+  EXPECT_GT(service->Stats().outbox_errors + service->Stats().enqueue_errors, 0u);
+}
+
 TEST_F(AlertDeliveryIntegration, KafkaReceiverWritesTheAlertJson) {
   const auto& stack = testing::Stack();
   const std::string topic = testing::CreateTopic(1, "alerts");

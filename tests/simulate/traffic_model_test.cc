@@ -167,7 +167,7 @@ struct LabelStats {
 
 // One pass over the default 28-day run, decoded and priced by the real code.
 class DefaultRunTest : public ::testing::Test {
- protected:
+ public:
   static void SetUpTestSuite() {
     TrafficOptions o;  // the defaults the lead runs
     auto model = MustCreate(o);
@@ -246,6 +246,7 @@ class DefaultRunTest : public ::testing::Test {
     run_ = nullptr;
   }
 
+  // Public: the checks below are plain functions over one shared run.
   struct Run {
     std::vector<IncidentLabel> labels;
     std::vector<LabelStats> stats;
@@ -260,25 +261,25 @@ class DefaultRunTest : public ::testing::Test {
 };
 DefaultRunTest::Run* DefaultRunTest::run_ = nullptr;
 
-TEST_F(DefaultRunTest, SizeKeysAndOrder) {
-  EXPECT_GE(run_->events, 5'000'000u);
-  EXPECT_LE(run_->events, 15'000'000u);
-  EXPECT_EQ(run_->refused, 0u);
-  EXPECT_EQ(run_->out_of_order, 0u);
-  EXPECT_GE(run_->key_count, 500u);
-  EXPECT_GE(run_->distinct_keys, 500u);
-  EXPECT_EQ(run_->unpriced_outside_incidents, 0u);
-  const nlohmann::json meta = nlohmann::json::parse(run_->meta);
+void CheckSizeKeysAndOrder(const DefaultRunTest::Run* run) {
+  EXPECT_GE(run->events, 5'000'000u);
+  EXPECT_LE(run->events, 15'000'000u);
+  EXPECT_EQ(run->refused, 0u);
+  EXPECT_EQ(run->out_of_order, 0u);
+  EXPECT_GE(run->key_count, 500u);
+  EXPECT_GE(run->distinct_keys, 500u);
+  EXPECT_EQ(run->unpriced_outside_incidents, 0u);
+  const nlohmann::json meta = nlohmann::json::parse(run->meta);
   EXPECT_EQ(meta["seed"], 1);
   EXPECT_EQ(meta["start"], "2026-03-02T00:00:00.000Z");
   EXPECT_EQ(meta["warmup_end"], "2026-03-09T00:00:00.000Z");
   EXPECT_EQ(meta["end"], "2026-03-30T00:00:00.000Z");
-  EXPECT_EQ(meta["keys"], run_->key_count);
+  EXPECT_EQ(meta["keys"], run->key_count);
   EXPECT_FALSE(meta["benign"].empty());
 }
 
-TEST_F(DefaultRunTest, SeasonalityIsVisible) {
-  const auto& h = run_->calls_by_hour_of_week;
+void CheckSeasonalityIsVisible(const DefaultRunTest::Run* run) {
+  const auto& h = run->calls_by_hour_of_week;
   double noon = 0, night = 0, weekday = 0, weekend = 0, monday_morning = 0, midweek_morning = 0;
   for (int d = 0; d < 7; ++d) {
     for (int hour = 0; hour < 24; ++hour) (d < 5 ? weekday : weekend) += h[d * 24 + hour];
@@ -302,12 +303,12 @@ TEST_F(DefaultRunTest, SeasonalityIsVisible) {
   EXPECT_GT(monday_morning, midweek_morning * 1.05);
 }
 
-TEST_F(DefaultRunTest, IncidentsCountAndPlacement) {
-  EXPECT_GE(run_->labels.size(), 50u);
+void CheckIncidentsCountAndPlacement(const DefaultRunTest::Run* run) {
+  EXPECT_GE(run->labels.size(), 50u);
   std::map<IncidentKind, int> by_kind;
   std::set<int64_t> hours, weekdays;
-  for (const IncidentLabel& l : run_->labels) {
-    EXPECT_GE(l.start_ms, run_->warmup_end_ms) << l.incident_id;
+  for (const IncidentLabel& l : run->labels) {
+    EXPECT_GE(l.start_ms, run->warmup_end_ms) << l.incident_id;
     EXPECT_GT(l.end_ms, l.start_ms) << l.incident_id;
     EXPECT_GT(l.magnitude, 0) << l.incident_id;
     ++by_kind[l.kind];
@@ -319,10 +320,10 @@ TEST_F(DefaultRunTest, IncidentsCountAndPlacement) {
   EXPECT_EQ(weekdays.size(), 7u);
 }
 
-TEST_F(DefaultRunTest, EachLabelShowsItsSignature) {
-  for (size_t i = 0; i < run_->labels.size(); ++i) {
-    const IncidentLabel& l = run_->labels[i];
-    const LabelStats& s = run_->stats[i];
+void CheckEachLabelShowsItsSignature(const DefaultRunTest::Run* run) {
+  for (size_t i = 0; i < run->labels.size(); ++i) {
+    const IncidentLabel& l = run->labels[i];
+    const LabelStats& s = run->stats[i];
     SCOPED_TRACE(IncidentLabelJson(l));
     const double minutes = static_cast<double>(l.end_ms - l.start_ms) / kMinuteMs;
     ASSERT_GT(s.during.calls, 0);
@@ -369,6 +370,27 @@ TEST_F(DefaultRunTest, EachLabelShowsItsSignature) {
         EXPECT_EQ(s.during.on_label_model, s.during.calls);
         break;
     }
+  }
+}
+
+// One test, so the 28-day run is generated once per process (ctest runs
+// each test in its own process).
+TEST_F(DefaultRunTest, SizeSeasonalityIncidentsAndSignatures) {
+  {
+    SCOPED_TRACE("SizeKeysAndOrder");
+    CheckSizeKeysAndOrder(run_);
+  }
+  {
+    SCOPED_TRACE("SeasonalityIsVisible");
+    CheckSeasonalityIsVisible(run_);
+  }
+  {
+    SCOPED_TRACE("IncidentsCountAndPlacement");
+    CheckIncidentsCountAndPlacement(run_);
+  }
+  {
+    SCOPED_TRACE("EachLabelShowsItsSignature");
+    CheckEachLabelShowsItsSignature(run_);
   }
 }
 

@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <limits>
-
 #include <nlohmann/json.hpp>
 
 #include "core/concat.h"
@@ -59,10 +58,12 @@ absl::StatusOr<Alert> DecodeStoredAlert(std::string_view text) {
     a.alert_id = j.at("id").get<std::string>();
     const auto kind = ParseAlertKind(j.at("kind").get<std::string>());
     const auto severity = ParseSeverity(j.at("severity").get<std::string>());
-    if (!kind || !severity) return absl::DataLossError("stored alert has an unknown kind or severity");
+    if (!kind || !severity)
+      return absl::DataLossError("stored alert has an unknown kind or severity");
     a.kind = *kind;
     a.severity = *severity;
-    a.status = j.at("status").get<std::string>() == "resolved" ? AlertStatus::kResolved : AlertStatus::kFiring;
+    a.status = j.at("status").get<std::string>() == "resolved" ? AlertStatus::kResolved
+                                                               : AlertStatus::kFiring;
     a.tenant = j.at("tenant").get<std::string>();
     a.feature = j.at("feature").get<std::string>();
     a.environment = j.at("environment").get<std::string>();
@@ -77,7 +78,8 @@ absl::StatusOr<Alert> DecodeStoredAlert(std::string_view text) {
     a.started_at_ms = j.at("started").get<int64_t>();
     a.resolved_at_ms = j.at("resolved").get<int64_t>();
     a.summary = j.at("summary").get<std::string>();
-    for (const auto& d : j.at("details")) a.details.emplace_back(d.at(0).get<std::string>(), d.at(1).get<std::string>());
+    for (const auto& d : j.at("details"))
+      a.details.emplace_back(d.at(0).get<std::string>(), d.at(1).get<std::string>());
     return a;
   } catch (const nlohmann::json::exception& e) {
     return absl::DataLossError(Concat("stored alert: ", e.what()));

@@ -56,7 +56,8 @@ struct AlertDeliveryService::Receiver {
     if (refilled_at_ms < 0) {
       tokens = burst;
     } else if (now > refilled_at_ms) {
-      tokens = std::min(burst, tokens + static_cast<double>(now - refilled_at_ms) * rate_per_second / 1000.0);
+      tokens = std::min(
+          burst, tokens + static_cast<double>(now - refilled_at_ms) * rate_per_second / 1000.0);
     }
     refilled_at_ms = std::max(refilled_at_ms, now);
     return tokens >= 1;
@@ -68,22 +69,25 @@ struct AlertDeliveryService::Receiver {
 
 AlertDeliveryService::AlertDeliveryService(AlertingConfig config, AlertOutboxPtr outbox,
                                            AlertingServiceOptions options)
-    : config_(std::move(config)), outbox_(std::move(outbox)), options_(std::move(options)),
+    : config_(std::move(config)),
+      outbox_(std::move(outbox)),
+      options_(std::move(options)),
       clock_(options_.clock ? options_.clock : &system_clock_) {
   silences_ = std::make_unique<SilenceRegistry>(config_.silences, *outbox_, *clock_);
 }
 
-absl::StatusOr<std::unique_ptr<AlertDeliveryService>> AlertDeliveryService::Create(const AlertingConfig& config,
-                                                                                   AlertOutboxPtr outbox,
-                                                                                   AlertingServiceOptions options) {
+absl::StatusOr<std::unique_ptr<AlertDeliveryService>> AlertDeliveryService::Create(
+    const AlertingConfig& config, AlertOutboxPtr outbox, AlertingServiceOptions options) {
   if (!outbox) return absl::InvalidArgumentError("alerting: no outbox");
-  std::unique_ptr<AlertDeliveryService> service(new AlertDeliveryService(config, std::move(outbox), std::move(options)));
+  std::unique_ptr<AlertDeliveryService> service(
+      new AlertDeliveryService(config, std::move(outbox), std::move(options)));
   SinkDeps deps;
   deps.links = {config.dashboard_url, config.quota_url};
   deps.kafka_producer = service->options_.kafka_producer;
   std::set<std::string> names;
   for (const auto& rc : config.receivers) {
-    if (!names.insert(rc.name).second) return absl::InvalidArgumentError(Concat("alerting: receiver ", rc.name, " defined twice"));
+    if (!names.insert(rc.name).second)
+      return absl::InvalidArgumentError(Concat("alerting: receiver ", rc.name, " defined twice"));
     auto r = std::make_unique<Receiver>();
     r->name = rc.name;
     r->type = rc.type;
@@ -91,7 +95,8 @@ absl::StatusOr<std::unique_ptr<AlertDeliveryService>> AlertDeliveryService::Crea
     r->timeout_ms = rc.timeout_ms;
     if (rc.type == "alertmanager") r->resend_interval_ms = rc.alertmanager.resend_interval_ms;
     r->rng.seed(Mix(service->options_.seed, rc.name));
-    if (auto it = service->options_.sink_overrides.find(rc.name); it != service->options_.sink_overrides.end()) {
+    if (auto it = service->options_.sink_overrides.find(rc.name);
+        it != service->options_.sink_overrides.end()) {
       r->sink = std::move(it->second);
     } else {
       auto sink = CreateSink(rc, deps);
@@ -104,7 +109,8 @@ absl::StatusOr<std::unique_ptr<AlertDeliveryService>> AlertDeliveryService::Crea
   std::set<std::string> used;
   CollectReceivers(config.route, used);
   for (const auto& name : used) {
-    if (!names.count(name)) return absl::InvalidArgumentError(Concat("alerting: route names unknown receiver ", name));
+    if (!names.count(name))
+      return absl::InvalidArgumentError(Concat("alerting: route names unknown receiver ", name));
   }
   return service;
 }
@@ -174,7 +180,8 @@ bool AlertDeliveryService::WaitForWork(uint64_t seen_generation) {
 AlertingStatsSnapshot AlertDeliveryService::Stats() const {
   AlertingStatsSnapshot s;
   for (const auto& r : receivers_) {
-    s.receivers.push_back({r->name, r->type, r->ok.load(), r->retry.load(), r->fatal.load(), r->dead.load()});
+    s.receivers.push_back(
+        {r->name, r->type, r->ok.load(), r->retry.load(), r->fatal.load(), r->dead.load()});
   }
   s.enqueued = enqueued_.load();
   s.enqueue_errors = enqueue_errors_.load();
@@ -214,7 +221,8 @@ void AlertDeliveryService::DispatchLoop() {
       std::lock_guard lock(wake_mu_);
       seen = generation_;
     }
-    if (std::chrono::steady_clock::now() - last_silence_refresh > std::chrono::milliseconds(kSilenceRefreshMs)) {
+    if (std::chrono::steady_clock::now() - last_silence_refresh >
+        std::chrono::milliseconds(kSilenceRefreshMs)) {
       last_silence_refresh = std::chrono::steady_clock::now();
       if (!silences_->Refresh().ok()) ++outbox_errors_;
     }
@@ -230,7 +238,8 @@ void AlertDeliveryService::DispatchLoop() {
         } else {
           const bool firing = alert.status == AlertStatus::kFiring;
           for (const auto& decision : RouteAlert(config_.route, alert)) {
-            const Receiver* r = by_name.count(decision.receiver) ? by_name[decision.receiver] : nullptr;
+            const Receiver* r =
+                by_name.count(decision.receiver) ? by_name[decision.receiver] : nullptr;
             if (!r) continue;
             RouteTarget t;
             t.receiver = decision.receiver;
@@ -255,7 +264,8 @@ void AlertDeliveryService::DispatchLoop() {
       }
     }
     // The counts are for metrics; a few per second are plenty.
-    if (std::chrono::steady_clock::now() - last_counts > std::chrono::milliseconds(kCountsRefreshMs)) {
+    if (std::chrono::steady_clock::now() - last_counts >
+        std::chrono::milliseconds(kCountsRefreshMs)) {
       last_counts = std::chrono::steady_clock::now();
       RefreshCounts();
     }
@@ -293,7 +303,8 @@ void AlertDeliveryService::ReceiverLoop(Receiver& r) {
     }
     // Hand back what this thread will not send now.
     for (; i < batch->size(); ++i) {
-      if (!outbox_->Reschedule((*batch)[i], clock_->NowMs(), /*failed=*/false).ok()) ++outbox_errors_;
+      if (!outbox_->Reschedule((*batch)[i], clock_->NowMs(), /*failed=*/false).ok())
+        ++outbox_errors_;
     }
     if (batch->size() < kClaimBatch && !WaitForWork(seen)) break;
   }
@@ -329,13 +340,15 @@ void AlertDeliveryService::Deliver(Receiver& r, const PendingDelivery& d) {
       if (!outbox_->Reschedule(d, now + kResolveBehindFiringMs, false).ok()) ++outbox_errors_;
       return;
     }
-    if (*repeat > 0 && !outbox_->Cancel(firing_id, r.name).ok()) ++outbox_errors_;  // no reminders after resolve
+    if (*repeat > 0 && !outbox_->Cancel(firing_id, r.name).ok())
+      ++outbox_errors_;  // no reminders after resolve
   }
 
   DeliveryContext context;
   context.now_ms = now;
   context.repeat = d.repeat;
-  context.idempotency_key = d.repeat > 0 ? Concat(d.transition_key, ":repeat:", d.repeat) : d.transition_key;
+  context.idempotency_key =
+      d.repeat > 0 ? Concat(d.transition_key, ":repeat:", d.repeat) : d.transition_key;
   r.TakeToken();
   const SinkResult result = r.sink->Deliver(alert, context);
   const int64_t after = clock_->NowMs();
@@ -352,11 +365,13 @@ void AlertDeliveryService::Deliver(Receiver& r, const PendingDelivery& d) {
       ++r.retry;
       if (after - d.enqueued_ms >= config_.outbox.give_up_after_ms) {
         ++r.dead;
-        spdlog::warn("alerting: giving up on {} to receiver {} after {} attempts: {}", d.transition_key, r.name,
-                     d.attempts + 1, result.error);
-        stored = outbox_->DeadLetter(d, Concat("gave up after ", FormatDurationMs(config_.outbox.give_up_after_ms),
-                                               ": ", result.error),
-                                     after);
+        spdlog::warn("alerting: giving up on {} to receiver {} after {} attempts: {}",
+                     d.transition_key, r.name, d.attempts + 1, result.error);
+        stored = outbox_->DeadLetter(
+            d,
+            Concat("gave up after ", FormatDurationMs(config_.outbox.give_up_after_ms), ": ",
+                   result.error),
+            after);
         break;
       }
       int64_t delay;
@@ -365,7 +380,8 @@ void AlertDeliveryService::Deliver(Receiver& r, const PendingDelivery& d) {
         r.blocked_until_ms = after + delay;  // the whole receiver waits, not just this message
       } else {
         const int shift = std::min(d.attempts, 20);
-        const int64_t base = std::min(config_.outbox.max_backoff_ms, config_.outbox.initial_backoff_ms << shift);
+        const int64_t base =
+            std::min(config_.outbox.max_backoff_ms, config_.outbox.initial_backoff_ms << shift);
         std::uniform_int_distribution<int64_t> jitter(base / 2, std::max<int64_t>(base / 2, base));
         delay = jitter(r.rng);
       }
@@ -383,7 +399,8 @@ void AlertDeliveryService::Deliver(Receiver& r, const PendingDelivery& d) {
     // The send happened but the outbox did not record it; after the lease it
     // may be sent again (receivers dedup by the idempotency key).
     ++outbox_errors_;
-    spdlog::warn("alerting: outbox update failed for {}: {}", d.transition_key, std::string(stored.message()));
+    spdlog::warn("alerting: outbox update failed for {}: {}", d.transition_key,
+                 std::string(stored.message()));
   }
 }
 

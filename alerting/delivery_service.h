@@ -62,7 +62,7 @@ struct ReceiverStatsSnapshot {
 
 struct AlertingStatsSnapshot {
   std::vector<ReceiverStatsSnapshot> receivers;  // in config order
-  uint64_t enqueued = 0;       // Enqueue calls through the service that succeeded
+  uint64_t enqueued = 0;                         // Enqueue calls through the service that succeeded
   uint64_t enqueue_errors = 0;
   uint64_t routed = 0;         // transitions routed
   uint64_t silenced = 0;       // transitions dropped by a silence
@@ -80,13 +80,11 @@ class AlertDeliveryService {
  public:
   // Builds every receiver's sink (unknown types and missing secrets are
   // errors) and checks the routes name known receivers.
-  static absl::StatusOr<std::unique_ptr<AlertDeliveryService>> Create(const AlertingConfig& config,
-                                                                      AlertOutboxPtr outbox,
-                                                                      AlertingServiceOptions options = {});
+  static absl::StatusOr<std::unique_ptr<AlertDeliveryService>> Create(
+      const AlertingConfig& config, AlertOutboxPtr outbox, AlertingServiceOptions options = {});
   // The same over a RedisAlertOutbox it connects itself.
-  static absl::StatusOr<std::unique_ptr<AlertDeliveryService>> CreateWithRedis(const AlertingConfig& config,
-                                                                               AlertRedisOptions redis,
-                                                                               AlertingServiceOptions options = {});
+  static absl::StatusOr<std::unique_ptr<AlertDeliveryService>> CreateWithRedis(
+      const AlertingConfig& config, AlertRedisOptions redis, AlertingServiceOptions options = {});
   ~AlertDeliveryService();  // Stop()s
   AlertDeliveryService(const AlertDeliveryService&) = delete;
   AlertDeliveryService& operator=(const AlertDeliveryService&) = delete;
@@ -112,7 +110,8 @@ class AlertDeliveryService {
 
  private:
   struct Receiver;
-  AlertDeliveryService(AlertingConfig config, AlertOutboxPtr outbox, AlertingServiceOptions options);
+  AlertDeliveryService(AlertingConfig config, AlertOutboxPtr outbox,
+                       AlertingServiceOptions options);
   void DispatchLoop();
   void ReceiverLoop(Receiver& r);
   void Deliver(Receiver& r, const PendingDelivery& d);
@@ -135,7 +134,8 @@ class AlertDeliveryService {
   bool started_ = false;
   std::thread dispatcher_;
 
-  std::atomic<uint64_t> enqueued_{0}, enqueue_errors_{0}, routed_{0}, silenced_{0}, unrouted_{0}, outbox_errors_{0};
+  std::atomic<uint64_t> enqueued_{0}, enqueue_errors_{0}, routed_{0}, silenced_{0}, unrouted_{0},
+      outbox_errors_{0};
   std::atomic<int64_t> incoming_{0}, pending_{0}, reminders_{0}, dead_letters_{0}, firing_{0};
 };
 

@@ -49,8 +49,8 @@ std::string UrlEncode(std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : s) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-        c == '.' || c == '~') {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '_' || c == '.' || c == '~') {
       out += static_cast<char>(c);
     } else {
       out += '%';
@@ -73,6 +73,8 @@ std::string DashboardLink(const AlertLinks& links, const Alert& a) {
   return WithQuery(links.dashboard_url, "var-tenant", a.tenant);
 }
 
-std::string QuotaLink(const AlertLinks& links, const Alert& a) { return WithQuery(links.quota_url, "tenant", a.tenant); }
+std::string QuotaLink(const AlertLinks& links, const Alert& a) {
+  return WithQuery(links.quota_url, "tenant", a.tenant);
+}
 
 }  // namespace burnrate

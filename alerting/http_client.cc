@@ -29,7 +29,8 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   if (line.size() > kName.size()) {
     bool match = true;
     for (size_t i = 0; i < kName.size(); ++i) {
-      const char c = line[i] >= 'A' && line[i] <= 'Z' ? static_cast<char>(line[i] - 'A' + 'a') : line[i];
+      const char c =
+          line[i] >= 'A' && line[i] <= 'Z' ? static_cast<char>(line[i] - 'A' + 'a') : line[i];
       if (c != kName[i]) match = false;
     }
     if (match) {
@@ -46,15 +47,6 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
 
 }  // namespace
 
-std::string_view SinkOutcomeName(SinkResult::Outcome outcome) {
-  switch (outcome) {
-    case SinkResult::Outcome::kOk: return "ok";
-    case SinkResult::Outcome::kRetry: return "retry";
-    case SinkResult::Outcome::kFatal: return "fatal";
-  }
-  return "unknown";
-}
-
 HttpClient::HttpClient() {
   InitCurlOnce();
   curl_ = curl_easy_init();
@@ -65,13 +57,15 @@ HttpClient::~HttpClient() {
 }
 
 HttpPostResult HttpPost(const std::string& url, const std::string& body,
-                        const std::vector<std::pair<std::string, std::string>>& headers, int64_t timeout_ms) {
+                        const std::vector<std::pair<std::string, std::string>>& headers,
+                        int64_t timeout_ms) {
   HttpClient client;
   return client.Post(url, body, headers, timeout_ms);
 }
 
 HttpPostResult HttpClient::Post(const std::string& url, const std::string& body,
-                                const std::vector<std::pair<std::string, std::string>>& headers, int64_t timeout_ms) {
+                                const std::vector<std::pair<std::string, std::string>>& headers,
+                                int64_t timeout_ms) {
   HttpPostResult result;
   CURL* curl = static_cast<CURL*>(curl_);
   if (!curl) {
@@ -91,7 +85,8 @@ HttpPostResult HttpClient::Post(const std::string& url, const std::string& body,
   curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min<int64_t>(timeout_ms, 5000)));
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(std::min<int64_t>(timeout_ms, 5000)));
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &result.body);
@@ -112,7 +107,8 @@ HttpPostResult HttpClient::Post(const std::string& url, const std::string& body,
 SinkResult SinkResultFromHttp(const HttpPostResult& r, std::string_view receiver_type) {
   if (r.status == 0) return SinkResult::Retry(Concat(receiver_type, ": ", r.transport_error));
   if (r.status >= 200 && r.status < 300) return SinkResult::Ok();
-  if (r.status == 429) return SinkResult::Retry(Concat(receiver_type, ": HTTP 429"), r.retry_after_ms);
+  if (r.status == 429)
+    return SinkResult::Retry(Concat(receiver_type, ": HTTP 429"), r.retry_after_ms);
   if (r.status == 408 || r.status >= 500) {
     return SinkResult::Retry(Concat(receiver_type, ": HTTP ", r.status), r.retry_after_ms);
   }

@@ -13,7 +13,7 @@
 namespace burnrate {
 
 struct HttpPostResult {
-  int status = 0;            // 0: no HTTP response (connect error, time-out)
+  int status = 0;               // 0: no HTTP response (connect error, time-out)
   std::string transport_error;  // set when status is 0
   std::string body;             // first 4 KiB of the response body
   int64_t retry_after_ms = -1;  // from a Retry-After header in seconds
@@ -29,7 +29,8 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
   HttpPostResult Post(const std::string& url, const std::string& body,
-                      const std::vector<std::pair<std::string, std::string>>& headers, int64_t timeout_ms);
+                      const std::vector<std::pair<std::string, std::string>>& headers,
+                      int64_t timeout_ms);
 
  private:
   void* curl_;  // CURL*, kept out of this header
@@ -37,7 +38,8 @@ class HttpClient {
 
 // A one-off POST on a fresh connection. Thread-safe.
 HttpPostResult HttpPost(const std::string& url, const std::string& body,
-                        const std::vector<std::pair<std::string, std::string>>& headers, int64_t timeout_ms);
+                        const std::vector<std::pair<std::string, std::string>>& headers,
+                        int64_t timeout_ms);
 
 // 2xx: ok. 429 (with Retry-After when given), 408, 5xx and transport
 // errors: retry. Any other status: fatal (the receiver refuses this payload

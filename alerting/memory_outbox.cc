@@ -6,7 +6,8 @@
 
 namespace burnrate {
 
-MemoryAlertOutbox::MemoryAlertOutbox(const AlertClock* clock) : clock_(clock ? clock : &system_clock_) {}
+MemoryAlertOutbox::MemoryAlertOutbox(const AlertClock* clock)
+    : clock_(clock ? clock : &system_clock_) {}
 
 absl::Status MemoryAlertOutbox::Enqueue(const Alert& alert) {
   const int64_t now = clock_->NowMs();
@@ -14,8 +15,10 @@ absl::Status MemoryAlertOutbox::Enqueue(const Alert& alert) {
   const std::string key = alert.TransitionKey();
   if (!transitions_.emplace(key, std::make_pair(alert, now)).second) return absl::OkStatus();
   incoming_.push_back(key);
-  if (alert.status == AlertStatus::kFiring) firing_.insert(alert.alert_id);
-  else firing_.erase(alert.alert_id);
+  if (alert.status == AlertStatus::kFiring)
+    firing_.insert(alert.alert_id);
+  else
+    firing_.erase(alert.alert_id);
   return absl::OkStatus();
 }
 
@@ -51,8 +54,10 @@ absl::Status MemoryAlertOutbox::Route(const std::string& transition_key, int64_t
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<PendingDelivery>> MemoryAlertOutbox::Claim(const std::string& receiver, int64_t now_ms,
-                                                                      int64_t lease_ms, size_t max) {
+absl::StatusOr<std::vector<PendingDelivery>> MemoryAlertOutbox::Claim(const std::string& receiver,
+                                                                      int64_t now_ms,
+                                                                      int64_t lease_ms,
+                                                                      size_t max) {
   std::lock_guard lock(mu_);
   std::vector<std::pair<int64_t, Delivery*>> due;
   for (auto& [id, d] : deliveries_) {
@@ -100,14 +105,16 @@ absl::Status MemoryAlertOutbox::Complete(const PendingDelivery& pd, int64_t next
   return absl::OkStatus();
 }
 
-absl::Status MemoryAlertOutbox::DeadLetter(const PendingDelivery& d, std::string_view reason, int64_t now_ms) {
+absl::Status MemoryAlertOutbox::DeadLetter(const PendingDelivery& d, std::string_view reason,
+                                           int64_t now_ms) {
   std::lock_guard lock(mu_);
   dead_.push_back(DeadLetterJson(d, reason, now_ms));
   RemoveLocked(d.id);
   return absl::OkStatus();
 }
 
-absl::Status MemoryAlertOutbox::Cancel(const std::string& delivery_id, const std::string& receiver) {
+absl::Status MemoryAlertOutbox::Cancel(const std::string& delivery_id,
+                                       const std::string& receiver) {
   (void)receiver;
   std::lock_guard lock(mu_);
   deliveries_.erase(delivery_id);

@@ -22,11 +22,12 @@ class MemoryAlertOutbox : public AlertOutbox {
   absl::StatusOr<std::vector<std::pair<Alert, int64_t>>> PeekIncoming(size_t max) override;
   absl::Status Route(const std::string& transition_key, int64_t enqueued_ms,
                      const std::vector<RouteTarget>& targets) override;
-  absl::StatusOr<std::vector<PendingDelivery>> Claim(const std::string& receiver, int64_t now_ms, int64_t lease_ms,
-                                                     size_t max) override;
+  absl::StatusOr<std::vector<PendingDelivery>> Claim(const std::string& receiver, int64_t now_ms,
+                                                     int64_t lease_ms, size_t max) override;
   absl::Status Reschedule(const PendingDelivery& d, int64_t due_ms, bool failed) override;
   absl::Status Complete(const PendingDelivery& d, int64_t next_repeat_ms) override;
-  absl::Status DeadLetter(const PendingDelivery& d, std::string_view reason, int64_t now_ms) override;
+  absl::Status DeadLetter(const PendingDelivery& d, std::string_view reason,
+                          int64_t now_ms) override;
   absl::Status Cancel(const std::string& delivery_id, const std::string& receiver) override;
   absl::StatusOr<int> PendingRepeat(const std::string& delivery_id) override;
   absl::StatusOr<bool> IsResolved(const std::string& alert_id) override;

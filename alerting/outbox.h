@@ -31,9 +31,9 @@ struct PendingDelivery {
   std::string transition_key;
   std::string receiver;
   Alert alert;
-  int attempts = 0;            // failed attempts so far
-  int repeat = 0;              // 0: the transition; n: the n-th reminder
-  int64_t enqueued_ms = 0;     // give-up is measured from here
+  int attempts = 0;                // failed attempts so far
+  int repeat = 0;                  // 0: the transition; n: the n-th reminder
+  int64_t enqueued_ms = 0;         // give-up is measured from here
   int64_t repeat_interval_ms = 0;  // 0: no reminders
 };
 
@@ -45,11 +45,11 @@ struct RouteTarget {
 };
 
 struct OutboxCounts {
-  int64_t incoming = 0;       // enqueued, not routed yet
-  int64_t pending = 0;        // deliveries of transitions not done yet
-  int64_t reminders = 0;      // reminders scheduled for firing alerts
+  int64_t incoming = 0;   // enqueued, not routed yet
+  int64_t pending = 0;    // deliveries of transitions not done yet
+  int64_t reminders = 0;  // reminders scheduled for firing alerts
   int64_t dead_letters = 0;
-  int64_t firing = 0;         // alerts whose last transition was `firing`
+  int64_t firing = 0;  // alerts whose last transition was `firing`
 };
 
 std::string DeliveryId(std::string_view transition_key, std::string_view receiver);
@@ -74,8 +74,9 @@ class AlertOutbox {
   // Claims up to `max` deliveries of `receiver` due at now_ms: they are not
   // handed out again before now_ms + lease_ms (so replicas sharing the
   // outbox do not send the same one), unless released.
-  virtual absl::StatusOr<std::vector<PendingDelivery>> Claim(const std::string& receiver, int64_t now_ms,
-                                                             int64_t lease_ms, size_t max) = 0;
+  virtual absl::StatusOr<std::vector<PendingDelivery>> Claim(const std::string& receiver,
+                                                             int64_t now_ms, int64_t lease_ms,
+                                                             size_t max) = 0;
   // Makes a claimed delivery due at due_ms again; counts a failed attempt
   // when `failed`.
   virtual absl::Status Reschedule(const PendingDelivery& d, int64_t due_ms, bool failed) = 0;
@@ -83,7 +84,8 @@ class AlertOutbox {
   // next_repeat_ms >= 0, schedules reminder number d.repeat + 1 then.
   virtual absl::Status Complete(const PendingDelivery& d, int64_t next_repeat_ms) = 0;
   // Gives up on the delivery: a dead-letter record, and done.
-  virtual absl::Status DeadLetter(const PendingDelivery& d, std::string_view reason, int64_t now_ms) = 0;
+  virtual absl::Status DeadLetter(const PendingDelivery& d, std::string_view reason,
+                                  int64_t now_ms) = 0;
   // Drops a pending delivery (a reminder of an alert that has resolved).
   virtual absl::Status Cancel(const std::string& delivery_id, const std::string& receiver) = 0;
   // -1: no such pending delivery; otherwise its repeat number.

@@ -115,13 +115,16 @@ int64_t ToInt(const redisReply* r, int64_t fallback = 0) {
 }
 
 std::string ToString(const redisReply* r) {
-  return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) ? std::string(r->str, r->len) : "";
+  return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)
+             ? std::string(r->str, r->len)
+             : "";
 }
 
 // The stored transition: "<enqueued ms>\n<stored alert>".
 absl::StatusOr<std::pair<Alert, int64_t>> ParseTransition(std::string_view value) {
   const size_t nl = value.find('\n');
-  if (nl == std::string_view::npos) return absl::DataLossError("stored transition without its enqueue time");
+  if (nl == std::string_view::npos)
+    return absl::DataLossError("stored transition without its enqueue time");
   int64_t enqueued = 0;
   std::from_chars(value.data(), value.data() + nl, enqueued);
   auto alert = DecodeStoredAlert(value.substr(nl + 1));
@@ -139,14 +142,16 @@ struct RedisAlertOutbox::Reply {
 };
 
 RedisAlertOutbox::RedisAlertOutbox(AlertRedisOptions options, const AlertClock* clock)
-    : options_(std::move(options)), prefix_(options_.key_prefix + "alerts:"), clock_(clock ? clock : &system_clock_) {}
+    : options_(std::move(options)),
+      prefix_(options_.key_prefix + "alerts:"),
+      clock_(clock ? clock : &system_clock_) {}
 
 RedisAlertOutbox::~RedisAlertOutbox() {
   if (context_) redisFree(context_);
 }
 
-absl::StatusOr<std::unique_ptr<RedisAlertOutbox>> RedisAlertOutbox::Connect(const AlertRedisOptions& options,
-                                                                             const AlertClock* clock) {
+absl::StatusOr<std::unique_ptr<RedisAlertOutbox>> RedisAlertOutbox::Connect(
+    const AlertRedisOptions& options, const AlertClock* clock) {
   std::unique_ptr<RedisAlertOutbox> outbox(new RedisAlertOutbox(options, clock));
   std::lock_guard lock(outbox->mu_);
   if (auto s = outbox->ConnectLocked(); !s.ok()) return s;
@@ -164,12 +169,13 @@ absl::Status RedisAlertOutbox::ConnectLocked() {
     const std::string err = context_ ? context_->errstr : "out of memory";
     if (context_) redisFree(context_);
     context_ = nullptr;
-    return absl::UnavailableError(Concat("alert outbox: cannot connect to Redis at ", options_.host, ":",
-                                         options_.port, ": ", err));
+    return absl::UnavailableError(Concat("alert outbox: cannot connect to Redis at ", options_.host,
+                                         ":", options_.port, ": ", err));
   }
   redisSetTimeout(context_, tv);
   if (!options_.password.empty()) {
-    auto* r = static_cast<redisReply*>(redisCommand(context_, "AUTH %b", options_.password.data(), options_.password.size()));
+    auto* r = static_cast<redisReply*>(
+        redisCommand(context_, "AUTH %b", options_.password.data(), options_.password.size()));
     const bool ok = r && r->type != REDIS_REPLY_ERROR;
     if (r) freeReplyObject(r);
     if (!ok) {
@@ -202,7 +208,8 @@ absl::StatusOr<std::unique_ptr<RedisAlertOutbox::Reply>> RedisAlertOutbox::Comma
     return absl::UnavailableError(Concat("alert outbox: Redis: ", err));
   }
   if (reply->r->type == REDIS_REPLY_ERROR) {
-    return absl::InternalError(Concat("alert outbox: Redis: ", std::string(reply->r->str, reply->r->len)));
+    return absl::InternalError(
+        Concat("alert outbox: Redis: ", std::string(reply->r->str, reply->r->len)));
   }
   return reply;
 }
@@ -218,7 +225,8 @@ absl::Status RedisAlertOutbox::Enqueue(const Alert& alert) {
 
 absl::StatusOr<std::vector<std::pair<Alert, int64_t>>> RedisAlertOutbox::PeekIncoming(size_t max) {
   std::lock_guard lock(mu_);
-  auto keys = CommandLocked({"LRANGE", prefix_ + "incoming", "0", std::to_string(static_cast<int64_t>(max) - 1)});
+  auto keys = CommandLocked(
+      {"LRANGE", prefix_ + "incoming", "0", std::to_string(static_cast<int64_t>(max) - 1)});
   if (!keys.ok()) return keys.status();
   std::vector<std::pair<Alert, int64_t>> out;
   const redisReply* list = (*keys)->r;
@@ -226,12 +234,13 @@ absl::StatusOr<std::vector<std::pair<Alert, int64_t>>> RedisAlertOutbox::PeekInc
     const std::string key = ToString(list->element[i]);
     auto value = CommandLocked({"GET", prefix_ + "tx:" + key});
     if (!value.ok()) return value.status();
-    auto parsed = (*value)->r->type == REDIS_REPLY_STRING ? ParseTransition(ToString((*value)->r))
-                                                         : absl::StatusOr<std::pair<Alert, int64_t>>(
-                                                               absl::NotFoundError("expired"));
+    auto parsed = (*value)->r->type == REDIS_REPLY_STRING
+                      ? ParseTransition(ToString((*value)->r))
+                      : absl::StatusOr<std::pair<Alert, int64_t>>(absl::NotFoundError("expired"));
     if (!parsed.ok()) {
       // Expired or unreadable: it can never be delivered; take it off the list.
-      if (auto s = CommandLocked({"LREM", prefix_ + "incoming", "0", key}); !s.ok()) return s.status();
+      if (auto s = CommandLocked({"LREM", prefix_ + "incoming", "0", key}); !s.ok())
+        return s.status();
       continue;
     }
     out.push_back(std::move(*parsed));
@@ -241,7 +250,12 @@ absl::StatusOr<std::vector<std::pair<Alert, int64_t>>> RedisAlertOutbox::PeekInc
 
 absl::Status RedisAlertOutbox::Route(const std::string& transition_key, int64_t enqueued_ms,
                                      const std::vector<RouteTarget>& targets) {
-  std::vector<std::string> args = {"EVAL", kRouteScript, "0", prefix_, transition_key, std::to_string(enqueued_ms),
+  std::vector<std::string> args = {"EVAL",
+                                   kRouteScript,
+                                   "0",
+                                   prefix_,
+                                   transition_key,
+                                   std::to_string(enqueued_ms),
                                    std::to_string(targets.size())};
   for (const auto& t : targets) {
     args.push_back(t.receiver);
@@ -252,7 +266,8 @@ absl::Status RedisAlertOutbox::Route(const std::string& transition_key, int64_t 
   return CommandLocked(args).status();
 }
 
-absl::StatusOr<std::vector<PendingDelivery>> RedisAlertOutbox::Claim(const std::string& receiver, int64_t now_ms,
+absl::StatusOr<std::vector<PendingDelivery>> RedisAlertOutbox::Claim(const std::string& receiver,
+                                                                     int64_t now_ms,
                                                                      int64_t lease_ms, size_t max) {
   std::lock_guard lock(mu_);
   auto r = CommandLocked({"EVAL", kClaimScript, "0", prefix_, receiver, std::to_string(now_ms), "0",
@@ -281,20 +296,22 @@ absl::StatusOr<std::vector<PendingDelivery>> RedisAlertOutbox::Claim(const std::
 
 absl::Status RedisAlertOutbox::Reschedule(const PendingDelivery& d, int64_t due_ms, bool failed) {
   std::lock_guard lock(mu_);
-  return CommandLocked({"EVAL", kRescheduleScript, "0", prefix_, d.id, d.receiver, std::to_string(due_ms),
-                        failed ? "1" : "0"})
+  return CommandLocked({"EVAL", kRescheduleScript, "0", prefix_, d.id, d.receiver,
+                        std::to_string(due_ms), failed ? "1" : "0"})
       .status();
 }
 
 absl::Status RedisAlertOutbox::Complete(const PendingDelivery& d, int64_t next_repeat_ms) {
   std::lock_guard lock(mu_);
   return CommandLocked({"EVAL", kCompleteScript, "0", prefix_, d.id, d.receiver,
-                        std::to_string(options_.marker_ttl_ms), std::to_string(next_repeat_ms < 0 ? -1 : next_repeat_ms),
+                        std::to_string(options_.marker_ttl_ms),
+                        std::to_string(next_repeat_ms < 0 ? -1 : next_repeat_ms),
                         std::to_string(d.repeat + 1)})
       .status();
 }
 
-absl::Status RedisAlertOutbox::DeadLetter(const PendingDelivery& d, std::string_view reason, int64_t now_ms) {
+absl::Status RedisAlertOutbox::DeadLetter(const PendingDelivery& d, std::string_view reason,
+                                          int64_t now_ms) {
   std::lock_guard lock(mu_);
   return CommandLocked({"EVAL", kDeadLetterScript, "0", prefix_, d.id, d.receiver,
                         std::to_string(options_.marker_ttl_ms), DeadLetterJson(d, reason, now_ms)})
@@ -342,7 +359,8 @@ absl::StatusOr<OutboxCounts> RedisAlertOutbox::Counts(const std::vector<std::str
 
 absl::StatusOr<std::vector<std::string>> RedisAlertOutbox::DeadLetters(size_t max) {
   std::lock_guard lock(mu_);
-  auto r = CommandLocked({"LRANGE", prefix_ + "dead", std::to_string(-static_cast<int64_t>(max)), "-1"});
+  auto r =
+      CommandLocked({"LRANGE", prefix_ + "dead", std::to_string(-static_cast<int64_t>(max)), "-1"});
   if (!r.ok()) return r.status();
   std::vector<std::string> out;
   for (size_t i = 0; i < (*r)->r->elements; ++i) out.push_back(ToString((*r)->r->element[i]));

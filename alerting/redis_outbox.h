@@ -31,7 +31,7 @@ namespace burnrate {
 struct AlertRedisOptions {
   std::string host = "127.0.0.1";
   int port = 6379;
-  std::string password;               // empty: no AUTH
+  std::string password;                  // empty: no AUTH
   std::string key_prefix = "burnrate:";  // "alerts:" is appended
   int timeout_ms = 2000;
   // How long tx: and done: markers are kept (give_up_after + 7 days).
@@ -41,19 +41,20 @@ struct AlertRedisOptions {
 class RedisAlertOutbox : public AlertOutbox {
  public:
   // Connects (and fails) up front; `clock` is borrowed, nullptr: the system clock.
-  static absl::StatusOr<std::unique_ptr<RedisAlertOutbox>> Connect(const AlertRedisOptions& options,
-                                                                   const AlertClock* clock = nullptr);
+  static absl::StatusOr<std::unique_ptr<RedisAlertOutbox>> Connect(
+      const AlertRedisOptions& options, const AlertClock* clock = nullptr);
   ~RedisAlertOutbox() override;
 
   absl::Status Enqueue(const Alert& alert) override;
   absl::StatusOr<std::vector<std::pair<Alert, int64_t>>> PeekIncoming(size_t max) override;
   absl::Status Route(const std::string& transition_key, int64_t enqueued_ms,
                      const std::vector<RouteTarget>& targets) override;
-  absl::StatusOr<std::vector<PendingDelivery>> Claim(const std::string& receiver, int64_t now_ms, int64_t lease_ms,
-                                                     size_t max) override;
+  absl::StatusOr<std::vector<PendingDelivery>> Claim(const std::string& receiver, int64_t now_ms,
+                                                     int64_t lease_ms, size_t max) override;
   absl::Status Reschedule(const PendingDelivery& d, int64_t due_ms, bool failed) override;
   absl::Status Complete(const PendingDelivery& d, int64_t next_repeat_ms) override;
-  absl::Status DeadLetter(const PendingDelivery& d, std::string_view reason, int64_t now_ms) override;
+  absl::Status DeadLetter(const PendingDelivery& d, std::string_view reason,
+                          int64_t now_ms) override;
   absl::Status Cancel(const std::string& delivery_id, const std::string& receiver) override;
   absl::StatusOr<int> PendingRepeat(const std::string& delivery_id) override;
   absl::StatusOr<bool> IsResolved(const std::string& alert_id) override;

@@ -18,14 +18,16 @@ void Walk(const RouteConfig& route, const Alert& alert, int64_t group_wait, int6
     if (!child.continue_matching) break;
   }
   if (child_matched || route.receiver.empty()) return;
-  const bool seen = std::any_of(out.begin(), out.end(), [&](const RouteDecision& d) { return d.receiver == route.receiver; });
+  const bool seen = std::any_of(
+      out.begin(), out.end(), [&](const RouteDecision& d) { return d.receiver == route.receiver; });
   if (!seen) out.push_back({route.receiver, group_wait, repeat});
 }
 
 }  // namespace
 
 const std::vector<std::string_view>& AlertLabelNames() {
-  static const std::vector<std::string_view> kNames = {"kind", "severity", "tenant", "feature", "environment", "alert_id"};
+  static const std::vector<std::string_view> kNames = {"kind",    "severity",    "tenant",
+                                                       "feature", "environment", "alert_id"};
   return kNames;
 }
 

@@ -13,7 +13,8 @@
 namespace burnrate {
 
 // The labels routes and silences may match on.
-const std::vector<std::string_view>& AlertLabelNames();  // kind, severity, tenant, feature, environment, alert_id
+const std::vector<std::string_view>&
+AlertLabelNames();  // kind, severity, tenant, feature, environment, alert_id
 // The value of one label of the alert ("" for an unknown label).
 std::string AlertLabel(const Alert& alert, std::string_view label);
 bool LabelsMatch(const std::map<std::string, std::string>& match, const Alert& alert);

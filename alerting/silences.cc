@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-
 #include <nlohmann/json.hpp>
 
 #include "alerting/router.h"
@@ -19,12 +18,9 @@ constexpr size_t kMaxReason = 1024;
 constexpr size_t kMaxValue = 256;
 
 nlohmann::json SilenceObject(const Silence& s) {
-  return {{"id", s.id},
-          {"match", s.match},
-          {"until", FormatRfc3339Ms(s.until_ms)},
-          {"reason", s.reason},
-          {"origin", s.origin},
-          {"created_at", FormatRfc3339Ms(s.created_ms)}};
+  return {
+      {"id", s.id},         {"match", s.match},   {"until", FormatRfc3339Ms(s.until_ms)},
+      {"reason", s.reason}, {"origin", s.origin}, {"created_at", FormatRfc3339Ms(s.created_ms)}};
 }
 
 HttpResponse Json(int status, const nlohmann::json& body) {
@@ -35,7 +31,9 @@ HttpResponse Json(int status, const nlohmann::json& body) {
   return r;
 }
 
-HttpResponse Problem(int status, std::string_view message) { return Json(status, {{"error", message}}); }
+HttpResponse Problem(int status, std::string_view message) {
+  return Json(status, {{"error", message}});
+}
 
 }  // namespace
 
@@ -65,7 +63,8 @@ absl::StatusOr<Silence> SilenceFromJson(std::string_view json) {
 
 SilenceRegistry::SilenceRegistry(const std::vector<SilenceConfig>& from_config, AlertOutbox& outbox,
                                  const AlertClock& clock)
-    : outbox_(outbox), clock_(clock),
+    : outbox_(outbox),
+      clock_(clock),
       next_id_(static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())) {
   for (size_t i = 0; i < from_config.size(); ++i) {
     Silence s;
@@ -107,26 +106,30 @@ std::optional<std::string> SilenceRegistry::Match(const Alert& alert) const {
   return std::nullopt;
 }
 
-absl::StatusOr<Silence> SilenceRegistry::Add(std::map<std::string, std::string> match, int64_t until_ms,
-                                             std::string reason) {
+absl::StatusOr<Silence> SilenceRegistry::Add(std::map<std::string, std::string> match,
+                                             int64_t until_ms, std::string reason) {
   const int64_t now = clock_.NowMs();
   if (match.empty()) return absl::InvalidArgumentError("a silence needs at least one matcher");
   for (const auto& [label, value] : match) {
     const auto& names = AlertLabelNames();
     if (std::find(names.begin(), names.end(), label) == names.end()) {
-      return absl::InvalidArgumentError(Concat("unknown label '", label, "' (expected one of: ", JoinStrings(names, ", "), ")"));
+      return absl::InvalidArgumentError(
+          Concat("unknown label '", label, "' (expected one of: ", JoinStrings(names, ", "), ")"));
     }
     if (value.empty() || value.size() > kMaxValue) {
-      return absl::InvalidArgumentError(Concat("label '", label, "' needs a value of 1 to ", kMaxValue, " bytes"));
+      return absl::InvalidArgumentError(
+          Concat("label '", label, "' needs a value of 1 to ", kMaxValue, " bytes"));
     }
   }
   if (until_ms <= now) return absl::InvalidArgumentError("the silence would already have ended");
-  if (reason.size() > kMaxReason) return absl::InvalidArgumentError("reason is longer than 1024 bytes");
+  if (reason.size() > kMaxReason)
+    return absl::InvalidArgumentError("reason is longer than 1024 bytes");
   Silence s;
   {
     std::lock_guard lock(mu_);
     char buf[17];
-    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(next_id_ * 0x9E3779B97F4A7C15ULL));
+    std::snprintf(buf, sizeof buf, "%016llx",
+                  static_cast<unsigned long long>(next_id_ * 0x9E3779B97F4A7C15ULL));
     ++next_id_;
     s.id = buf;
   }
@@ -145,14 +148,16 @@ absl::Status SilenceRegistry::Remove(const std::string& id) {
   {
     std::lock_guard lock(mu_);
     for (const auto& s : config_) {
-      if (s.id == id) return absl::FailedPreconditionError("this silence comes from the config file");
+      if (s.id == id)
+        return absl::FailedPreconditionError("this silence comes from the config file");
     }
   }
   auto deleted = outbox_.DeleteSilence(id);
   if (!deleted.ok()) return deleted.status();
   std::lock_guard lock(mu_);
   const auto before = api_.size();
-  api_.erase(std::remove_if(api_.begin(), api_.end(), [&](const Silence& s) { return s.id == id; }), api_.end());
+  api_.erase(std::remove_if(api_.begin(), api_.end(), [&](const Silence& s) { return s.id == id; }),
+             api_.end());
   if (!*deleted && before == api_.size()) return absl::NotFoundError("no such silence");
   return absl::OkStatus();
 }
@@ -185,7 +190,8 @@ HttpHandler MakeSilencesHandler(SilenceRegistry& registry) {
       if (j.is_discarded() || !j.is_object()) return Problem(400, "body must be a JSON object");
       std::map<std::string, std::string> match;
       const auto m = j.find("match");
-      if (m == j.end() || !m->is_object()) return Problem(400, "match must be an object of label: value");
+      if (m == j.end() || !m->is_object())
+        return Problem(400, "match must be an object of label: value");
       for (const auto& [k, v] : m->items()) {
         if (!v.is_string()) return Problem(400, Concat("match.", k, " must be a string"));
         match[k] = v.get<std::string>();
@@ -196,7 +202,8 @@ HttpHandler MakeSilencesHandler(SilenceRegistry& registry) {
         if (!parsed) return Problem(400, "until must be an RFC 3339 time");
         until = *parsed;
       } else if (const auto d = j.find("duration"); d != j.end()) {
-        const auto parsed = d->is_string() ? ParseDurationMs(d->get<std::string>()) : absl::InvalidArgumentError("");
+        const auto parsed = d->is_string() ? ParseDurationMs(d->get<std::string>())
+                                           : absl::InvalidArgumentError("");
         if (!parsed.ok()) return Problem(400, "duration must be like 30m, 2h, 1d");
         until = registry.NowMs() + *parsed;
       } else {
@@ -209,7 +216,8 @@ HttpHandler MakeSilencesHandler(SilenceRegistry& registry) {
       }
       auto added = registry.Add(std::move(match), until, std::move(reason));
       if (!added.ok()) {
-        return Problem(absl::IsInvalidArgument(added.status()) ? 400 : 503, std::string(added.status().message()));
+        return Problem(absl::IsInvalidArgument(added.status()) ? 400 : 503,
+                       std::string(added.status().message()));
       }
       return Json(201, SilenceObject(*added));
     }

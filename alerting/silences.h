@@ -35,14 +35,16 @@ absl::StatusOr<Silence> SilenceFromJson(std::string_view json);
 // Thread-safe (a mutex; Match takes it briefly).
 class SilenceRegistry {
  public:
-  SilenceRegistry(const std::vector<SilenceConfig>& from_config, AlertOutbox& outbox, const AlertClock& clock);
+  SilenceRegistry(const std::vector<SilenceConfig>& from_config, AlertOutbox& outbox,
+                  const AlertClock& clock);
 
   // Re-reads API silences from the outbox and drops expired ones there.
   absl::Status Refresh();
   // The id of an active silence matching the alert, if any.
   std::optional<std::string> Match(const Alert& alert) const;
   // Validates and stores an API silence; InvalidArgument for bad input.
-  absl::StatusOr<Silence> Add(std::map<std::string, std::string> match, int64_t until_ms, std::string reason);
+  absl::StatusOr<Silence> Add(std::map<std::string, std::string> match, int64_t until_ms,
+                              std::string reason);
   // NotFound when there is no such API silence; FailedPrecondition for a
   // silence from the config file (edit the file instead).
   absl::Status Remove(const std::string& id);
@@ -61,7 +63,8 @@ class SilenceRegistry {
 // The admin handler for /v1/silences (an ordinary HttpHandler; the server in
 // http/ routes to it and checks the admin bearer token before calling it):
 //   GET    /v1/silences        -> 200 {"silences":[...]} (active ones)
-//   POST   /v1/silences        {"match":{"tenant":"acme"}, "until":"RFC 3339" | "duration":"2h", "reason":"..."}
+//   POST   /v1/silences        {"match":{"tenant":"acme"}, "until":"RFC 3339" | "duration":"2h",
+//   "reason":"..."}
 //                              -> 201 {"id":"...", ...}; 400 for bad input
 //   DELETE /v1/silences/<id>   -> 200; 404 unknown; 409 for a config silence
 // Bodies over 64 KiB get 413; other methods 405.

@@ -3,16 +3,15 @@
 // the real Redis outbox. Starts its own throw-away redis-server on a free
 // loopback port and an HTTP receiver on 127.0.0.1; prints the median, p99
 // and max per receiver. Usage: burnrate-bench-alert-delivery [alerts] [per_second]
-#include <httplib.h>
-#include <nlohmann/json.hpp>
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -20,6 +19,7 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,7 +48,8 @@ int FreePort() {
 
 struct Received {
   std::mutex mu;
-  std::map<std::string, std::map<std::string, Clock::time_point>> at;  // receiver -> alert id -> time
+  std::map<std::string, std::map<std::string, Clock::time_point>>
+      at;  // receiver -> alert id -> time
   void Record(const std::string& receiver, const std::string& id) {
     const auto now = Clock::now();
     std::lock_guard lock(mu);
@@ -72,8 +73,9 @@ int main(int argc, char** argv) {
   // A private Redis, no persistence.
   const int redis_port = FreePort();
   const std::string port_text = std::to_string(redis_port);
-  std::vector<std::string> redis_args = {"redis-server", "--port", port_text, "--bind", "127.0.0.1",
-                                         "--save", "", "--appendonly", "no"};
+  std::vector<std::string> redis_args = {
+      "redis-server", "--port", port_text,      "--bind", "127.0.0.1",
+      "--save",       "",       "--appendonly", "no"};
   std::vector<char*> redis_argv;
   for (auto& a : redis_args) redis_argv.push_back(a.data());
   redis_argv.push_back(nullptr);
@@ -81,7 +83,8 @@ int main(int argc, char** argv) {
   posix_spawn_file_actions_t quiet;
   posix_spawn_file_actions_init(&quiet);
   posix_spawn_file_actions_addopen(&quiet, 1, "/dev/null", O_WRONLY, 0);
-  const int spawned = posix_spawnp(&redis_pid, "redis-server", &quiet, nullptr, redis_argv.data(), environ);
+  const int spawned =
+      posix_spawnp(&redis_pid, "redis-server", &quiet, nullptr, redis_argv.data(), environ);
   posix_spawn_file_actions_destroy(&quiet);
   if (spawned != 0) {
     std::fprintf(stderr, "cannot start redis-server\n");
@@ -140,8 +143,10 @@ int main(int argc, char** argv) {
   std::unique_ptr<AlertDeliveryService> service;
   for (int i = 0; i < 100 && !service; ++i) {  // until redis-server accepts connections
     auto created = AlertDeliveryService::CreateWithRedis(config, redis);
-    if (created.ok()) service = std::move(*created);
-    else std::this_thread::sleep_for(50ms);
+    if (created.ok())
+      service = std::move(*created);
+    else
+      std::this_thread::sleep_for(50ms);
   }
   if (!service) {
     std::fprintf(stderr, "cannot connect to the benchmark's redis-server\n");
@@ -170,14 +175,16 @@ int main(int argc, char** argv) {
     }
   }
   const auto deadline = Clock::now() + 60s;
-  while (received.Count() < static_cast<size_t>(alerts) * 3 && Clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  while (received.Count() < static_cast<size_t>(alerts) * 3 && Clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
   service->Stop();
   server.stop();
   server_thread.join();
   stop_redis();
 
-  std::printf("alert delivery latency, Enqueue -> receipt, %d alerts at %d/s, Redis outbox, 3 receivers\n", alerts,
-              per_second);
+  std::printf(
+      "alert delivery latency, Enqueue -> receipt, %d alerts at %d/s, Redis outbox, 3 receivers\n",
+      alerts, per_second);
   std::vector<double> all;
   for (auto& [receiver, times] : received.at) {
     std::vector<double> ms;
@@ -186,10 +193,12 @@ int main(int argc, char** argv) {
     }
     std::sort(ms.begin(), ms.end());
     all.insert(all.end(), ms.begin(), ms.end());
-    std::printf("  %-13s received %zu/%d  median %.2f ms  p99 %.2f ms  max %.2f ms\n", receiver.c_str(), ms.size(),
-                alerts, ms[ms.size() / 2], ms[ms.size() * 99 / 100], ms.back());
+    std::printf("  %-13s received %zu/%d  median %.2f ms  p99 %.2f ms  max %.2f ms\n",
+                receiver.c_str(), ms.size(), alerts, ms[ms.size() / 2], ms[ms.size() * 99 / 100],
+                ms.back());
   }
   std::sort(all.begin(), all.end());
-  std::printf("  all           median %.2f ms  p99 %.2f ms\n", all[all.size() / 2], all[all.size() * 99 / 100]);
+  std::printf("  all           median %.2f ms  p99 %.2f ms\n", all[all.size() / 2],
+              all[all.size() * 99 / 100]);
   return all.size() == static_cast<size_t>(alerts) * 3 ? 0 : 1;
 }

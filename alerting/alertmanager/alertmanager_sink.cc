@@ -22,8 +22,8 @@ std::string AlertmanagerAlertName(AlertKind kind) {
   return out;
 }
 
-std::string AlertmanagerPayload(const Alert& a, const DeliveryContext& context, int64_t resend_interval_ms,
-                                const AlertLinks& links) {
+std::string AlertmanagerPayload(const Alert& a, const DeliveryContext& context,
+                                int64_t resend_interval_ms, const AlertLinks& links) {
   nlohmann::json labels = {{"alertname", AlertmanagerAlertName(a.kind)},
                            {"kind", AlertKindName(a.kind)},
                            {"severity", SeverityName(a.severity)},
@@ -43,27 +43,30 @@ std::string AlertmanagerPayload(const Alert& a, const DeliveryContext& context, 
   if (!quota.empty()) annotations["quota_url"] = quota;
   for (const auto& [k, v] : a.details) annotations[k] = v;
 
-  const int64_t ends = a.status == AlertStatus::kResolved ? a.resolved_at_ms
-                                                          : context.now_ms + 4 * std::max<int64_t>(resend_interval_ms, 1000);
+  const int64_t ends = a.status == AlertStatus::kResolved
+                           ? a.resolved_at_ms
+                           : context.now_ms + 4 * std::max<int64_t>(resend_interval_ms, 1000);
   nlohmann::json alert = {{"labels", labels},
                           {"annotations", annotations},
                           {"startsAt", FormatRfc3339Ms(a.started_at_ms)},
                           {"endsAt", FormatRfc3339Ms(ends)}};
   const std::string dashboard = DashboardLink(links, a);
   if (!dashboard.empty()) alert["generatorURL"] = dashboard;
-  return nlohmann::json::array({alert}).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return nlohmann::json::array({alert}).dump(-1, ' ', false,
+                                             nlohmann::json::error_handler_t::replace);
 }
 
-AlertmanagerSink::AlertmanagerSink(std::string base_url, int64_t resend_interval_ms, AlertLinks links,
-                                   int64_t timeout_ms)
+AlertmanagerSink::AlertmanagerSink(std::string base_url, int64_t resend_interval_ms,
+                                   AlertLinks links, int64_t timeout_ms)
     : resend_interval_ms_(resend_interval_ms), links_(std::move(links)), timeout_ms_(timeout_ms) {
   while (!base_url.empty() && base_url.back() == '/') base_url.pop_back();
   url_ = Concat(base_url, "/api/v2/alerts");
 }
 
 SinkResult AlertmanagerSink::Deliver(const Alert& alert, const DeliveryContext& context) {
-  const HttpPostResult r = http_.Post(url_, AlertmanagerPayload(alert, context, resend_interval_ms_, links_),
-                                    {{"Content-Type", "application/json"}}, timeout_ms_);
+  const HttpPostResult r =
+      http_.Post(url_, AlertmanagerPayload(alert, context, resend_interval_ms_, links_),
+                 {{"Content-Type", "application/json"}}, timeout_ms_);
   return SinkResultFromHttp(r, "alertmanager");
 }
 

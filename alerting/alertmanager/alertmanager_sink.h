@@ -18,13 +18,14 @@ namespace burnrate {
 // "BurnrateSpike", "BurnrateBudgetBurnRate", ...
 std::string AlertmanagerAlertName(AlertKind kind);
 
-std::string AlertmanagerPayload(const Alert& alert, const DeliveryContext& context, int64_t resend_interval_ms,
-                                const AlertLinks& links);
+std::string AlertmanagerPayload(const Alert& alert, const DeliveryContext& context,
+                                int64_t resend_interval_ms, const AlertLinks& links);
 
 // One Alertmanager (or an HA pair's load balancer). Not thread-safe.
 class AlertmanagerSink : public AlertSink {
  public:
-  AlertmanagerSink(std::string base_url, int64_t resend_interval_ms, AlertLinks links, int64_t timeout_ms);
+  AlertmanagerSink(std::string base_url, int64_t resend_interval_ms, AlertLinks links,
+                   int64_t timeout_ms);
   SinkResult Deliver(const Alert& alert, const DeliveryContext& context) override;
 
  private:

@@ -57,7 +57,9 @@ class MockAlertSink {
   static AlertSinkPtr Handle(std::shared_ptr<MockAlertSink> mock) {
     struct Forwarder : AlertSink {
       std::shared_ptr<MockAlertSink> m;
-      SinkResult Deliver(const Alert& a, const DeliveryContext& c) override { return m->Deliver(a, c); }
+      SinkResult Deliver(const Alert& a, const DeliveryContext& c) override {
+        return m->Deliver(a, c);
+      }
     };
     auto f = std::make_unique<Forwarder>();
     f->m = std::move(mock);

@@ -10,15 +10,19 @@ namespace burnrate {
 
 std::string_view PagerDutySeverity(Severity severity) {
   switch (severity) {
-    case Severity::kCritical: return "critical";
-    case Severity::kWarning: return "warning";
-    case Severity::kInfo: return "info";
+    case Severity::kCritical:
+      return "critical";
+    case Severity::kWarning:
+      return "warning";
+    case Severity::kInfo:
+      return "info";
   }
   return "error";
 }
 
-std::string PagerDutyPayload(const Alert& a, const DeliveryContext& context, std::string_view routing_key,
-                             std::string_view source, const AlertLinks& links) {
+std::string PagerDutyPayload(const Alert& a, const DeliveryContext& context,
+                             std::string_view routing_key, std::string_view source,
+                             const AlertLinks& links) {
   (void)context;
   nlohmann::json body;
   body["routing_key"] = routing_key;
@@ -40,7 +44,8 @@ std::string PagerDutyPayload(const Alert& a, const DeliveryContext& context, std
   if (!a.model.empty()) details["model"] = a.model;
   if (!a.subject.empty()) details["subject"] = a.subject;
   for (const auto& [k, v] : a.details) details[k] = v;
-  const std::string summary = a.summary.empty() ? Concat(AlertKindName(a.kind), " on ", AlertKeyText(a)) : a.summary;
+  const std::string summary =
+      a.summary.empty() ? Concat(AlertKindName(a.kind), " on ", AlertKeyText(a)) : a.summary;
   body["payload"] = {{"summary", TruncateUtf8(summary, 1024)},
                      {"source", source.empty() ? std::string_view("burnrate") : source},
                      {"severity", PagerDutySeverity(a.severity)},
@@ -59,8 +64,9 @@ std::string PagerDutyPayload(const Alert& a, const DeliveryContext& context, std
 }
 
 SinkResult PagerDutySink::Deliver(const Alert& alert, const DeliveryContext& context) {
-  const HttpPostResult r = http_.Post(url_, PagerDutyPayload(alert, context, key_.value, source_, links_),
-                                    {{"Content-Type", "application/json"}}, timeout_ms_);
+  const HttpPostResult r =
+      http_.Post(url_, PagerDutyPayload(alert, context, key_.value, source_, links_),
+                 {{"Content-Type", "application/json"}}, timeout_ms_);
   return SinkResultFromHttp(r, "pagerduty");
 }
 

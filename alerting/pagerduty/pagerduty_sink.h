@@ -16,14 +16,19 @@ namespace burnrate {
 // burnrate's three levels never need).
 std::string_view PagerDutySeverity(Severity severity);
 
-std::string PagerDutyPayload(const Alert& alert, const DeliveryContext& context, std::string_view routing_key,
-                             std::string_view source, const AlertLinks& links);
+std::string PagerDutyPayload(const Alert& alert, const DeliveryContext& context,
+                             std::string_view routing_key, std::string_view source,
+                             const AlertLinks& links);
 
 // One PagerDuty service (routing key). Not thread-safe.
 class PagerDutySink : public AlertSink {
  public:
-  PagerDutySink(Secret routing_key, std::string url, std::string source, AlertLinks links, int64_t timeout_ms)
-      : key_(std::move(routing_key)), url_(std::move(url)), source_(std::move(source)), links_(std::move(links)),
+  PagerDutySink(Secret routing_key, std::string url, std::string source, AlertLinks links,
+                int64_t timeout_ms)
+      : key_(std::move(routing_key)),
+        url_(std::move(url)),
+        source_(std::move(source)),
+        links_(std::move(links)),
         timeout_ms_(timeout_ms) {}
   SinkResult Deliver(const Alert& alert, const DeliveryContext& context) override;
 

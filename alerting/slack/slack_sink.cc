@@ -36,27 +36,38 @@ std::string SlackEscape(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (char c : s) {
-    if (c == '&') out += "&amp;";
-    else if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else out += c;
+    if (c == '&')
+      out += "&amp;";
+    else if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else
+      out += c;
   }
   return out;
 }
 
 std::string SlackPayload(const Alert& a, const DeliveryContext& context, const AlertLinks& links) {
   const bool resolved = a.status == AlertStatus::kResolved;
-  const std::string state = resolved ? "RESOLVED" : (context.repeat > 0 ? "STILL FIRING" : "FIRING");
-  const std::string title = Concat("[", state, "] ", AlertKindName(a.kind), " (", SeverityName(a.severity),
-                                   "): ", AlertKeyText(a));
+  const std::string state =
+      resolved ? "RESOLVED" : (context.repeat > 0 ? "STILL FIRING" : "FIRING");
+  const std::string title = Concat("[", state, "] ", AlertKindName(a.kind), " (",
+                                   SeverityName(a.severity), "): ", AlertKeyText(a));
   nlohmann::json blocks = nlohmann::json::array();
   // Header text is plain_text: no mrkdwn escaping, only the length limit.
-  blocks.push_back({{"type", "header"},
-                    {"text", {{"type", "plain_text"}, {"text", TruncateUtf8(title, kHeaderMax)}, {"emoji", true}}}});
+  blocks.push_back(
+      {{"type", "header"},
+       {"text",
+        {{"type", "plain_text"}, {"text", TruncateUtf8(title, kHeaderMax)}, {"emoji", true}}}});
   if (!a.summary.empty()) {
-    blocks.push_back({{"type", "section"}, {"text", {{"type", "mrkdwn"}, {"text", EscapedWithin(a.summary, kSectionMax)}}}});
+    blocks.push_back(
+        {{"type", "section"},
+         {"text", {{"type", "mrkdwn"}, {"text", EscapedWithin(a.summary, kSectionMax)}}}});
   }
-  auto or_dash = [](const std::string& s) -> std::string_view { return s.empty() ? std::string_view("-") : s; };
+  auto or_dash = [](const std::string& s) -> std::string_view {
+    return s.empty() ? std::string_view("-") : s;
+  };
   nlohmann::json fields = nlohmann::json::array();
   fields.push_back(Field("Tenant", or_dash(a.tenant)));
   fields.push_back(Field("Feature", or_dash(a.feature)));
@@ -78,21 +89,25 @@ std::string SlackPayload(const Alert& a, const DeliveryContext& context, const A
   auto link = [](const std::string& filtered, const std::string& base, std::string_view label) {
     return Concat("<", filtered.size() <= kLinkMax ? filtered : base, "|", label, ">");
   };
-  if (!dashboard.empty()) context_parts.push_back(link(dashboard, links.dashboard_url, "Grafana dashboard"));
+  if (!dashboard.empty())
+    context_parts.push_back(link(dashboard, links.dashboard_url, "Grafana dashboard"));
   if (!quota.empty()) context_parts.push_back(link(quota, links.quota_url, "Quota"));
   context_parts.push_back(Concat("alert `", EscapedWithin(a.alert_id, 200), "`"));
   blocks.push_back({{"type", "context"},
-                    {"elements", {{{"type", "mrkdwn"}, {"text", TruncateUtf8(JoinStrings(context_parts, " · "), kSectionMax)}}}}});
+                    {"elements",
+                     {{{"type", "mrkdwn"},
+                       {"text", TruncateUtf8(JoinStrings(context_parts, " · "), kSectionMax)}}}}});
 
   nlohmann::json body;
-  body["text"] = EscapedWithin(Concat(title, a.summary.empty() ? "" : ": ", a.summary), kSectionMax);
+  body["text"] =
+      EscapedWithin(Concat(title, a.summary.empty() ? "" : ": ", a.summary), kSectionMax);
   body["blocks"] = std::move(blocks);
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 SinkResult SlackSink::Deliver(const Alert& alert, const DeliveryContext& context) {
-  const HttpPostResult r =
-      http_.Post(url_.value, SlackPayload(alert, context, links_), {{"Content-Type", "application/json"}}, timeout_ms_);
+  const HttpPostResult r = http_.Post(url_.value, SlackPayload(alert, context, links_),
+                                      {{"Content-Type", "application/json"}}, timeout_ms_);
   return SinkResultFromHttp(r, "slack");
 }
 

@@ -19,7 +19,8 @@ namespace burnrate {
 std::string SlackEscape(std::string_view s);
 
 // The JSON body for one transition (a reminder when context.repeat > 0).
-std::string SlackPayload(const Alert& alert, const DeliveryContext& context, const AlertLinks& links);
+std::string SlackPayload(const Alert& alert, const DeliveryContext& context,
+                         const AlertLinks& links);
 
 // One Slack webhook. Not thread-safe (the delivery service calls it from one thread).
 class SlackSink : public AlertSink {

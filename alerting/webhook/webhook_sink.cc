@@ -11,8 +11,8 @@ namespace burnrate {
 std::string HmacSha256Hex(std::string_view key, std::string_view message) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
-       message.size(), digest, &length);
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest, &length);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(length * 2);
@@ -35,7 +35,8 @@ SinkResult WebhookSink::Deliver(const Alert& alert, const DeliveryContext& conte
       {"Idempotency-Key", context.idempotency_key},
       {"X-Burnrate-Timestamp", std::to_string(ts)},
   };
-  if (!secret_.empty()) headers.emplace_back("X-Burnrate-Signature", WebhookSignature(secret_.value, ts, body));
+  if (!secret_.empty())
+    headers.emplace_back("X-Burnrate-Signature", WebhookSignature(secret_.value, ts, body));
   return SinkResultFromHttp(http_.Post(url_.value, body, headers, timeout_ms_), "webhook");
 }
 

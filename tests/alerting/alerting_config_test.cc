@@ -72,7 +72,8 @@ TEST_F(AlertingConfigTest, ParsesTheDocumentedExample) {
   EXPECT_EQ(a.silences[0].reason, "planned load test");
 
   // critical + continue: oncall and then the default (no other child matches).
-  auto decisions = RouteAlert(a.route, testing::MakeTestAlert("x", AlertStatus::kFiring, Severity::kCritical));
+  auto decisions =
+      RouteAlert(a.route, testing::MakeTestAlert("x", AlertStatus::kFiring, Severity::kCritical));
   ASSERT_EQ(decisions.size(), 1u);
   EXPECT_EQ(decisions[0].receiver, "oncall");
   EXPECT_EQ(decisions[0].group_wait_ms, 30'000);
@@ -87,7 +88,8 @@ TEST_F(AlertingConfigTest, ExplainRedactsEverySecret) {
   auto c = ParseConfig(kExample, "example.yaml");
   ASSERT_TRUE(c.ok()) << c.status();
   const std::string text = ExplainConfig(*c);
-  for (const char* secret : {"pd-secret-key-123", "slacksecret", "secret-path", "hmac-secret-456"}) {
+  for (const char* secret :
+       {"pd-secret-key-123", "slacksecret", "secret-path", "hmac-secret-456"}) {
     EXPECT_EQ(text.find(secret), std::string::npos) << secret << " leaked:\n" << text;
   }
   EXPECT_NE(text.find("receiver oncall: pagerduty"), std::string::npos) << text;
@@ -100,20 +102,28 @@ TEST_F(AlertingConfigTest, RejectsMistakesWithTheLine) {
     const char* message;
   };
   const Case cases[] = {
-      {"alerting:\n  receivers:\n    - name: x\n      email: {to: a}\n", "bad.yaml:4: unknown key 'email'"},
-      {"alerting:\n  receivers:\n    - name: x\n      slack: {webhook_url: http://literal}\n", "not a literal"},
-      {"alerting:\n  receivers:\n    - name: x\n      log: {}\n  route:\n    receiver: y\n", "unknown receiver 'y'"},
-      {"alerting:\n  receivers:\n    - name: x\n      log: {}\n  route:\n    receiver: x\n    routes:\n"
+      {"alerting:\n  receivers:\n    - name: x\n      email: {to: a}\n",
+       "bad.yaml:4: unknown key 'email'"},
+      {"alerting:\n  receivers:\n    - name: x\n      slack: {webhook_url: http://literal}\n",
+       "not a literal"},
+      {"alerting:\n  receivers:\n    - name: x\n      log: {}\n  route:\n    receiver: y\n",
+       "unknown receiver 'y'"},
+      {"alerting:\n  receivers:\n    - name: x\n      log: {}\n  route:\n    receiver: x\n    "
+       "routes:\n"
        "      - match: {colour: red}\n        receiver: x\n",
        "bad.yaml:8: unknown label 'colour'"},
-      {"alerting:\n  receivers:\n    - name: x\n      log: {}\n  route:\n    receiver: x\n    routes:\n"
+      {"alerting:\n  receivers:\n    - name: x\n      log: {}\n  route:\n    receiver: x\n    "
+       "routes:\n"
        "      - match: {severity: huge}\n        receiver: x\n",
        "unknown severity 'huge'"},
-      {"alerting:\n  receivers:\n    - name: x\n      log: {}\n    - name: x\n      log: {}\n", "defined twice"},
+      {"alerting:\n  receivers:\n    - name: x\n      log: {}\n    - name: x\n      log: {}\n",
+       "defined twice"},
       {"alerting:\n  receivers:\n    - name: 'a|b'\n      log: {}\n", "letters, digits"},
-      {"alerting:\n  receivers:\n    - name: x\n      pagerduty: {routing_key: {env: BR_TEST_UNSET_VAR}}\n",
+      {"alerting:\n  receivers:\n    - name: x\n      pagerduty: {routing_key: {env: "
+       "BR_TEST_UNSET_VAR}}\n",
        "BR_TEST_UNSET_VAR is not set"},
-      {"alerting:\n  receivers:\n    - name: x\n      log: {}\n  silences:\n    - match: {tenant: a}\n      until: soon\n",
+      {"alerting:\n  receivers:\n    - name: x\n      log: {}\n  silences:\n    - match: {tenant: "
+       "a}\n      until: soon\n",
        "RFC 3339"},
   };
   for (const auto& c : cases) {
@@ -141,7 +151,8 @@ TEST_F(AlertingConfigTest, RegistryCreatesEveryTypeByNameAndRejectsUnknownOnes) 
   unknown.type = "carrier-pigeon";
   auto sink = CreateSink(unknown, deps);
   ASSERT_FALSE(sink.ok());
-  EXPECT_NE(std::string(sink.status().message()).find("unknown receiver type 'carrier-pigeon'"), std::string::npos);
+  EXPECT_NE(std::string(sink.status().message()).find("unknown receiver type 'carrier-pigeon'"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -4,10 +4,10 @@
 // ten minutes of simulated time with the delivery service destroyed and
 // recreated in the middle; then every transition arrives exactly once.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "alerting/delivery_service.h"
@@ -25,7 +25,8 @@ using testing::TestReceiver;
 using namespace std::chrono_literals;
 
 int64_t RealNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -100,7 +101,8 @@ class AlertDeliveryIntegration : public ::testing::Test {
 
   // Moves simulated time forward in steps, giving the delivery threads a
   // moment of real time at each step.
-  static void Simulate(ManualAlertClock& clock, AlertDeliveryService& service, int64_t total_ms, int64_t step_ms) {
+  static void Simulate(ManualAlertClock& clock, AlertDeliveryService& service, int64_t total_ms,
+                       int64_t step_ms) {
     for (int64_t t = 0; t < total_ms; t += step_ms) {
       clock.Advance(step_ms);
       service.Wake();
@@ -117,7 +119,8 @@ TEST_F(AlertDeliveryIntegration, EachSinkPayloadIsAcceptedByItsReceiver) {
   auto service = NewService(config, nullptr);
   ASSERT_TRUE(service);
   service->Start();
-  Alert hostile = MakeTestAlert("hostile", AlertStatus::kFiring, Severity::kCritical, std::string(4000, '<'));
+  Alert hostile =
+      MakeTestAlert("hostile", AlertStatus::kFiring, Severity::kCritical, std::string(4000, '<'));
   hostile.summary = std::string(5000, '&') + " <!channel>";
   for (const Alert& a : {MakeTestAlert("a1"), MakeTestAlert("a1", AlertStatus::kResolved),
                          MakeTestAlert("info", AlertStatus::kFiring, Severity::kInfo), hostile}) {
@@ -126,7 +129,8 @@ TEST_F(AlertDeliveryIntegration, EachSinkPayloadIsAcceptedByItsReceiver) {
   const std::map<std::string, int> want = {
       {"a1:firing", 1}, {"a1:resolved", 1}, {"info:firing", 1}, {"hostile:firing", 1}};
   for (TestReceiver* receiver : r.all()) {
-    ASSERT_TRUE(testing::WaitFor([&] { return receiver->accepted() == want; }, 20s, receiver->url()))
+    ASSERT_TRUE(
+        testing::WaitFor([&] { return receiver->accepted() == want; }, 20s, receiver->url()))
         << receiver->accepted().size() << " transitions accepted";
     EXPECT_TRUE(receiver->errors().empty()) << receiver->errors().front();
   }
@@ -166,9 +170,12 @@ TEST_F(AlertDeliveryIntegration, OutagesAndARestartLoseNothingAndDuplicateNothin
   ASSERT_TRUE(service);
   service->Start();
   for (const auto& a : first) ASSERT_TRUE(service->Enqueue(a).ok());
-  ASSERT_TRUE(testing::WaitFor([&] { return r.slack.requests() > 0 && r.pagerduty.requests() > 0 &&
-                                            r.alertmanager.requests() > 0; },
-                               20s, "first attempts"));
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        return r.slack.requests() > 0 && r.pagerduty.requests() > 0 &&
+               r.alertmanager.requests() > 0;
+      },
+      20s, "first attempts"));
   Simulate(clock, *service, 5 * 60'000, 10'000);
 
   // The restart: a new service over the same Redis outbox. The producer
@@ -180,7 +187,8 @@ TEST_F(AlertDeliveryIntegration, OutagesAndARestartLoseNothingAndDuplicateNothin
   for (const auto& a : first) ASSERT_TRUE(service->Enqueue(a).ok());
   for (const auto& a : second) ASSERT_TRUE(service->Enqueue(a).ok());
   Simulate(clock, *service, 5 * 60'000, 10'000);
-  for (TestReceiver* receiver : r.all()) EXPECT_TRUE(receiver->accepted().empty()) << receiver->url();
+  for (TestReceiver* receiver : r.all())
+    EXPECT_TRUE(receiver->accepted().empty()) << receiver->url();
 
   // Recovery.
   r.slack.SetMode(TestReceiver::Mode::kHealthy);
@@ -198,10 +206,12 @@ TEST_F(AlertDeliveryIntegration, OutagesAndARestartLoseNothingAndDuplicateNothin
     }
     return true;
   };
-  for (int step = 0; step < 200 && !all_delivered(); ++step) Simulate(clock, *service, 10'000, 10'000);
+  for (int step = 0; step < 200 && !all_delivered(); ++step)
+    Simulate(clock, *service, 10'000, 10'000);
   // Another ten minutes: nothing more may arrive.
   Simulate(clock, *service, 10 * 60'000, 30'000);
-  ASSERT_TRUE(testing::WaitFor([&] { return service->Stats().pending == 0; }, 10s, "outbox drained"));
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return service->Stats().pending == 0; }, 10s, "outbox drained"));
 
   for (TestReceiver* receiver : r.all()) {
     EXPECT_EQ(receiver->accepted(), want) << receiver->url();
@@ -231,7 +241,8 @@ TEST_F(AlertDeliveryIntegration, GivesUpIntoTheDeadLetterList) {
   service->Start();
   ASSERT_TRUE(service->Enqueue(MakeTestAlert("doomed")).ok());
   Simulate(clock, *service, 12 * 60'000, 20'000);
-  ASSERT_TRUE(testing::WaitFor([&] { return service->Stats().dead_letters == 1; }, 10s, "dead letter"));
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return service->Stats().dead_letters == 1; }, 10s, "dead letter"));
   const auto dead = service->outbox().DeadLetters(10);
   ASSERT_TRUE(dead.ok());
   ASSERT_EQ(dead->size(), 1u);
@@ -254,7 +265,8 @@ TEST_F(AlertDeliveryIntegration, RedisRestartIsAnErrorToTheProducerThenDeliveryR
   ASSERT_TRUE(service);
   service->Start();
   ASSERT_TRUE(service->Enqueue(MakeTestAlert("before")).ok());
-  ASSERT_TRUE(testing::WaitFor([&] { return r.webhook.accepted().count("before:firing") == 1; }, 20s, "before"));
+  ASSERT_TRUE(testing::WaitFor([&] { return r.webhook.accepted().count("before:firing") == 1; },
+                               20s, "before"));
 
   testing::StopService("redis", /*kill9=*/false);
   const Alert during = MakeTestAlert("during");
@@ -263,11 +275,14 @@ TEST_F(AlertDeliveryIntegration, RedisRestartIsAnErrorToTheProducerThenDeliveryR
   testing::StartService("redis");
 
   // The producer's retry; the outbox reconnects by itself.
-  ASSERT_TRUE(testing::WaitFor([&] { return service->Enqueue(during).ok(); }, 20s, "enqueue after restart"));
+  ASSERT_TRUE(testing::WaitFor([&] { return service->Enqueue(during).ok(); }, 20s,
+                               "enqueue after restart"));
   ASSERT_TRUE(service->Enqueue(MakeTestAlert("after")).ok());
-  const std::map<std::string, int> want = {{"before:firing", 1}, {"during:firing", 1}, {"after:firing", 1}};
+  const std::map<std::string, int> want = {
+      {"before:firing", 1}, {"during:firing", 1}, {"after:firing", 1}};
   for (TestReceiver* receiver : r.all()) {
-    ASSERT_TRUE(testing::WaitFor([&] { return receiver->accepted() == want; }, 30s, receiver->url()))
+    ASSERT_TRUE(
+        testing::WaitFor([&] { return receiver->accepted() == want; }, 30s, receiver->url()))
         << receiver->accepted().size() << " transitions accepted";
   }
   EXPECT_GT(service->Stats().outbox_errors + service->Stats().enqueue_errors, 0u);
@@ -292,7 +307,8 @@ TEST_F(AlertDeliveryIntegration, KafkaReceiverWritesTheAlertJson) {
   service->Start();
   ASSERT_TRUE(service->Enqueue(MakeTestAlert("k1")).ok());
   ASSERT_TRUE(service->Enqueue(MakeTestAlert("k1", AlertStatus::kResolved)).ok());
-  ASSERT_TRUE(testing::WaitFor([&] { return service->Stats().receivers[0].ok == 2; }, 30s, "kafka deliveries"));
+  ASSERT_TRUE(testing::WaitFor([&] { return service->Stats().receivers[0].ok == 2; }, 30s,
+                               "kafka deliveries"));
   service->Stop();
   const auto messages = testing::ReadAll(topic, 30s);
   ASSERT_EQ(messages.size(), 2u);

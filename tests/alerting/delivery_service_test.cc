@@ -5,9 +5,9 @@
 #include "alerting/delivery_service.h"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "alerting/memory_outbox.h"
@@ -101,7 +101,8 @@ TEST(DeliveryService, DeliversFiringThenResolvedOnceEach) {
 TEST(DeliveryService, RetriesWithGrowingBackoffUntilTheReceiverRecovers) {
   Harness h(OneReceiver());
   auto& mock = *h.mocks["r"];
-  mock.Script({SinkResult::Retry("HTTP 500"), SinkResult::Retry("HTTP 500"), SinkResult::Retry("HTTP 500")});
+  mock.Script({SinkResult::Retry("HTTP 500"), SinkResult::Retry("HTTP 500"),
+               SinkResult::Retry("HTTP 500")});
   h.service->Start();
   ASSERT_TRUE(h.service->Enqueue(MakeTestAlert("a1")).ok());
   ASSERT_TRUE(h.AdvanceUntil([&] { return mock.ok_count() == 1; }, 250, 400));
@@ -137,7 +138,8 @@ TEST(DeliveryService, DeadLettersAfterGiveUpTime) {
   mock.SetDefault(SinkResult::Retry("connection refused"));
   h.service->Start();
   ASSERT_TRUE(h.service->Enqueue(MakeTestAlert("a1")).ok());
-  ASSERT_TRUE(h.AdvanceUntil([&] { return h.service->Stats().receivers[0].dead_lettered == 1; }, 10'000, 200));
+  ASSERT_TRUE(h.AdvanceUntil([&] { return h.service->Stats().receivers[0].dead_lettered == 1; },
+                             10'000, 200));
   const auto dead = h.outbox->DeadLetters(10);
   ASSERT_TRUE(dead.ok());
   ASSERT_EQ(dead->size(), 1u);
@@ -146,7 +148,8 @@ TEST(DeliveryService, DeadLettersAfterGiveUpTime) {
   EXPECT_EQ(j["receiver"], "r");
   EXPECT_NE(j["reason"].get<std::string>().find("connection refused"), std::string::npos);
   EXPECT_GE(mock.calls().back().context.now_ms - kStart, 10 * 60'000);
-  ASSERT_TRUE(Eventually([&] { return h.service->Stats().dead_letters == 1 && h.service->Stats().pending == 0; }));
+  ASSERT_TRUE(Eventually(
+      [&] { return h.service->Stats().dead_letters == 1 && h.service->Stats().pending == 0; }));
 }
 
 TEST(DeliveryService, FatalAnswerIsDeadLetteredAtOnce) {
@@ -219,8 +222,13 @@ TEST(DeliveryService, RoutesBySeverityWithContinue) {
   c.route.routes = {critical, acme};
   Harness h(c);
   h.service->Start();
-  ASSERT_TRUE(h.service->Enqueue(MakeTestAlert("crit-acme", AlertStatus::kFiring, Severity::kCritical)).ok());
-  ASSERT_TRUE(h.service->Enqueue(MakeTestAlert("warn-other", AlertStatus::kFiring, Severity::kWarning, "other")).ok());
+  ASSERT_TRUE(
+      h.service->Enqueue(MakeTestAlert("crit-acme", AlertStatus::kFiring, Severity::kCritical))
+          .ok());
+  ASSERT_TRUE(
+      h.service
+          ->Enqueue(MakeTestAlert("warn-other", AlertStatus::kFiring, Severity::kWarning, "other"))
+          .ok());
   ASSERT_TRUE(Eventually([&] {
     return h.mocks["oncall"]->calls().size() == 1 && h.mocks["acme-team"]->calls().size() == 1 &&
            h.mocks["finops"]->calls().size() == 1;
@@ -246,13 +254,20 @@ TEST(DeliveryService, ConfigSilenceDropsMatchingTransitions) {
   c.silences.push_back({{{"tenant", "loadtest"}}, kStart + 3'600'000, "planned load test"});
   Harness h(c);
   h.service->Start();
-  ASSERT_TRUE(h.service->Enqueue(MakeTestAlert("quiet", AlertStatus::kFiring, Severity::kWarning, "loadtest")).ok());
+  ASSERT_TRUE(
+      h.service
+          ->Enqueue(MakeTestAlert("quiet", AlertStatus::kFiring, Severity::kWarning, "loadtest"))
+          .ok());
   ASSERT_TRUE(h.service->Enqueue(MakeTestAlert("loud")).ok());
-  ASSERT_TRUE(Eventually([&] { return h.mocks["r"]->calls().size() == 1 && h.service->Stats().silenced == 1; }));
+  ASSERT_TRUE(Eventually(
+      [&] { return h.mocks["r"]->calls().size() == 1 && h.service->Stats().silenced == 1; }));
   EXPECT_EQ(h.mocks["r"]->calls()[0].alert.alert_id, "loud");
   // After the silence has expired, a new incident of the tenant goes out.
   h.clock.Advance(3'600'001);
-  ASSERT_TRUE(h.service->Enqueue(MakeTestAlert("later", AlertStatus::kFiring, Severity::kWarning, "loadtest")).ok());
+  ASSERT_TRUE(
+      h.service
+          ->Enqueue(MakeTestAlert("later", AlertStatus::kFiring, Severity::kWarning, "loadtest"))
+          .ok());
   ASSERT_TRUE(Eventually([&] { return h.mocks["r"]->calls().size() == 2; }));
 }
 
@@ -268,8 +283,9 @@ TEST(SilencesHandler, CreatesListsAndDeletesSilences) {
   Harness h(OneReceiver());
   h.service->Start();
   HttpHandler handler = h.service->SilencesHandler();
-  auto created = handler(Request("POST", "/v1/silences",
-                                 R"({"match":{"tenant":"acme","severity":"warning"},"duration":"2h","reason":"deploy"})"));
+  auto created = handler(Request(
+      "POST", "/v1/silences",
+      R"({"match":{"tenant":"acme","severity":"warning"},"duration":"2h","reason":"deploy"})"));
   ASSERT_EQ(created.status, 201) << created.body;
   const std::string id = nlohmann::json::parse(created.body)["id"];
   auto listed = handler(Request("GET", "/v1/silences"));
@@ -295,10 +311,16 @@ TEST(SilencesHandler, RejectsBadRequests) {
   Harness h(c);
   HttpHandler handler = h.service->SilencesHandler();
   EXPECT_EQ(handler(Request("POST", "/v1/silences", "not json")).status, 400);
-  EXPECT_EQ(handler(Request("POST", "/v1/silences", R"({"match":{}, "duration":"1h"})")).status, 400);
-  EXPECT_EQ(handler(Request("POST", "/v1/silences", R"({"match":{"colour":"red"}, "duration":"1h"})")).status, 400);
+  EXPECT_EQ(handler(Request("POST", "/v1/silences", R"({"match":{}, "duration":"1h"})")).status,
+            400);
+  EXPECT_EQ(
+      handler(Request("POST", "/v1/silences", R"({"match":{"colour":"red"}, "duration":"1h"})"))
+          .status,
+      400);
   EXPECT_EQ(handler(Request("POST", "/v1/silences", R"({"match":{"tenant":"a"}})")).status, 400);
-  EXPECT_EQ(handler(Request("POST", "/v1/silences", R"({"match":{"tenant":"a"},"until":"2000-01-01T00:00:00Z"})")).status,
+  EXPECT_EQ(handler(Request("POST", "/v1/silences",
+                            R"({"match":{"tenant":"a"},"until":"2000-01-01T00:00:00Z"})"))
+                .status,
             400);
   EXPECT_EQ(handler(Request("POST", "/v1/silences", std::string(70'000, ' '))).status, 413);
   EXPECT_EQ(handler(Request("PUT", "/v1/silences")).status, 405);

@@ -19,7 +19,7 @@ std::string CheckPagerDutyPayload(std::string_view body, std::string_view routin
 std::string CheckAlertmanagerPayload(std::string_view body);
 // The signed webhook: the signature over "<timestamp>.<body>" verifies and
 // the body is an alert.
-std::string CheckWebhookRequest(std::string_view body, std::string_view timestamp, std::string_view signature,
-                                std::string_view secret);
+std::string CheckWebhookRequest(std::string_view body, std::string_view timestamp,
+                                std::string_view signature, std::string_view secret);
 
 }  // namespace burnrate::testing

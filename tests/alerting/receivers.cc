@@ -1,9 +1,9 @@
 #include "tests/alerting/receivers.h"
 
 #include <httplib.h>
-#include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "core/time_format.h"
@@ -17,36 +17,46 @@ using namespace std::chrono_literals;
 
 std::string_view PathFor(TestReceiver::Kind kind) {
   switch (kind) {
-    case TestReceiver::Kind::kSlack: return "/services/T000/B000/XXXX";
-    case TestReceiver::Kind::kPagerDuty: return "/v2/enqueue";
-    case TestReceiver::Kind::kAlertmanager: return "/api/v2/alerts";
-    case TestReceiver::Kind::kWebhook: return "/hook";
+    case TestReceiver::Kind::kSlack:
+      return "/services/T000/B000/XXXX";
+    case TestReceiver::Kind::kPagerDuty:
+      return "/v2/enqueue";
+    case TestReceiver::Kind::kAlertmanager:
+      return "/api/v2/alerts";
+    case TestReceiver::Kind::kWebhook:
+      return "/hook";
   }
   return "/";
 }
 
 int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
 }  // namespace
 
-TestReceiver::TestReceiver(Kind kind, std::string secret) : kind_(kind), secret_(std::move(secret)) { Listen(); }
+TestReceiver::TestReceiver(Kind kind, std::string secret)
+    : kind_(kind), secret_(std::move(secret)) {
+  Listen();
+}
 
 TestReceiver::~TestReceiver() { Down(); }
 
 void TestReceiver::Listen() {
   auto server = std::make_unique<httplib::Server>();
-  server->Post(std::string(PathFor(kind_)), [this](const httplib::Request& req, httplib::Response& res) {
-    int status = 200;
-    std::string answer, retry_after;
-    Handle(req.path, req.body, req.get_header_value("Idempotency-Key"), req.get_header_value("X-Burnrate-Timestamp"),
-           req.get_header_value("X-Burnrate-Signature"), status, answer, retry_after);
-    res.status = status;
-    if (!retry_after.empty()) res.set_header("Retry-After", retry_after);
-    res.set_content(answer, "application/json");
-  });
+  server->Post(std::string(PathFor(kind_)),
+               [this](const httplib::Request& req, httplib::Response& res) {
+                 int status = 200;
+                 std::string answer, retry_after;
+                 Handle(req.path, req.body, req.get_header_value("Idempotency-Key"),
+                        req.get_header_value("X-Burnrate-Timestamp"),
+                        req.get_header_value("X-Burnrate-Signature"), status, answer, retry_after);
+                 res.status = status;
+                 if (!retry_after.empty()) res.set_header("Retry-After", retry_after);
+                 res.set_content(answer, "application/json");
+               });
   if (port_ == 0) {
     port_ = server->bind_to_any_port("127.0.0.1");
   } else if (!server->bind_to_port("127.0.0.1", port_)) {
@@ -83,9 +93,10 @@ void TestReceiver::SetMode(Mode mode, int retry_after_seconds) {
   retry_after_s_ = retry_after_seconds;
 }
 
-void TestReceiver::Handle(const std::string& path, const std::string& body, const std::string& idempotency_key,
-                          const std::string& timestamp, const std::string& signature, int& status,
-                          std::string& answer, std::string& retry_after) {
+void TestReceiver::Handle(const std::string& path, const std::string& body,
+                          const std::string& idempotency_key, const std::string& timestamp,
+                          const std::string& signature, int& status, std::string& answer,
+                          std::string& retry_after) {
   Mode mode;
   int retry_after_s;
   {
@@ -123,13 +134,16 @@ void TestReceiver::Handle(const std::string& path, const std::string& body, cons
         const std::string context = j["blocks"].back()["elements"][0]["text"];
         const size_t a = context.find("alert `");
         const size_t b = context.find('`', a + 7);
-        key = context.substr(a + 7, b - a - 7) + (header.rfind("[RESOLVED]", 0) == 0 ? ":resolved" : ":firing");
+        key = context.substr(a + 7, b - a - 7) +
+              (header.rfind("[RESOLVED]", 0) == 0 ? ":resolved" : ":firing");
       }
       break;
     }
     case Kind::kPagerDuty:
       error = CheckPagerDutyPayload(body, secret_);
-      if (error.empty()) key = j["dedup_key"].get<std::string>() + (j["event_action"] == "resolve" ? ":resolved" : ":firing");
+      if (error.empty())
+        key = j["dedup_key"].get<std::string>() +
+              (j["event_action"] == "resolve" ? ":resolved" : ":firing");
       answer = R"({"status":"success","message":"Event processed"})";
       if (error.empty()) status = 202;
       break;
@@ -138,7 +152,8 @@ void TestReceiver::Handle(const std::string& path, const std::string& body, cons
       if (error.empty()) {
         // As Alertmanager decides: an alert whose endsAt has passed is resolved.
         const auto ends = ParseRfc3339Ms(j[0]["endsAt"].get<std::string>());
-        key = j[0]["labels"]["alert_id"].get<std::string>() + (*ends <= NowMs() ? ":resolved" : ":firing");
+        key = j[0]["labels"]["alert_id"].get<std::string>() +
+              (*ends <= NowMs() ? ":resolved" : ":firing");
       }
       break;
     case Kind::kWebhook:

@@ -48,8 +48,8 @@ class TestReceiver {
  private:
   void Listen();
   void Handle(const std::string& path, const std::string& body, const std::string& idempotency_key,
-              const std::string& timestamp, const std::string& signature, int& status, std::string& answer,
-              std::string& retry_after);
+              const std::string& timestamp, const std::string& signature, int& status,
+              std::string& answer, std::string& retry_after);
 
   Kind kind_;
   std::string secret_;

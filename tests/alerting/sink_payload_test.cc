@@ -2,6 +2,7 @@
 // Kit limits and escaping, PagerDuty Events v2 fields and enums, Alertmanager
 // v2's array schema, the webhook signature.
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 #include "alerting/alertmanager/alertmanager_sink.h"
@@ -29,8 +30,8 @@ TEST(SlackPayload, FiringHasHeaderFieldsContextAndFallback) {
   EXPECT_NE(j["text"].get<std::string>().find("FIRING"), std::string::npos);
   EXPECT_EQ(j["blocks"][0]["type"], "header");
   const std::string all = j.dump();
-  for (const char* want : {"*Tenant*\\nacme", "*Feature*\\nchat", "*Environment*\\nprod", "*Observed*\\n$42.50",
-                           "*Expected*\\n$10.00", "*Ratio*\\n4.25x",
+  for (const char* want : {"*Tenant*\\nacme", "*Feature*\\nchat", "*Environment*\\nprod",
+                           "*Observed*\\n$42.50", "*Expected*\\n$10.00", "*Ratio*\\n4.25x",
                            "<http://grafana.example/d/burnrate?var-tenant=acme|Grafana dashboard>",
                            "<http://burnrate:9464/v1/quota?tenant=acme|Quota>"}) {
     EXPECT_NE(all.find(want), std::string::npos) << want << " in " << all;
@@ -38,9 +39,11 @@ TEST(SlackPayload, FiringHasHeaderFieldsContextAndFallback) {
 }
 
 TEST(SlackPayload, ResolvedSaysResolved) {
-  const std::string body = SlackPayload(MakeTestAlert("a1", AlertStatus::kResolved), {0, 0, "a1:resolved"}, kLinks);
+  const std::string body =
+      SlackPayload(MakeTestAlert("a1", AlertStatus::kResolved), {0, 0, "a1:resolved"}, kLinks);
   EXPECT_EQ(testing::CheckSlackPayload(body), "");
-  EXPECT_NE(nlohmann::json::parse(body)["text"].get<std::string>().find("RESOLVED"), std::string::npos);
+  EXPECT_NE(nlohmann::json::parse(body)["text"].get<std::string>().find("RESOLVED"),
+            std::string::npos);
 }
 
 TEST(SlackPayload, HostileAndHugeStringsStayWithinLimitsAndEscaped) {
@@ -71,7 +74,8 @@ TEST(TruncateUtf8, NeverSplitsACharacter) {
 TEST(PagerDutyPayload, TriggerHasRequiredFields) {
   Alert a = MakeTestAlert("a1", AlertStatus::kFiring, Severity::kCritical);
   a.summary = std::string(3000, 's');
-  const std::string body = PagerDutyPayload(a, {0, 0, "a1:firing"}, "R0UT1NGKEY", "burnrate-prod", kLinks);
+  const std::string body =
+      PagerDutyPayload(a, {0, 0, "a1:firing"}, "R0UT1NGKEY", "burnrate-prod", kLinks);
   EXPECT_EQ(testing::CheckPagerDutyPayload(body, "R0UT1NGKEY"), "");
   const auto j = nlohmann::json::parse(body);
   EXPECT_EQ(j["event_action"], "trigger");
@@ -84,8 +88,8 @@ TEST(PagerDutyPayload, TriggerHasRequiredFields) {
 }
 
 TEST(PagerDutyPayload, ResolveUsesTheSameDedupKey) {
-  const std::string body =
-      PagerDutyPayload(MakeTestAlert("a1", AlertStatus::kResolved), {0, 0, "a1:resolved"}, "K", "src", kLinks);
+  const std::string body = PagerDutyPayload(MakeTestAlert("a1", AlertStatus::kResolved),
+                                            {0, 0, "a1:resolved"}, "K", "src", kLinks);
   EXPECT_EQ(testing::CheckPagerDutyPayload(body, "K"), "");
   const auto j = nlohmann::json::parse(body);
   EXPECT_EQ(j["event_action"], "resolve");
@@ -100,7 +104,8 @@ TEST(PagerDutySeverity, MapsEachLevel) {
 
 TEST(AlertmanagerPayload, FiringIsAnArrayWithLabelsAndFutureEndsAt) {
   const int64_t now = 1'795'000'100'000;
-  const std::string body = AlertmanagerPayload(MakeTestAlert("a1"), {now, 0, "a1:firing"}, 60'000, kLinks);
+  const std::string body =
+      AlertmanagerPayload(MakeTestAlert("a1"), {now, 0, "a1:firing"}, 60'000, kLinks);
   EXPECT_EQ(testing::CheckAlertmanagerPayload(body), "");
   const auto j = nlohmann::json::parse(body);
   ASSERT_EQ(j.size(), 1u);
@@ -113,8 +118,8 @@ TEST(AlertmanagerPayload, FiringIsAnArrayWithLabelsAndFutureEndsAt) {
 }
 
 TEST(AlertmanagerPayload, ResolvedEndsAtTheResolveTime) {
-  const std::string body =
-      AlertmanagerPayload(MakeTestAlert("a1", AlertStatus::kResolved), {1'795'000'900'000, 0, "k"}, 60'000, kLinks);
+  const std::string body = AlertmanagerPayload(MakeTestAlert("a1", AlertStatus::kResolved),
+                                               {1'795'000'900'000, 0, "k"}, 60'000, kLinks);
   EXPECT_EQ(testing::CheckAlertmanagerPayload(body), "");
   EXPECT_EQ(nlohmann::json::parse(body)[0]["endsAt"], FormatRfc3339Ms(1'795'000'660'000));
 }
@@ -128,7 +133,8 @@ TEST(WebhookSignature, IsHmacSha256OverTimestampDotBody) {
   // RFC 4231-style known answer (the well-known "quick brown fox" vector).
   EXPECT_EQ(HmacSha256Hex("key", "The quick brown fox jumps over the lazy dog"),
             "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8");
-  EXPECT_EQ(WebhookSignature("key", 1700000000, "{}"), "v1=" + HmacSha256Hex("key", "1700000000.{}"));
+  EXPECT_EQ(WebhookSignature("key", 1700000000, "{}"),
+            "v1=" + HmacSha256Hex("key", "1700000000.{}"));
 }
 
 }  // namespace

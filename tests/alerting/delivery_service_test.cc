@@ -198,6 +198,33 @@ TEST(DeliveryService, RemindsWhileFiringAndStopsOnResolve) {
   EXPECT_EQ(mock.calls().size(), 3u);
 }
 
+TEST(DeliveryService, AlertmanagerIsResentEveryResendIntervalWhileFiring) {
+  AlertingConfig c = OneReceiver();
+  c.receivers[0].type = "alertmanager";
+  c.receivers[0].alertmanager.url = "http://unused.invalid";
+  c.receivers[0].alertmanager.resend_interval_ms = 60'000;
+  Harness h(c);
+  auto& mock = *h.mocks["r"];
+  h.service->Start();
+  ASSERT_TRUE(h.service->Enqueue(MakeTestAlert("a1")).ok());
+  ASSERT_TRUE(h.AdvanceUntil([&] { return mock.calls().size() == 4; }, 10'000, 100));
+  const auto calls = mock.calls();
+  for (int i = 1; i < 4; ++i) {
+    EXPECT_EQ(calls[i].context.repeat, i);
+    EXPECT_GE(calls[i].context.now_ms - calls[i - 1].context.now_ms, 60'000);
+    EXPECT_LE(calls[i].context.now_ms - calls[i - 1].context.now_ms, 70'000);
+  }
+  ASSERT_TRUE(h.service->Enqueue(MakeTestAlert("a1", AlertStatus::kResolved)).ok());
+  ASSERT_TRUE(
+      Eventually([&] { return mock.calls().back().alert.status == AlertStatus::kResolved; }));
+  const size_t after_resolve = mock.calls().size();
+  h.clock.Advance(10 * 60'000);
+  h.service->Wake();
+  ASSERT_TRUE(Eventually(
+      [&] { return h.service->Stats().pending == 0 && h.service->Stats().reminders == 0; }));
+  EXPECT_EQ(mock.calls().size(), after_resolve);
+}
+
 TEST(DeliveryService, GroupWaitHoldsBackNewAlerts) {
   AlertingConfig c = OneReceiver();
   c.route.group_wait_ms = 30'000;

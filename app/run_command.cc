@@ -4,22 +4,33 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
+#include <deque>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <thread>
 
+#include "alerting/delivery_service.h"
 #include "app/commands.h"
 #include "app/startup.h"
 #include "app/version.h"
 #include "config/config.h"
 #include "consumers/kafka_producer.h"
 #include "consumers/kafka_source.h"
+#include "core/alert.h"
 #include "core/concat.h"
 #include "core/json_output.h"
+#include "detectors/detector_engine.h"
+#include "detectors/history_store.h"
+#include "detectors/runaway/runaway_detector.h"
 #include "engine/run_engine.h"
+#include "http/http_server.h"
+#include "metrics/metrics.h"
 #include "state/redis_state_store.h"
 
 namespace burnrate {
@@ -34,25 +45,205 @@ int64_t WallClockMs() {
       .count();
 }
 
-// Closed windows to the windows topic, one JSON row per message, keyed by
-// window and key so a compacted topic keeps the latest of each.
-class KafkaWindowSink final : public WindowRecordSink {
+double SecondsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Sleeps up to `ms` in short steps, so a stop is prompt.
+void SleepUnlessStopped(int64_t ms) {
+  for (int64_t slept = 0; slept < ms && !g_stop.load(); slept += 50) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+bool Enabled(const DetectorsConfig& config, std::string_view name) {
+  return std::find(config.enabled.begin(), config.enabled.end(), name) != config.enabled.end();
+}
+
+// Where every alert transition goes (detectors on the closing thread,
+// runaway on the polling thread): one log line, the alert metrics, and the
+// alerting outbox, from which the delivery service's own threads deliver.
+// An outbox write that fails (Redis down) is kept and retried by Retry();
+// nothing here ever waits on a receiver. Thread-safe.
+class AlertFanout {
  public:
-  KafkaWindowSink(KafkaProducer& producer, std::string topic) : producer_(producer), topic_(std::move(topic)) {}
+  AlertFanout(AlertProbe& probe, AlertDeliveryService* service) : probe_(probe), service_(service) {}
+
+  void Submit(const std::vector<Alert>& alerts) {
+    if (alerts.empty()) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const Alert& a : alerts) {
+      std::vector<std::string_view> parts;
+      for (const std::string* part : {&a.tenant, &a.feature, &a.environment, &a.model}) {
+        if (!part->empty()) parts.push_back(*part);
+      }
+      spdlog::info("alert {} {} key={}{}{} id={}: {}", AlertStatusName(a.status), AlertKindName(a.kind),
+                   JoinStrings(parts, "/"), a.subject.empty() ? "" : " subject=", a.subject, a.alert_id, a.summary);
+      probe_.RecordTransition(a.kind, a.status);
+      int64_t& firing = firing_[static_cast<size_t>(a.kind)];
+      firing = a.status == AlertStatus::kFiring ? firing + 1 : std::max<int64_t>(0, firing - 1);
+      probe_.SetFiring(a.kind, firing);
+      if (service_ != nullptr) unsent_.push_back(a);
+    }
+    EnqueueLocked();
+  }
+
+  // Tries the transitions the outbox refused before again.
+  void Retry() {
+    std::lock_guard<std::mutex> lock(mu_);
+    EnqueueLocked();
+  }
+
+  size_t unsent() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return unsent_.size();
+  }
+
+ private:
+  void EnqueueLocked() {
+    while (!unsent_.empty()) {
+      if (absl::Status s = service_->Enqueue(unsent_.front()); !s.ok()) {
+        if (WallClockMs() - last_warning_ > 10'000) {
+          spdlog::warn("alert outbox: {} ({} transitions kept for retry)", std::string(s.message()), unsent_.size());
+          last_warning_ = WallClockMs();
+        }
+        return;
+      }
+      unsent_.pop_front();
+    }
+  }
+
+  AlertProbe& probe_;
+  AlertDeliveryService* service_;
+  mutable std::mutex mu_;
+  std::deque<Alert> unsent_;
+  std::array<int64_t, static_cast<size_t>(AlertKind::kBudgetForecast) + 1> firing_{};
+  int64_t last_warning_ = 0;
+};
+
+// The closing thread's sink: closed windows to the windows topic (one JSON
+// row per message, keyed by window and key so a compacted topic keeps the
+// latest of each), to the spend metrics, and through the key detectors.
+class ClosedWindowSink final : public WindowRecordSink {
+ public:
+  ClosedWindowSink(KafkaProducer& producer, std::string topic, Metrics& metrics, DetectorEngine* detectors,
+                   AlertFanout& alerts)
+      : producer_(producer),
+        topic_(std::move(topic)),
+        metrics_(metrics),
+        baselines_op_(metrics.redis().Operation("baselines")),
+        detectors_(detectors),
+        alerts_(alerts) {}
+
   void Publish(const WindowRecord& r) override {
     value_.clear();
     AppendWindowRecordJson(r, value_);
     key_ = Concat(r.start.value(), "/", WindowScopeName(r.scope), "/", r.tenant, "/", r.feature, "/",
                   r.environment, "/", r.model);
     producer_.Produce(topic_, key_, value_);
+    metrics_.spend().Record(r);
+    if (detectors_ != nullptr) detectors_->Observe(r);
   }
+
+  void WindowDone(WindowStartMs start, int64_t size_ms) override {
+    metrics_.engine().RecordWindowClosed(
+        std::max<double>(0, static_cast<double>(WallClockMs() - (start.value() + size_ms)) / 1000.0));
+    if (detectors_ == nullptr) return;
+    // The window is claimed: nobody else judges it, so its rows are kept
+    // (inside the detector engine) and judged again until the baselines
+    // store answers. Only a stop gives up.
+    int64_t delay_ms = 200;
+    for (;;) {
+      const auto t0 = std::chrono::steady_clock::now();
+      auto judged = detectors_->EndWindow(start, size_ms);
+      baselines_op_.Observe(SecondsSince(t0));
+      if (judged.ok()) {
+        alerts_.Submit(*judged);
+        return;
+      }
+      baselines_op_.Error();
+      if (g_stop.load()) {
+        spdlog::warn("stopping before window {} was judged: {}", start.value(), std::string(judged.status().message()));
+        return;
+      }
+      spdlog::warn("detectors: {}; judging window {} again in {} ms", std::string(judged.status().message()),
+                   start.value(), delay_ms);
+      SleepUnlessStopped(delay_ms);
+      delay_ms = std::min<int64_t>(delay_ms * 2, 5000);
+    }
+  }
+
   absl::Status Flush() override { return producer_.Flush(30'000); }
 
  private:
   KafkaProducer& producer_;
   std::string topic_;
+  Metrics& metrics_;
+  RedisOperationMetrics baselines_op_;
+  DetectorEngine* detectors_;
+  AlertFanout& alerts_;
   std::string key_, value_;
 };
+
+EngineProbe::CheckpointOutcome ProbeOutcome(RunEngine::CommitResult r) {
+  switch (r) {
+    case RunEngine::CommitResult::kApplied: return EngineProbe::CheckpointOutcome::kApplied;
+    case RunEngine::CommitResult::kStalePosition: return EngineProbe::CheckpointOutcome::kStalePosition;
+    case RunEngine::CommitResult::kDuplicateEvents: return EngineProbe::CheckpointOutcome::kDuplicateEvents;
+    case RunEngine::CommitResult::kError: break;
+  }
+  return EngineProbe::CheckpointOutcome::kError;
+}
+
+// Delivery counters from the delivery service's cumulative stats: each
+// receiver's growth since the last call.
+class DeliveryMetricsPublisher {
+ public:
+  explicit DeliveryMetricsPublisher(AlertProbe& probe) : probe_(probe) {}
+  void Publish(const AlertingStatsSnapshot& stats) {
+    for (const ReceiverStatsSnapshot& r : stats.receivers) {
+      auto it = receivers_.find(r.name);
+      if (it == receivers_.end()) {
+        it = receivers_.emplace(r.name, Receiver{probe_.Delivery(r.name, r.type), {}}).first;
+      }
+      Receiver& seen = it->second;
+      Add(seen, DeliveryOutcome::kOk, r.ok, seen.last.ok);
+      Add(seen, DeliveryOutcome::kRetry, r.retry, seen.last.retry);
+      Add(seen, DeliveryOutcome::kFatal, r.fatal, seen.last.fatal);
+      Add(seen, DeliveryOutcome::kDeadLetter, r.dead_lettered, seen.last.dead_lettered);
+    }
+    probe_.SetOutboxPending(stats.pending + stats.incoming);
+  }
+
+ private:
+  struct Receiver {
+    AlertDeliveryMetrics metrics;
+    ReceiverStatsSnapshot last;
+  };
+  static void Add(Receiver& r, DeliveryOutcome outcome, uint64_t now, uint64_t& last) {
+    for (; last < now; ++last) r.metrics.Record(outcome);
+  }
+  AlertProbe& probe_;
+  std::map<std::string, Receiver> receivers_;
+};
+
+// Starts one listener; nullptr (after logging why) when it cannot bind.
+std::unique_ptr<HttpServer> StartListener(const HttpConfig& http, const HttpListenConfig& listen, bool admin,
+                                          const std::vector<std::tuple<std::string, std::string, HttpHandler>>& routes) {
+  auto server = std::make_unique<HttpServer>(HttpServerOptionsFrom(http, admin));
+  for (const auto& [method, path, handler] : routes) server->Route(method, path, handler);
+  if (absl::Status s = server->Start(listen.host, listen.port); !s.ok()) {
+    spdlog::error("cannot listen on {}:{}: {}", listen.host, listen.port, std::string(s.message()));
+    return nullptr;
+  }
+  std::string paths;
+  for (const auto& [method, path, handler] : routes) {
+    if (paths.find(path) == std::string::npos) paths += (paths.empty() ? "" : ", ") + path;
+  }
+  spdlog::info("{} listener on http://{}:{} serving {}", admin ? "admin" : "read-only", listen.host, server->port(),
+               paths);
+  return server;
+}
 
 int RunService(const std::string& config_path) {
   const std::optional<Startup> startup = LoadStartup(config_path);
@@ -61,6 +252,17 @@ int RunService(const std::string& config_path) {
   const PriceTable* prices = startup->prices;
   spdlog::set_default_logger(spdlog::stderr_color_mt("burnrate"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+
+  // Checked before anything starts: an unknown detector name is a config error.
+  auto key_detectors = CreateKeyDetectors(config.detectors);
+  if (!key_detectors.ok()) {
+    std::cerr << "burnrate: " << key_detectors.status().message() << "\n";
+    return kExitBadUsage;
+  }
+  const bool runaway_enabled = Enabled(config.detectors, "runaway");
+
+  const char* revision = std::getenv("BURNRATE_REVISION");
+  Metrics metrics(config.metrics, revision != nullptr && *revision != '\0' ? revision : "unknown");
 
   auto producer = KafkaProducer::Create(config.kafka);
   if (!producer.ok()) {
@@ -74,6 +276,39 @@ int RunService(const std::string& config_path) {
     std::cerr << "burnrate: " << window_producer.status().message() << "\n";
     return kExitBadUsage;
   }
+
+  // Alert delivery: its own threads, its own producer for a Kafka receiver,
+  // the outbox in Redis shared by every replica.
+  std::unique_ptr<KafkaProducer> alert_producer;
+  std::unique_ptr<AlertDeliveryService> delivery;
+  if (config.alerting.enabled()) {
+    AlertingServiceOptions options;
+    if (std::any_of(config.alerting.receivers.begin(), config.alerting.receivers.end(),
+                    [](const ReceiverConfig& r) { return r.type == "kafka"; })) {
+      auto made = KafkaProducer::Create(config.kafka);
+      if (!made.ok()) {
+        std::cerr << "burnrate: " << made.status().message() << "\n";
+        return kExitBadUsage;
+      }
+      alert_producer = *std::move(made);
+      options.kafka_producer = alert_producer.get();
+    }
+    AlertRedisOptions redis;
+    redis.host = config.redis.host;
+    redis.port = config.redis.port;
+    redis.password = config.redis.password.value;
+    redis.key_prefix = config.redis.key_prefix;
+    redis.timeout_ms = config.redis.timeout_ms;
+    redis.marker_ttl_ms = config.alerting.outbox.give_up_after_ms + 7 * 86'400'000LL;
+    auto service = AlertDeliveryService::CreateWithRedis(config.alerting, redis, std::move(options));
+    if (!service.ok()) {
+      std::cerr << "burnrate: alerting: " << service.status().message() << "\n";
+      return kExitRuntimeFailure;
+    }
+    delivery = *std::move(service);
+  }
+  AlertFanout alerts(metrics.alerts(), delivery.get());
+
   RedisStateStore store(RedisStoreOptionsFrom(config));
   KafkaDeadLetterSink dead_letters(**producer, config.kafka.dead_letter_topic, config.kafka.topic);
   RunEngine engine(
@@ -88,6 +323,53 @@ int RunService(const std::string& config_path) {
   engine.set_seeker([&source](int32_t p, int64_t o) { return (*source)->Seek(p, o); });
   engine.set_log_bounds([&source](int32_t p) { return (*source)->LogBounds(p); });
   engine.set_stop_requested([] { return g_stop.load(); });
+  if (runaway_enabled) {
+    // One runaway detector per partition pipeline: a run (keyed by tenant)
+    // is seen whole by the partition that holds it.
+    engine.set_observer_factory([&config](int32_t) -> std::unique_ptr<EventObserver> {
+      return std::make_unique<RunawayDetector>(config.detectors.runaway, config.pipeline.windows.size_ms);
+    });
+  }
+  engine.set_commit_listener([&metrics, &alerts](int32_t, RunEngine::CommitResult result, EventObserver* observer,
+                                                 int64_t watermark_ms) {
+    metrics.engine().RecordCheckpoint(ProbeOutcome(result));
+    // The runaway transitions of events now durable; the observer is only
+    // ever a RunawayDetector (see the factory above).
+    if (result == RunEngine::CommitResult::kApplied && observer != nullptr) {
+      alerts.Submit(static_cast<RunawayDetector*>(observer)->TakeAlerts(watermark_ms));
+    }
+  });
+
+  // Readiness, read by the HTTP threads.
+  std::atomic<bool> partitions_assigned{false};
+  std::atomic<bool> redis_ok{false};
+  std::vector<std::tuple<std::string, std::string, HttpHandler>> read_routes = {
+      {"GET", "/metrics", MetricsHandler(metrics)},
+      {"HEAD", "/metrics", MetricsHandler(metrics)},
+      {"GET", "/healthz", HealthHandler()},
+      {"GET", "/readyz", ReadinessHandler([&partitions_assigned, &redis_ok]() {
+         return ReadyState{partitions_assigned.load(), redis_ok.load()};
+       })},
+  };
+  std::unique_ptr<HttpServer> read_server, admin_server;
+  if (config.http.listen.enabled) {
+    read_server = StartListener(config.http, config.http.listen, false, read_routes);
+    if (!read_server) return kExitRuntimeFailure;
+  }
+  if (config.http.admin_listen.enabled) {
+    std::vector<std::tuple<std::string, std::string, HttpHandler>> admin_routes;
+    if (delivery) {
+      for (const char* method : {"GET", "POST"}) admin_routes.emplace_back(method, "/v1/silences", delivery->SilencesHandler());
+      admin_routes.emplace_back("DELETE", "/v1/silences/*", delivery->SilencesHandler());
+    }
+    if (admin_routes.empty()) {
+      spdlog::info("admin listener not started: nothing to administer (no alert receivers configured)");
+    } else {
+      admin_server = StartListener(config.http, config.http.admin_listen, true, admin_routes);
+      if (!admin_server) return kExitRuntimeFailure;
+    }
+  }
+  if (delivery) delivery->Start();
 
   struct sigaction action = {};
   action.sa_handler = OnSignal;
@@ -95,43 +377,60 @@ int RunService(const std::string& config_path) {
   sigaction(SIGINT, &action, nullptr);
   spdlog::info("burnrate {} consuming {} as group {} from {}", kVersion, config.kafka.topic, config.kafka.group_id,
                config.kafka.brokers);
+  spdlog::info("detectors: {}{}", JoinStrings(config.detectors.enabled, ", "),
+               delivery ? Concat("; alerts to ", config.alerting.receivers.size(), " receiver(s) via the Redis outbox")
+                        : std::string("; no alert receivers configured (alerts are only logged)"));
 
-  // Closing windows (reading them back from Redis, publishing their rows)
-  // runs on its own thread with its own Redis connection, so consuming and
-  // checkpointing never wait for it.
+  // Closing windows (reading them back from Redis, publishing their rows,
+  // judging them with the detectors) runs on its own thread with its own
+  // Redis connections, so consuming and checkpointing never wait for it.
   std::atomic<int32_t> partition_count{-1};
   std::atomic<int64_t> closed_through{INT64_MIN};
-  std::thread closer_thread([&config, &partition_count, &closed_through, &window_producer]() {
+  std::thread closer_thread([&config, &partition_count, &closed_through, &window_producer, &metrics, &alerts,
+                             &key_detectors]() {
     RedisStateStore closer_store(RedisStoreOptionsFrom(config));
-    KafkaWindowSink windows(**window_producer, config.kafka.windows_topic);
+    RedisHistoryStore history(RedisClientOptions{config.redis.host, config.redis.port, config.redis.password.value,
+                                                 config.redis.timeout_ms},
+                              config.redis.key_prefix);
+    std::unique_ptr<DetectorEngine> detectors;
+    if (!key_detectors->empty()) {
+      detectors = std::make_unique<DetectorEngine>(config.detectors, std::move(*key_detectors), history);
+    }
+    ClosedWindowSink windows(**window_producer, config.kafka.windows_topic, metrics, detectors.get(), alerts);
     WindowCloser closer(config, closer_store, windows);
+    const RedisOperationMetrics close_op = metrics.redis().Operation("close_window");
     int64_t last_warning = 0;
     while (!g_stop.load()) {
       if (const int32_t count = partition_count.load(); count > 0) {
+        const auto t0 = std::chrono::steady_clock::now();
         auto closed = closer.CloseReady(count);
-        if (!closed.ok() && WallClockMs() - last_warning > 10'000) {
-          spdlog::warn("closing windows: {}", std::string(closed.status().message()));
-          last_warning = WallClockMs();
+        close_op.Observe(SecondsSince(t0));
+        if (!closed.ok()) {
+          close_op.Error();
+          if (WallClockMs() - last_warning > 10'000) {
+            spdlog::warn("closing windows: {}", std::string(closed.status().message()));
+            last_warning = WallClockMs();
+          }
         }
         if (closer.closed_through()) closed_through.store(closer.closed_through()->value());
       }
-      // Sleeps in short steps so a stop is prompt.
-      for (int64_t slept = 0; slept < config.checkpoint_interval_ms && !g_stop.load(); slept += 50) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
+      SleepUnlessStopped(config.checkpoint_interval_ms);
     }
   });
 
+  const RedisOperationMetrics checkpoint_op = metrics.redis().Operation("checkpoint");
   int64_t last_checkpoint = WallClockMs();
   int64_t last_store_warning = 0;
   const auto checkpoint = [&]() {
     const auto t0 = std::chrono::steady_clock::now();
     auto durable = engine.Checkpoint();
     const auto took = std::chrono::steady_clock::now() - t0;
+    checkpoint_op.Observe(SecondsSince(t0));
     if (took > std::chrono::milliseconds(500)) {
       spdlog::info("checkpoint took {} ms", std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
     }
     if (!durable.ok()) {
+      checkpoint_op.Error();
       // Keep consuming into memory (bounded below), commit nothing, retry.
       if (WallClockMs() - last_store_warning > 10'000) {
         spdlog::warn("checkpoint failed, retrying: {}", std::string(durable.status().message()));
@@ -151,6 +450,21 @@ int RunService(const std::string& config_path) {
     return true;
   };
 
+  // About once a second: the engine's counters to the metrics (a snapshot of
+  // the plain per-partition integers, never a label lookup per event),
+  // readiness, alert delivery figures, and a retry of refused alerts.
+  DeliveryMetricsPublisher delivery_metrics(metrics.alerts());
+  int64_t last_publish = 0;
+  const auto publish = [&]() {
+    metrics.engine().Publish({engine.TotalStats(), engine.OverflowedEvents()});
+    metrics.engine().SetConsumerLag(engine.ConsumerLag());
+    partitions_assigned.store(engine.partitions_owned() > 0);
+    redis_ok.store(engine.store_healthy() && engine.partitions_owned() > 0 ? true : store.Ping().ok());
+    metrics.engine().SetReady(partitions_assigned.load() && redis_ok.load());
+    alerts.Retry();
+    if (delivery) delivery_metrics.Publish(delivery->Stats());
+  };
+
   while (!g_stop.load()) {
     auto polled = (*source)->Poll(static_cast<size_t>(config.kafka.batch_size), 100,
                                   [&engine](const SourceMessage& m) { engine.Handle(m); });
@@ -159,6 +473,10 @@ int RunService(const std::string& config_path) {
     if (now - last_checkpoint >= config.checkpoint_interval_ms) {
       last_checkpoint = now;
       checkpoint();
+    }
+    if (now - last_publish >= 1000) {
+      last_publish = now;
+      publish();
     }
     // Back-pressure: never hold more than the bound in memory.
     if (engine.pending_events() >= config.max_pending_events) {
@@ -174,6 +492,13 @@ int RunService(const std::string& config_path) {
   closer_thread.join();
   const bool saved = checkpoint();
   (*source)->Close();  // leaves the group; revoked partitions are saved once more
+  alerts.Retry();
+  if (const size_t unsent = alerts.unsent(); unsent > 0) {
+    spdlog::warn("{} alert transitions could not be written to the outbox", unsent);
+  }
+  if (delivery) delivery->Stop();
+  if (admin_server) admin_server->Stop();
+  if (read_server) read_server->Stop();
   const PipelineStats stats = engine.TotalStats();
   spdlog::info("stopped: {} messages, {} events counted, {} dead-lettered, {} unpriced", stats.messages,
                stats.events, stats.total_rejected(), stats.unpriced_events);

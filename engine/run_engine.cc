@@ -14,6 +14,7 @@ namespace burnrate {
 
 struct RunEngine::Partition {
   std::unique_ptr<EventPipeline> pipeline;
+  std::unique_ptr<EventObserver> observer;  // survives reloads of the pipeline
   // The position the store holds (what the next checkpoint must start
   // from); nullopt when the store has never seen this partition. A stored
   // -1 means "reported, but no message yet".
@@ -64,6 +65,7 @@ absl::Status RunEngine::LoadPartition(int32_t partition, Partition& state) {
   // counted again (recount) or by whoever holds the stored position.
   state.pipeline = std::make_unique<EventPipeline>(config_.pipeline, prices_, dead_letters_);
   state.pipeline->set_record_counted_ids(true);
+  state.pipeline->set_observer(state.observer.get());
   if (watermark && *watermark > 0) state.pipeline->SeedWatermark(EventTimeMs(*watermark));
   for (const auto& [minute, id] : state.known_duplicates) state.pipeline->SeedDedup({id}, EventTimeMs(minute));
   if (*closed) state.pipeline->MarkClosedThrough(**closed);
@@ -103,7 +105,10 @@ std::vector<std::optional<int64_t>> RunEngine::OnAssigned(const std::vector<int3
   std::vector<std::optional<int64_t>> starts;
   for (int32_t p : partitions) {
     auto& state = partitions_[p];
-    if (!state) state = std::make_unique<Partition>();
+    if (!state) {
+      state = std::make_unique<Partition>();
+      if (observer_factory_) state->observer = observer_factory_(p);
+    }
     if (!LoadPartitionRetrying(p, *state)) {
       // Stopping with no state for this partition: Handle() ignores its
       // messages (nothing is counted or committed), and the next owner reads
@@ -129,6 +134,7 @@ void RunEngine::OnRevoked(const std::vector<int32_t>& partitions) {
       if (!applied.ok()) spdlog::warn("partition {}: state not saved on revoke ({})", p, std::string(applied.status().message()));
     }
     retired_stats_ += it->second->pipeline->stats();
+    retired_overflow_ += it->second->pipeline->windows().overflowed_events();
     partitions_.erase(it);
     spdlog::info("partition {}: revoked", p);
   }
@@ -161,9 +167,12 @@ absl::Status RunEngine::Recount(int32_t partition, Partition& state) {
   auto messages = std::move(state.buffered);
   const int64_t last_message_ms = state.last_message_ms;
   if (absl::Status s = LoadPartition(partition, state); !s.ok()) return s;
+  // The observer saw these messages already.
+  state.pipeline->set_observer(nullptr);
   for (const auto& [offset, begin, length] : messages) {
     Process(partition, state, offset, std::string_view(bytes).substr(begin, length));
   }
+  state.pipeline->set_observer(state.observer.get());
   state.buffered_bytes = std::move(bytes);
   state.buffered = std::move(messages);
   state.last_message_ms = last_message_ms;
@@ -198,13 +207,18 @@ absl::StatusOr<bool> RunEngine::CommitPartition(int32_t partition, Partition& st
     }
 
     auto outcome = store_.Commit(config_.kafka.topic, c);
+    const auto tell = [&](CommitResult result) {
+      if (commit_listener_) commit_listener_(partition, result, state.observer.get(), c.watermark.value());
+    };
     if (!outcome.ok()) {
       store_healthy_ = false;
+      tell(CommitResult::kError);
       return outcome.status();
     }
     store_healthy_ = true;
     switch (outcome->kind) {
       case CheckpointOutcome::Kind::kApplied:
+        tell(CommitResult::kApplied);
         state.from = c.next;
         state.known_duplicates.clear();
         state.buffered_bytes.clear();
@@ -215,6 +229,7 @@ absl::StatusOr<bool> RunEngine::CommitPartition(int32_t partition, Partition& st
         c = PartitionCheckpoint{};
         return true;
       case CheckpointOutcome::Kind::kDuplicateEvents: {
+        tell(CommitResult::kDuplicateEvents);
         const absl::flat_hash_set<uint64_t> dups(outcome->duplicates.begin(), outcome->duplicates.end());
         for (const auto& [minute, id] : c.event_ids) {
           if (dups.contains(id)) state.known_duplicates.emplace_back(minute, id);
@@ -226,6 +241,7 @@ absl::StatusOr<bool> RunEngine::CommitPartition(int32_t partition, Partition& st
         return false;  // still racing another partition: the next checkpoint retries
       }
       case CheckpointOutcome::Kind::kStalePosition:
+        tell(CommitResult::kStalePosition);
         // Someone else applied these offsets (a zombie of this replica, or
         // the partition moved and came back). Drop what we hold and read
         // again from the store's position: counting on would count twice.
@@ -279,6 +295,25 @@ PipelineStats RunEngine::TotalStats() const {
   PipelineStats total = retired_stats_;
   for (const auto& [p, state] : partitions_) total += state->pipeline->stats();
   return total;
+}
+
+uint64_t RunEngine::OverflowedEvents() const {
+  uint64_t n = retired_overflow_;
+  for (const auto& [p, state] : partitions_) n += state->pipeline->windows().overflowed_events();
+  return n;
+}
+
+std::map<int32_t, int64_t> RunEngine::ConsumerLag() const {
+  std::map<int32_t, int64_t> lag;
+  for (const auto& [p, state] : partitions_) {
+    const auto [low, high] = log_bounds_ ? log_bounds_(p) : std::pair<int64_t, int64_t>{-1, -1};
+    if (high < 0) continue;
+    int64_t position = state->next;
+    if (position < 0 && state->from && *state->from >= 0) position = *state->from;
+    if (position < 0) position = low;
+    lag[p] = std::max<int64_t>(0, high - position);
+  }
+  return lag;
 }
 
 }  // namespace burnrate

@@ -52,6 +52,23 @@ class RunEngine : public PartitionListener {
   // during a rebalance): true makes the engine give up instead of waiting on.
   void set_stop_requested(std::function<bool()> stop) { stop_requested_ = std::move(stop); }
 
+  // Per-partition observers of counted events (the runaway detector): made
+  // when a partition is assigned, kept across reloads of its state and
+  // dropped when it is revoked. Messages counted again after a checkpoint
+  // was refused for duplicates are not shown to the observer a second time.
+  using ObserverFactory = std::function<std::unique_ptr<EventObserver>(int32_t partition)>;
+  void set_observer_factory(ObserverFactory factory) { observer_factory_ = std::move(factory); }
+
+  // What one partition checkpoint came to (metrics; draining observers).
+  enum class CommitResult : uint8_t { kApplied, kStalePosition, kDuplicateEvents, kError };
+  // Told of every partition checkpoint the store answered (or failed),
+  // with the partition's observer (nullptr without a factory) and its event
+  // time watermark (epoch ms, 0 before any event). After kApplied every
+  // event the observer saw up to here is durable.
+  using CommitListener =
+      std::function<void(int32_t partition, CommitResult result, EventObserver* observer, int64_t watermark_ms)>;
+  void set_commit_listener(CommitListener listener) { commit_listener_ = std::move(listener); }
+
   std::vector<std::optional<int64_t>> OnAssigned(const std::vector<int32_t>& partitions) override;
   void OnRevoked(const std::vector<int32_t>& partitions) override;
 
@@ -72,6 +89,13 @@ class RunEngine : public PartitionListener {
   // Whether the last store operation succeeded.
   bool store_healthy() const { return store_healthy_; }
   PipelineStats TotalStats() const;
+  // Events counted under the overflow key since start-up (all partitions
+  // this replica held).
+  uint64_t OverflowedEvents() const;
+  // Messages between each owned partition's position and its log end
+  // (from the log bounds); partitions whose end is unknown are left out.
+  std::map<int32_t, int64_t> ConsumerLag() const;
+  size_t partitions_owned() const { return partitions_.size(); }
 
  private:
   struct Partition;
@@ -93,9 +117,12 @@ class RunEngine : public PartitionListener {
   Seeker seeker_;
   LogBounds log_bounds_;
   std::function<bool()> stop_requested_;
+  ObserverFactory observer_factory_;
+  CommitListener commit_listener_;
   std::map<int32_t, std::unique_ptr<Partition>> partitions_;
   std::optional<WindowStartMs> closed_through_;
   PipelineStats retired_stats_;  // of partitions this replica no longer holds
+  uint64_t retired_overflow_ = 0;
   bool store_healthy_ = true;
 };
 

@@ -32,6 +32,7 @@ absl::StatusOr<size_t> WindowCloser::CloseReady(int32_t partition_count) {
       for (const auto& [m, t] : window->models) models.emplace_back(m, &t);
       EmitWindowRecords(start, w.size_ms, std::move(keys), std::move(models),
                         [this](const WindowRecord& r) { sink_.Publish(r); });
+      sink_.WindowDone(start, w.size_ms);
       ++closed;
     }
     if (closed > 0) {

@@ -18,6 +18,14 @@ class WindowRecordSink {
  public:
   virtual ~WindowRecordSink() = default;
   virtual void Publish(const WindowRecord& record) = 0;
+  // Every row of the window starting at `start` has been published (rows of
+  // one window always come together, before the next window's). Runs before
+  // the next window is read, so a sink may take its time here (the
+  // detectors judge the window; on a Redis failure they retry until done).
+  virtual void WindowDone(WindowStartMs start, int64_t size_ms) {
+    (void)start;
+    (void)size_ms;
+  }
   // Everything published so far is durable.
   virtual absl::Status Flush() = 0;
 };

@@ -40,11 +40,17 @@ void EventPipeline::Process(std::string_view message, std::optional<EventTimeMs>
     const CostEvent& event = events_[i];
     // An OTLP message holds many spans; a dead letter names the one refused.
     const int32_t item = events_.size() > 1 || !rejections_.empty() ? static_cast<int32_t>(i) : -1;
-    std::optional<EventTimeMs> reference = reference_time;
-    if (!reference && windows_.has_watermark()) reference = windows_.watermark();
-    if (event.time.value() > options_.not_after_ms ||
-        (reference && (event.time.value() > reference->value() + options_.max_future_ms ||
-                       event.time.value() < reference->value() - options_.max_past_ms))) {
+    // With a reference time (the wall clock in `run`) both bounds apply. In
+    // replay the watermark bounds the past only: a quiet stretch in a file
+    // (a night without traffic) is not a clock error, and not_after_ms
+    // still refuses anything beyond the wall clock.
+    const bool too_far_ahead =
+        event.time.value() > options_.not_after_ms ||
+        (reference_time && event.time.value() > reference_time->value() + options_.max_future_ms);
+    const std::optional<EventTimeMs> past_reference =
+        reference_time ? reference_time
+                       : (windows_.has_watermark() ? std::optional<EventTimeMs>(windows_.watermark()) : std::nullopt);
+    if (too_far_ahead || (past_reference && event.time.value() < past_reference->value() - options_.max_past_ms)) {
       Reject(message, {RejectReason::kTimestampOutOfRange, "ts", item});
       continue;
     }

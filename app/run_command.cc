@@ -1,9 +1,9 @@
 // `burnrate run`: the service. Kafka in (a consumer-group member), Redis
 // state, closed windows and dead letters out to Kafka.
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -28,6 +28,7 @@
 #include "detectors/detector_engine.h"
 #include "detectors/history_store.h"
 #include "detectors/runaway/runaway_detector.h"
+#include "engine/closer_lease.h"
 #include "engine/run_engine.h"
 #include "http/http_server.h"
 #include "metrics/metrics.h"
@@ -67,7 +68,8 @@ bool Enabled(const DetectorsConfig& config, std::string_view name) {
 // nothing here ever waits on a receiver. Thread-safe.
 class AlertFanout {
  public:
-  AlertFanout(AlertProbe& probe, AlertDeliveryService* service) : probe_(probe), service_(service) {}
+  AlertFanout(AlertProbe& probe, AlertDeliveryService* service)
+      : probe_(probe), service_(service) {}
 
   void Submit(const std::vector<Alert>& alerts) {
     if (alerts.empty()) return;
@@ -77,8 +79,9 @@ class AlertFanout {
       for (const std::string* part : {&a.tenant, &a.feature, &a.environment, &a.model}) {
         if (!part->empty()) parts.push_back(*part);
       }
-      spdlog::info("alert {} {} key={}{}{} id={}: {}", AlertStatusName(a.status), AlertKindName(a.kind),
-                   JoinStrings(parts, "/"), a.subject.empty() ? "" : " subject=", a.subject, a.alert_id, a.summary);
+      spdlog::info("alert {} {} key={}{}{} id={}: {}", AlertStatusName(a.status),
+                   AlertKindName(a.kind), JoinStrings(parts, "/"),
+                   a.subject.empty() ? "" : " subject=", a.subject, a.alert_id, a.summary);
       probe_.RecordTransition(a.kind, a.status);
       int64_t& firing = firing_[static_cast<size_t>(a.kind)];
       firing = a.status == AlertStatus::kFiring ? firing + 1 : std::max<int64_t>(0, firing - 1);
@@ -104,7 +107,8 @@ class AlertFanout {
     while (!unsent_.empty()) {
       if (absl::Status s = service_->Enqueue(unsent_.front()); !s.ok()) {
         if (WallClockMs() - last_warning_ > 10'000) {
-          spdlog::warn("alert outbox: {} ({} transitions kept for retry)", std::string(s.message()), unsent_.size());
+          spdlog::warn("alert outbox: {} ({} transitions kept for retry)", std::string(s.message()),
+                       unsent_.size());
           last_warning_ = WallClockMs();
         }
         return;
@@ -126,9 +130,10 @@ class AlertFanout {
 // latest of each), to the spend metrics, and through the key detectors.
 class ClosedWindowSink final : public WindowRecordSink {
  public:
-  ClosedWindowSink(KafkaProducer& producer, std::string topic, Metrics& metrics, DetectorEngine* detectors,
-                   AlertFanout& alerts)
-      : producer_(producer),
+  ClosedWindowSink(KafkaProducer& producer, std::string topic, Metrics& metrics,
+                   DetectorEngine* detectors, AlertFanout& alerts, CloserLease& lease)
+      : lease_(lease),
+        producer_(producer),
         topic_(std::move(topic)),
         metrics_(metrics),
         baselines_op_(metrics.redis().Operation("baselines")),
@@ -138,16 +143,18 @@ class ClosedWindowSink final : public WindowRecordSink {
   void Publish(const WindowRecord& r) override {
     value_.clear();
     AppendWindowRecordJson(r, value_);
-    key_ = Concat(r.start.value(), "/", WindowScopeName(r.scope), "/", r.tenant, "/", r.feature, "/",
-                  r.environment, "/", r.model);
+    key_ = Concat(r.start.value(), "/", WindowScopeName(r.scope), "/", r.tenant, "/", r.feature,
+                  "/", r.environment, "/", r.model);
     producer_.Produce(topic_, key_, value_);
     metrics_.spend().Record(r);
     if (detectors_ != nullptr) detectors_->Observe(r);
   }
 
   void WindowDone(WindowStartMs start, int64_t size_ms) override {
-    metrics_.engine().RecordWindowClosed(
-        std::max<double>(0, static_cast<double>(WallClockMs() - (start.value() + size_ms)) / 1000.0));
+    // A long catch-up closes many windows in one go: keep the lease meanwhile.
+    (void)lease_.Hold();
+    metrics_.engine().RecordWindowClosed(std::max<double>(
+        0, static_cast<double>(WallClockMs() - (start.value() + size_ms)) / 1000.0));
     if (detectors_ == nullptr) return;
     // The window is claimed: nobody else judges it, so its rows are kept
     // (inside the detector engine) and judged again until the baselines
@@ -163,11 +170,12 @@ class ClosedWindowSink final : public WindowRecordSink {
       }
       baselines_op_.Error();
       if (g_stop.load()) {
-        spdlog::warn("stopping before window {} was judged: {}", start.value(), std::string(judged.status().message()));
+        spdlog::warn("stopping before window {} was judged: {}", start.value(),
+                     std::string(judged.status().message()));
         return;
       }
-      spdlog::warn("detectors: {}; judging window {} again in {} ms", std::string(judged.status().message()),
-                   start.value(), delay_ms);
+      spdlog::warn("detectors: {}; judging window {} again in {} ms",
+                   std::string(judged.status().message()), start.value(), delay_ms);
       SleepUnlessStopped(delay_ms);
       delay_ms = std::min<int64_t>(delay_ms * 2, 5000);
     }
@@ -176,6 +184,7 @@ class ClosedWindowSink final : public WindowRecordSink {
   absl::Status Flush() override { return producer_.Flush(30'000); }
 
  private:
+  CloserLease& lease_;
   KafkaProducer& producer_;
   std::string topic_;
   Metrics& metrics_;
@@ -187,10 +196,14 @@ class ClosedWindowSink final : public WindowRecordSink {
 
 EngineProbe::CheckpointOutcome ProbeOutcome(RunEngine::CommitResult r) {
   switch (r) {
-    case RunEngine::CommitResult::kApplied: return EngineProbe::CheckpointOutcome::kApplied;
-    case RunEngine::CommitResult::kStalePosition: return EngineProbe::CheckpointOutcome::kStalePosition;
-    case RunEngine::CommitResult::kDuplicateEvents: return EngineProbe::CheckpointOutcome::kDuplicateEvents;
-    case RunEngine::CommitResult::kError: break;
+    case RunEngine::CommitResult::kApplied:
+      return EngineProbe::CheckpointOutcome::kApplied;
+    case RunEngine::CommitResult::kStalePosition:
+      return EngineProbe::CheckpointOutcome::kStalePosition;
+    case RunEngine::CommitResult::kDuplicateEvents:
+      return EngineProbe::CheckpointOutcome::kDuplicateEvents;
+    case RunEngine::CommitResult::kError:
+      break;
   }
   return EngineProbe::CheckpointOutcome::kError;
 }
@@ -228,8 +241,9 @@ class DeliveryMetricsPublisher {
 };
 
 // Starts one listener; nullptr (after logging why) when it cannot bind.
-std::unique_ptr<HttpServer> StartListener(const HttpConfig& http, const HttpListenConfig& listen, bool admin,
-                                          const std::vector<std::tuple<std::string, std::string, HttpHandler>>& routes) {
+std::unique_ptr<HttpServer> StartListener(
+    const HttpConfig& http, const HttpListenConfig& listen, bool admin,
+    const std::vector<std::tuple<std::string, std::string, HttpHandler>>& routes) {
   auto server = std::make_unique<HttpServer>(HttpServerOptionsFrom(http, admin));
   for (const auto& [method, path, handler] : routes) server->Route(method, path, handler);
   if (absl::Status s = server->Start(listen.host, listen.port); !s.ok()) {
@@ -240,8 +254,8 @@ std::unique_ptr<HttpServer> StartListener(const HttpConfig& http, const HttpList
   for (const auto& [method, path, handler] : routes) {
     if (paths.find(path) == std::string::npos) paths += (paths.empty() ? "" : ", ") + path;
   }
-  spdlog::info("{} listener on http://{}:{} serving {}", admin ? "admin" : "read-only", listen.host, server->port(),
-               paths);
+  spdlog::info("{} listener on http://{}:{} serving {}", admin ? "admin" : "read-only", listen.host,
+               server->port(), paths);
   return server;
 }
 
@@ -300,7 +314,8 @@ int RunService(const std::string& config_path) {
     redis.key_prefix = config.redis.key_prefix;
     redis.timeout_ms = config.redis.timeout_ms;
     redis.marker_ttl_ms = config.alerting.outbox.give_up_after_ms + 7 * 86'400'000LL;
-    auto service = AlertDeliveryService::CreateWithRedis(config.alerting, redis, std::move(options));
+    auto service =
+        AlertDeliveryService::CreateWithRedis(config.alerting, redis, std::move(options));
     if (!service.ok()) {
       std::cerr << "burnrate: alerting: " << service.status().message() << "\n";
       return kExitRuntimeFailure;
@@ -327,11 +342,12 @@ int RunService(const std::string& config_path) {
     // One runaway detector per partition pipeline: a run (keyed by tenant)
     // is seen whole by the partition that holds it.
     engine.set_observer_factory([&config](int32_t) -> std::unique_ptr<EventObserver> {
-      return std::make_unique<RunawayDetector>(config.detectors.runaway, config.pipeline.windows.size_ms);
+      return std::make_unique<RunawayDetector>(config.detectors.runaway,
+                                               config.pipeline.windows.size_ms);
     });
   }
-  engine.set_commit_listener([&metrics, &alerts](int32_t, RunEngine::CommitResult result, EventObserver* observer,
-                                                 int64_t watermark_ms) {
+  engine.set_commit_listener([&metrics, &alerts](int32_t, RunEngine::CommitResult result,
+                                                 EventObserver* observer, int64_t watermark_ms) {
     metrics.engine().RecordCheckpoint(ProbeOutcome(result));
     // The runaway transitions of events now durable; the observer is only
     // ever a RunawayDetector (see the factory above).
@@ -359,11 +375,13 @@ int RunService(const std::string& config_path) {
   if (config.http.admin_listen.enabled) {
     std::vector<std::tuple<std::string, std::string, HttpHandler>> admin_routes;
     if (delivery) {
-      for (const char* method : {"GET", "POST"}) admin_routes.emplace_back(method, "/v1/silences", delivery->SilencesHandler());
+      for (const char* method : {"GET", "POST"})
+        admin_routes.emplace_back(method, "/v1/silences", delivery->SilencesHandler());
       admin_routes.emplace_back("DELETE", "/v1/silences/*", delivery->SilencesHandler());
     }
     if (admin_routes.empty()) {
-      spdlog::info("admin listener not started: nothing to administer (no alert receivers configured)");
+      spdlog::info(
+          "admin listener not started: nothing to administer (no alert receivers configured)");
     } else {
       admin_server = StartListener(config.http, config.http.admin_listen, true, admin_routes);
       if (!admin_server) return kExitRuntimeFailure;
@@ -375,10 +393,11 @@ int RunService(const std::string& config_path) {
   action.sa_handler = OnSignal;
   sigaction(SIGTERM, &action, nullptr);
   sigaction(SIGINT, &action, nullptr);
-  spdlog::info("burnrate {} consuming {} as group {} from {}", kVersion, config.kafka.topic, config.kafka.group_id,
-               config.kafka.brokers);
+  spdlog::info("burnrate {} consuming {} as group {} from {}", kVersion, config.kafka.topic,
+               config.kafka.group_id, config.kafka.brokers);
   spdlog::info("detectors: {}{}", JoinStrings(config.detectors.enabled, ", "),
-               delivery ? Concat("; alerts to ", config.alerting.receivers.size(), " receiver(s) via the Redis outbox")
+               delivery ? Concat("; alerts to ", config.alerting.receivers.size(),
+                                 " receiver(s) via the Redis outbox")
                         : std::string("; no alert receivers configured (alerts are only logged)"));
 
   // Closing windows (reading them back from Redis, publishing their rows,
@@ -386,29 +405,52 @@ int RunService(const std::string& config_path) {
   // Redis connections, so consuming and checkpointing never wait for it.
   std::atomic<int32_t> partition_count{-1};
   std::atomic<int64_t> closed_through{INT64_MIN};
-  std::thread closer_thread([&config, &partition_count, &closed_through, &window_producer, &metrics, &alerts,
-                             &key_detectors]() {
+  std::thread closer_thread([&config, &partition_count, &closed_through, &window_producer, &metrics,
+                             &alerts, &key_detectors]() {
     RedisStateStore closer_store(RedisStoreOptionsFrom(config));
-    RedisHistoryStore history(RedisClientOptions{config.redis.host, config.redis.port, config.redis.password.value,
-                                                 config.redis.timeout_ms},
-                              config.redis.key_prefix);
+    RedisHistoryStore history(
+        RedisClientOptions{config.redis.host, config.redis.port, config.redis.password.value,
+                           config.redis.timeout_ms},
+        config.redis.key_prefix);
     std::unique_ptr<DetectorEngine> detectors;
     if (!key_detectors->empty()) {
-      detectors = std::make_unique<DetectorEngine>(config.detectors, std::move(*key_detectors), history);
+      detectors =
+          std::make_unique<DetectorEngine>(config.detectors, std::move(*key_detectors), history);
     }
-    ClosedWindowSink windows(**window_producer, config.kafka.windows_topic, metrics, detectors.get(), alerts);
+    // One replica of the group closes (and judges) windows at a time, in
+    // order; the others take over when its lease lapses.
+    CloserLease lease(RedisClientOptions{config.redis.host, config.redis.port,
+                                         config.redis.password.value, config.redis.timeout_ms},
+                      Concat(config.redis.key_prefix, "closer:", config.kafka.topic),
+                      ThisProcessHolderName(),
+                      std::max<int64_t>(15'000, 10 * config.checkpoint_interval_ms));
+    ClosedWindowSink windows(**window_producer, config.kafka.windows_topic, metrics,
+                             detectors.get(), alerts, lease);
     WindowCloser closer(config, closer_store, windows);
     const RedisOperationMetrics close_op = metrics.redis().Operation("close_window");
     int64_t last_warning = 0;
+    bool was_closer = false;
     while (!g_stop.load()) {
       if (const int32_t count = partition_count.load(); count > 0) {
         const auto t0 = std::chrono::steady_clock::now();
-        auto closed = closer.CloseReady(count);
+        auto held = lease.Hold();
+        if (held.ok() && *held != was_closer) {
+          spdlog::info(*held ? "closing windows for the group"
+                             : "another replica closes windows now");
+          was_closer = *held;
+        }
+        absl::Status status = held.status();
+        if (held.ok() && *held) {
+          auto closed = closer.CloseReady(count);
+          status = closed.status();
+        } else if (held.ok()) {
+          status = closer.RefreshClosedThrough();
+        }
         close_op.Observe(SecondsSince(t0));
-        if (!closed.ok()) {
+        if (!status.ok()) {
           close_op.Error();
           if (WallClockMs() - last_warning > 10'000) {
-            spdlog::warn("closing windows: {}", std::string(closed.status().message()));
+            spdlog::warn("closing windows: {}", std::string(status.message()));
             last_warning = WallClockMs();
           }
         }
@@ -416,6 +458,7 @@ int RunService(const std::string& config_path) {
       }
       SleepUnlessStopped(config.checkpoint_interval_ms);
     }
+    (void)lease.Release();
   });
 
   const RedisOperationMetrics checkpoint_op = metrics.redis().Operation("checkpoint");
@@ -427,7 +470,8 @@ int RunService(const std::string& config_path) {
     const auto took = std::chrono::steady_clock::now() - t0;
     checkpoint_op.Observe(SecondsSince(t0));
     if (took > std::chrono::milliseconds(500)) {
-      spdlog::info("checkpoint took {} ms", std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
+      spdlog::info("checkpoint took {} ms",
+                   std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
     }
     if (!durable.ok()) {
       checkpoint_op.Error();
@@ -459,7 +503,8 @@ int RunService(const std::string& config_path) {
     metrics.engine().Publish({engine.TotalStats(), engine.OverflowedEvents()});
     metrics.engine().SetConsumerLag(engine.ConsumerLag());
     partitions_assigned.store(engine.partitions_owned() > 0);
-    redis_ok.store(engine.store_healthy() && engine.partitions_owned() > 0 ? true : store.Ping().ok());
+    redis_ok.store(engine.store_healthy() && engine.partitions_owned() > 0 ? true
+                                                                           : store.Ping().ok());
     metrics.engine().SetReady(partitions_assigned.load() && redis_ok.load());
     alerts.Retry();
     if (delivery) delivery_metrics.Publish(delivery->Stats());
@@ -500,17 +545,18 @@ int RunService(const std::string& config_path) {
   if (admin_server) admin_server->Stop();
   if (read_server) read_server->Stop();
   const PipelineStats stats = engine.TotalStats();
-  spdlog::info("stopped: {} messages, {} events counted, {} dead-lettered, {} unpriced", stats.messages,
-               stats.events, stats.total_rejected(), stats.unpriced_events);
+  spdlog::info("stopped: {} messages, {} events counted, {} dead-lettered, {} unpriced",
+               stats.messages, stats.events, stats.total_rejected(), stats.unpriced_events);
   return saved ? kExitOk : kExitRuntimeFailure;
 }
 
 }  // namespace
 
 CommandRunner AddRunCommand(CLI::App& app) {
-  auto* cmd = app.add_subcommand(
-      "run", "The service: consume cost events from Kafka as a consumer-group member, keep state in Redis, "
-             "publish closed windows and dead letters to Kafka");
+  auto* cmd = app.add_subcommand("run",
+                                 "The service: consume cost events from Kafka as a consumer-group "
+                                 "member, keep state in Redis, "
+                                 "publish closed windows and dead letters to Kafka");
   auto path = std::make_shared<std::string>();
   cmd->add_option("--config", *path, "Config file")->required();
   return [path]() { return RunService(*path); };

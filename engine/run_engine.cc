@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <tuple>
 #include <thread>
+#include <tuple>
 
 #include "absl/container/flat_hash_set.h"
 #include "core/concat.h"
@@ -19,7 +19,7 @@ struct RunEngine::Partition {
   // from); nullopt when the store has never seen this partition. A stored
   // -1 means "reported, but no message yet".
   std::optional<int64_t> from;
-  int64_t next = -1;  // the offset after the last message handled; -1: none since loading
+  int64_t next = -1;          // the offset after the last message handled; -1: none since loading
   int64_t first_offset = -1;  // the first message handled since loading
   // Event ids the store reported as already counted elsewhere, with their
   // minute: treated as duplicates when the partition is read again.
@@ -37,7 +37,8 @@ struct RunEngine::Partition {
 };
 
 RunEngine::RunEngine(const Config& config, const PriceTable& prices, StateStore& store,
-                     DeadLetterSink& dead_letters, std::function<void(int32_t, int64_t)> on_source_position,
+                     DeadLetterSink& dead_letters,
+                     std::function<void(int32_t, int64_t)> on_source_position,
                      std::function<absl::Status()> flush_outputs, Clock clock)
     : config_(config),
       prices_(prices),
@@ -67,7 +68,8 @@ absl::Status RunEngine::LoadPartition(int32_t partition, Partition& state) {
   state.pipeline->set_record_counted_ids(true);
   state.pipeline->set_observer(state.observer.get());
   if (watermark && *watermark > 0) state.pipeline->SeedWatermark(EventTimeMs(*watermark));
-  for (const auto& [minute, id] : state.known_duplicates) state.pipeline->SeedDedup({id}, EventTimeMs(minute));
+  for (const auto& [minute, id] : state.known_duplicates)
+    state.pipeline->SeedDedup({id}, EventTimeMs(minute));
   if (*closed) state.pipeline->MarkClosedThrough(**closed);
   if (closed_through_) state.pipeline->MarkClosedThrough(*closed_through_);
   state.from = *position;
@@ -80,8 +82,8 @@ absl::Status RunEngine::LoadPartition(int32_t partition, Partition& state) {
   state.last_message_ms = clock_();
   state.reported = false;
   state.idle_reported = false;
-  spdlog::info("partition {}: state loaded at offset {} (watermark {})", partition, position->value_or(-1),
-               watermark.value_or(0));
+  spdlog::info("partition {}: state loaded at offset {} (watermark {})", partition,
+               position->value_or(-1), watermark.value_or(0));
   return absl::OkStatus();
 }
 
@@ -95,7 +97,8 @@ bool RunEngine::LoadPartitionRetrying(int32_t partition, Partition& state) {
     store_healthy_ = s.ok();
     if (s.ok()) return true;
     if (stop_requested_ && stop_requested_()) return false;
-    spdlog::warn("partition {}: cannot load state ({}); retrying in {} ms", partition, std::string(s.message()), delay_ms);
+    spdlog::warn("partition {}: cannot load state ({}); retrying in {} ms", partition,
+                 std::string(s.message()), delay_ms);
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
     delay_ms = std::min(delay_ms * 2, 5000);
   }
@@ -131,7 +134,9 @@ void RunEngine::OnRevoked(const std::vector<int32_t>& partitions) {
     if (it == partitions_.end()) continue;
     if (flushed.ok()) {
       auto applied = CommitPartition(p, *it->second, clock_());
-      if (!applied.ok()) spdlog::warn("partition {}: state not saved on revoke ({})", p, std::string(applied.status().message()));
+      if (!applied.ok())
+        spdlog::warn("partition {}: state not saved on revoke ({})", p,
+                     std::string(applied.status().message()));
     }
     retired_stats_ += it->second->pipeline->stats();
     retired_overflow_ += it->second->pipeline->windows().overflowed_events();
@@ -150,7 +155,8 @@ void RunEngine::Handle(const SourceMessage& message) {
   Process(message.partition, state, message.offset, message.payload);
 }
 
-void RunEngine::Process(int32_t partition, Partition& state, int64_t offset, std::string_view payload) {
+void RunEngine::Process(int32_t partition, Partition& state, int64_t offset,
+                        std::string_view payload) {
   on_source_position_(partition, offset);
   const int64_t now = clock_();
   state.pipeline->Process(payload, EventTimeMs(now));
@@ -185,9 +191,10 @@ absl::StatusOr<bool> RunEngine::CommitPartition(int32_t partition, Partition& st
   // meanwhile, so a few rounds settle it.
   for (int attempt = 0;; ++attempt) {
     PartitionCheckpoint& c = state.pending;
-    state.pipeline->Drain([&c](WindowStartMs start, std::string_view key, bool is_model, const WindowTotals& t) {
-      c.deltas.push_back({start, std::string(key), is_model, t});
-    });
+    state.pipeline->Drain(
+        [&c](WindowStartMs start, std::string_view key, bool is_model, const WindowTotals& t) {
+          c.deltas.push_back({start, std::string(key), is_model, t});
+        });
     auto& ids = state.pipeline->counted_ids();
     c.event_ids.insert(c.event_ids.end(), ids.begin(), ids.end());
     ids.clear();
@@ -202,13 +209,15 @@ absl::StatusOr<bool> RunEngine::CommitPartition(int32_t partition, Partition& st
     // keeps holding windows open, or its events would turn up late.
     c.idle = CaughtUp(partition, state) && now - state.last_message_ms >= config_.idle_timeout_ms;
     const bool moved = !state.from || c.next != *state.from;
-    if (state.reported && !moved && c.deltas.empty() && c.event_ids.empty() && c.idle == state.idle_reported) {
+    if (state.reported && !moved && c.deltas.empty() && c.event_ids.empty() &&
+        c.idle == state.idle_reported) {
       return true;  // nothing new to say
     }
 
     auto outcome = store_.Commit(config_.kafka.topic, c);
     const auto tell = [&](CommitResult result) {
-      if (commit_listener_) commit_listener_(partition, result, state.observer.get(), c.watermark.value());
+      if (commit_listener_)
+        commit_listener_(partition, result, state.observer.get(), c.watermark.value());
     };
     if (!outcome.ok()) {
       store_healthy_ = false;
@@ -230,12 +239,14 @@ absl::StatusOr<bool> RunEngine::CommitPartition(int32_t partition, Partition& st
         return true;
       case CheckpointOutcome::Kind::kDuplicateEvents: {
         tell(CommitResult::kDuplicateEvents);
-        const absl::flat_hash_set<uint64_t> dups(outcome->duplicates.begin(), outcome->duplicates.end());
+        const absl::flat_hash_set<uint64_t> dups(outcome->duplicates.begin(),
+                                                 outcome->duplicates.end());
         for (const auto& [minute, id] : c.event_ids) {
           if (dups.contains(id)) state.known_duplicates.emplace_back(minute, id);
         }
-        spdlog::info("partition {}: {} events were already counted elsewhere; counting again without them",
-                     partition, dups.size());
+        spdlog::info(
+            "partition {}: {} events were already counted elsewhere; counting again without them",
+            partition, dups.size());
         if (absl::Status s = Recount(partition, state); !s.ok()) return s;
         if (attempt < 5) continue;
         return false;  // still racing another partition: the next checkpoint retries

@@ -65,8 +65,8 @@ class RunEngine : public PartitionListener {
   // with the partition's observer (nullptr without a factory) and its event
   // time watermark (epoch ms, 0 before any event). After kApplied every
   // event the observer saw up to here is durable.
-  using CommitListener =
-      std::function<void(int32_t partition, CommitResult result, EventObserver* observer, int64_t watermark_ms)>;
+  using CommitListener = std::function<void(int32_t partition, CommitResult result,
+                                            EventObserver* observer, int64_t watermark_ms)>;
   void set_commit_listener(CommitListener listener) { commit_listener_ = std::move(listener); }
 
   std::vector<std::optional<int64_t>> OnAssigned(const std::vector<int32_t>& partitions) override;

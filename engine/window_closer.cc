@@ -39,10 +39,15 @@ absl::StatusOr<size_t> WindowCloser::CloseReady(int32_t partition_count) {
       if (absl::Status s = sink_.Flush(); !s.ok()) return s;
     }
   }
-  auto through = store_.ClosedThrough(topic);
+  if (absl::Status s = RefreshClosedThrough(); !s.ok()) return s;
+  return closed;
+}
+
+absl::Status WindowCloser::RefreshClosedThrough() {
+  auto through = store_.ClosedThrough(config_.kafka.topic);
   if (!through.ok()) return through.status();
   if (*through) closed_through_ = *through;
-  return closed;
+  return absl::OkStatus();
 }
 
 }  // namespace burnrate

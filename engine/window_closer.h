@@ -40,7 +40,11 @@ class WindowCloser {
   // Closes every window that all `partition_count` partitions have moved
   // past. Returns how many this replica closed.
   absl::StatusOr<size_t> CloseReady(int32_t partition_count);
-  // The latest window closed by any replica, as of the last CloseReady.
+  // Reads how far the group has closed windows, without closing any (a
+  // replica that does not hold the closer lease still needs to know).
+  absl::Status RefreshClosedThrough();
+  // The latest window closed by any replica, as of the last CloseReady or
+  // RefreshClosedThrough.
   std::optional<WindowStartMs> closed_through() const { return closed_through_; }
 
  private:

@@ -677,7 +677,9 @@ class RunExactnessTest : public ::testing::Test {
         // Event time is two hours behind the wall clock (StreamStartMs).
         << "time_bounds:\n  max_past: 366d\n"
         << "checkpoint_interval: 500ms\n"
-        << "idle_timeout: 3s\n";
+        << "idle_timeout: 3s\n"
+        // Replicas share the host: each picks a free port for its endpoints.
+        << "http:\n  listen: \"127.0.0.1:0\"\n";
     return path;
   }
 

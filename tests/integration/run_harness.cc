@@ -1,0 +1,126 @@
+#include "tests/integration/run_harness.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <stdlib.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "tests/support/stack.h"
+
+namespace burnrate::testing {
+
+ScratchDir::ScratchDir() {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/burnrate-e2e-XXXXXX";
+  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = pattern;
+}
+
+ScratchDir::~ScratchDir() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const bool failed = info != nullptr && info->result() != nullptr && info->result()->Failed();
+  if (failed || std::getenv("BURNRATE_KEEP_TEST_FILES")) {
+    std::fprintf(stderr, "kept test files in %s\n", path_.c_str());
+    return;
+  }
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+void WriteReplicaConfig(const std::string& path, const ReplicaConfig& c) {
+  std::ofstream out(path);
+  out << "kafka:\n"
+      << "  brokers: \"" << Stack().kafka_brokers << "\"\n"
+      << "  topic: \"" << c.topic << "\"\n"
+      << "  group_id: \"" << c.group << "\"\n"
+      << "  dead_letter_topic: \"" << c.topic << "-dead\"\n"
+      << "  windows_topic: \"" << c.topic << "-windows\"\n"
+      << "  properties:\n"
+      << "    session.timeout.ms: \"6000\"\n"
+      << "    heartbeat.interval.ms: \"1000\"\n"
+      << "redis:\n"
+      << "  host: \"" << Stack().redis_host << "\"\n"
+      << "  port: " << Stack().redis_port << "\n"
+      << "  key_prefix: \"" << c.redis_prefix
+      << "\"\n"
+      // Simulated history reaches days back.
+      << "time_bounds:\n  max_past: 30d\n"
+      << "checkpoint_interval: 500ms\n"
+      << "idle_timeout: 3s\n"
+      << "http:\n  listen: \"127.0.0.1:" << c.http_port << "\"\n"
+      << c.extra_yaml;
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+HttpAnswer HttpGet(int port, const std::string& path) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(2, 0);
+  client.set_read_timeout(5, 0);
+  auto response = client.Get(path);
+  if (!response) return {};
+  return {response->status, response->body};
+}
+
+std::optional<double> MetricSum(const std::string& text, std::string_view name) {
+  std::optional<double> sum;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#' || !line.starts_with(name)) continue;
+    const char next = line.size() > name.size() ? line[name.size()] : '\0';
+    if (next != '{' && next != ' ') continue;
+    const size_t space = line.rfind(' ');
+    sum = sum.value_or(0) + std::strtod(line.c_str() + space + 1, nullptr);
+  }
+  return sum;
+}
+
+size_t CountSeries(const std::string& text) {
+  size_t n = 0;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line[0] != '#') ++n;
+  }
+  return n;
+}
+
+void Simulate(const std::string& burnrate, const std::string& topic, std::vector<std::string> args,
+              const ScratchDir& dir, std::chrono::seconds deadline) {
+  ChildProcessOptions options;
+  options.argv = {burnrate, "simulate"};
+  options.argv.insert(options.argv.end(), args.begin(), args.end());
+  for (const std::string& a : {std::string("--kafka-brokers"), Stack().kafka_brokers,
+                               std::string("--kafka-topic"), topic}) {
+    options.argv.push_back(a);
+  }
+  options.stdout_path = dir.File("simulate.stdout");
+  options.stderr_path = dir.File("simulate.stderr");
+  ChildProcess simulate(std::move(options));
+  const auto status = simulate.Wait(deadline);
+  if (!status || !status->ok()) {
+    throw std::runtime_error("burnrate simulate failed (" +
+                             (status ? status->ToString() : "still running") +
+                             "): " + simulate.ReadStderr());
+  }
+}
+
+std::string Rfc3339Minute(std::chrono::minutes offset) {
+  const auto t =
+      std::chrono::floor<std::chrono::minutes>(std::chrono::system_clock::now() + offset);
+  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:00Z", &tm);
+  return buf;
+}
+
+}  // namespace burnrate::testing

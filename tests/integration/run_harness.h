@@ -1,0 +1,64 @@
+// Helpers for the end-to-end tests of `burnrate run` with its alerting and
+// metrics: a scratch directory, a config for one replica, HTTP GETs against
+// a replica's endpoints, reading the Prometheus text format, and running
+// `burnrate simulate` into Kafka.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace burnrate::testing {
+
+// A fresh directory under $TMPDIR (or /tmp), removed at the end unless the
+// test failed or BURNRATE_KEEP_TEST_FILES is set (logs stay for a post-mortem).
+class ScratchDir {
+ public:
+  ScratchDir();
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  std::string File(std::string_view name) const { return path_ + "/" + std::string(name); }
+
+ private:
+  std::string path_;
+};
+
+// What one replica's config says; the Kafka and Redis addresses come from Stack().
+struct ReplicaConfig {
+  std::string topic;
+  std::string group;
+  std::string redis_prefix;
+  int http_port = 0;
+  // Extra top-level YAML appended as is (alerting:, detectors:, ...).
+  std::string extra_yaml;
+};
+// Writes the config to `path`: 500 ms checkpoints, a short idle timeout,
+// time bounds wide enough for simulated history, fast consumer-group
+// failover, its own windows and dead-letter topics.
+void WriteReplicaConfig(const std::string& path, const ReplicaConfig& config);
+
+struct HttpAnswer {
+  int status = -1;  // -1: no answer
+  std::string body;
+};
+HttpAnswer HttpGet(int port, const std::string& path);
+
+// The sum of every sample of `name` (all label sets; exact name, so
+// "x_bucket" is not "x") in Prometheus text; nullopt when it has none.
+std::optional<double> MetricSum(const std::string& text, std::string_view name);
+// Samples in the text (lines that are neither comments nor blank).
+size_t CountSeries(const std::string& text);
+
+// Runs `burnrate simulate ARGS --kafka-brokers <stack> --kafka-topic TOPIC`
+// and waits for it; throws (failing the test) unless it exits 0.
+void Simulate(const std::string& burnrate, const std::string& topic, std::vector<std::string> args,
+              const ScratchDir& dir, std::chrono::seconds deadline);
+
+// RFC 3339 UTC, whole minutes, `offset` from now.
+std::string Rfc3339Minute(std::chrono::minutes offset);
+
+}  // namespace burnrate::testing

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include <nlohmann/json.hpp>
+#include <simdjson.h>
 
 #include "absl/container/flat_hash_set.h"
 #include "app/commands.h"
@@ -123,19 +124,50 @@ int RunEvaluate(const EvaluateOptions& opt) {
       return kExitBadUsage;
     }
     std::string_view line;
-    uint64_t n = 0;
+    simdjson::ondemand::parser parser;
+    std::string padded, tenant_copy, feature_copy, environment_copy, start_copy, end_copy, scope_copy;
     while (reader.Next(line)) {
-      ++n;
       if (line.empty()) continue;
-      nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-      if (j.is_discarded() || !j.is_object() || j.value("scope", "key") != "key") continue;
+      scope_copy = "key";
+      // Millions of rows: simdjson, not a DOM per line.
+      padded.assign(line.data(), line.size());
+      padded.append(simdjson::SIMDJSON_PADDING, ' ');
+      simdjson::ondemand::document doc;
+      if (parser.iterate(padded.data(), line.size(), padded.size()).get(doc)) continue;
+      std::string_view scope = "key", tenant, feature, environment, start_text, end_text;
+      double cost = 0;
+      bool bad = false;
+      for (auto field : doc.get_object()) {
+        std::string_view name;
+        if (field.unescaped_key().get(name)) {
+          bad = true;
+          break;
+        }
+        auto value = field.value();
+        if (name == "scope") bad |= value.get_string().get(scope) != simdjson::SUCCESS;
+        else if (name == "tenant") bad |= value.get_string().get(tenant) != simdjson::SUCCESS;
+        else if (name == "feature") bad |= value.get_string().get(feature) != simdjson::SUCCESS;
+        else if (name == "environment") bad |= value.get_string().get(environment) != simdjson::SUCCESS;
+        else if (name == "window_start") bad |= value.get_string().get(start_text) != simdjson::SUCCESS;
+        else if (name == "window_end") bad |= value.get_string().get(end_text) != simdjson::SUCCESS;
+        else if (name == "cost_usd") bad |= value.get_double().get(cost) != simdjson::SUCCESS;
+        if (bad) break;
+        // String views die with the next field read: copy what is kept.
+        if (name == "tenant") tenant_copy.assign(tenant);
+        if (name == "feature") feature_copy.assign(feature);
+        if (name == "environment") environment_copy.assign(environment);
+        if (name == "window_start") start_copy.assign(start_text);
+        if (name == "window_end") end_copy.assign(end_text);
+        if (name == "scope") scope_copy.assign(scope);
+      }
+      if (bad || scope_copy != "key") continue;
       BaselineRow row;
-      row.tenant = j.value("tenant", "");
-      row.feature = j.value("feature", "");
-      row.environment = j.value("environment", "");
-      row.cost_usd = j.value("cost_usd", 0.0);
-      row.window_start_ms = ParseRfc3339Ms(j.value("window_start", "")).value_or(0);
-      const int64_t end = ParseRfc3339Ms(j.value("window_end", "")).value_or(row.window_start_ms + 60'000);
+      row.tenant = tenant_copy;
+      row.feature = feature_copy;
+      row.environment = environment_copy;
+      row.cost_usd = cost;
+      row.window_start_ms = ParseRfc3339Ms(start_copy).value_or(0);
+      const int64_t end = ParseRfc3339Ms(end_copy).value_or(row.window_start_ms + 60'000);
       row.window_size_ms = end - row.window_start_ms;
       if (row.window_start_ms != last_window && last_window != INT64_MIN) {
         for (auto& b : baselines) b->EndWindow(last_window, last_size);

@@ -15,6 +15,9 @@ namespace {
 
 // An incident is kept out of learning for its first day only.
 constexpr int64_t kMaxUnlearnedIncidentMs = 24 * 3'600'000LL;
+// Weight of one window in a key's learnt noise (about the last 200 windows
+// in which the key had traffic).
+constexpr double kNoiseLearningWeight = 0.005;
 
 bool Judged(WindowScope scope) {
   return scope == WindowScope::kKey || scope == WindowScope::kTenant || scope == WindowScope::kModel;
@@ -184,6 +187,20 @@ void DetectorEngine::Judge(const std::string&, const KeyIdentity& key, KeyHistor
   DetectionContext context = base;
   context.window = totals;
   context.peer_prior_usd_per_hour = PeerPrior(key);
+  // Learn how noisy the key is while it behaves (no spike firing).
+  if (key.scope != WindowScope::kModel && totals != nullptr &&
+      !history.lifecycle(DetectorSlot::kSpike).firing()) {
+    const double e15 = history.Expect(15, context.peer_prior_usd_per_hour).cost_usd;
+    const double r15 = history.RecentCost(15) - e15;
+    const double r60 = history.RecentCost(60) - history.Expect(60, context.peer_prior_usd_per_hour).cost_usd;
+    // A rise building up to an alert is not noise to learn.
+    if (r15 <= e15) history.LearnNoise(r15, r60, kNoiseLearningWeight);
+    const int sustained = static_cast<int>(config_.spike.sustained_block_ms / kMinuteMs) * config_.spike.sustained_blocks;
+    history.LearnPeakExcess(1, history.RecentCost(sustained) -
+                                   history.Expect(sustained, context.peer_prior_usd_per_hour).cost_usd);
+    const int fast = static_cast<int>(config_.spike.pairs.front().short_ms / kMinuteMs);
+    history.LearnPeakExcess(0, history.RecentCost(fast) - history.Expect(fast, context.peer_prior_usd_per_hour).cost_usd);
+  }
   for (const auto& detector : detectors_) {
     if (!detector->Applies(key.scope)) continue;
     AlertLifecycle& lifecycle = history.lifecycle(detector->slot());
@@ -194,8 +211,10 @@ void DetectorEngine::Judge(const std::string&, const KeyIdentity& key, KeyHistor
     if (!lifecycle.firing()) {
       if (!j.trigger) continue;
       if (key.scope == WindowScope::kTenant) {
+        // One incident, one page: a tenant whose own key already alerts
+        // (of any kind) gets no roll-up alert on top.
         auto t = tenant_key_alerts_.find(key.tenant);
-        if (t != tenant_key_alerts_.end() && (t->second & kind_bit)) continue;
+        if (t != tenant_key_alerts_.end() && t->second != 0) continue;
       }
       lifecycle.started_ms = context.now_ms;
       lifecycle.last_hold_ms = context.now_ms;

@@ -22,9 +22,20 @@ struct SpikeConfig {
       {3 * 60'000, 15 * 60'000, 4.0, 2.0},    // fast: a 10x jump pages in about two minutes
       {15 * 60'000, 60 * 60'000, 2.2, 1.5},   // sustained: a 3x plateau within about ten minutes
   };
-  // Extra spend above expectation, as a rate, below which nothing alerts:
-  // a 10x rise on a key that spends cents is noise, not an incident.
+  // Extra spend above expectation, as a rate, that the window pairs need:
+  // they page fast, so they are for rises that cost real money.
   double min_excess_usd_per_hour = 2.0;
+  // A smaller rise must be sustained to alert: every block of the last
+  // `sustained_blocks` x `sustained_block` minutes above `sustained_ratio`,
+  // and extra spend of at least `sustained_min_excess_usd_per_hour`. A
+  // burst (one agent run, one batch) fills a block or two, not all of them.
+  int64_t sustained_block_ms = 4 * 60'000;
+  int sustained_blocks = 3;
+  double sustained_ratio = 2.5;
+  double sustained_min_excess_usd_per_hour = 0.5;
+  // ... and the rise must exceed this multiple of the largest the key showed
+  // on any of the previous 6 days (bursty keys burst every day).
+  double sustained_peak_factor = 3.0;
   // Robust z-score of the long window against the key's noise.
   double min_z = 5.0;
   // Hysteresis: a firing spike holds while the 15-minute ratio stays above this.
@@ -50,7 +61,7 @@ struct NewSpenderConfig {
   int64_t new_for_ms = 7 * 86'400'000LL;
   // Nothing is new before the detectors have watched traffic this long.
   int64_t learning_period_ms = 86'400'000LL;
-  double min_usd_per_hour = 2.0;  // judged over the last 15 minutes
+  double min_usd_per_hour = 0.5;  // judged over the last 15 minutes
   int64_t min_calls = 3;
   int64_t resolve_after_ms = 60 * 60'000;
 };

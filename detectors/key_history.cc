@@ -8,7 +8,7 @@
 namespace burnrate {
 namespace {
 
-constexpr uint8_t kEncodingVersion = 1;
+constexpr uint8_t kEncodingVersion = 4;
 constexpr int64_t kMinutesPerWeek = int64_t{kHoursPerWeek} * 60;
 
 bool IsWeekend(int64_t epoch_hour) { return KeyHistory::HourOfWeek(epoch_hour) / 24 >= 5; }
@@ -85,6 +85,7 @@ bool KeyHistory::AdvanceTo(int64_t minute) {
     // Silent for over a week: every remembered hour is a zero now.
     hour_cost_.fill(0);
     hour_calls_.fill(0);
+    for (auto& c : hour_cache_) c.valid = false;
     minute_cost_.fill(0);
     minute_calls_.fill(0);
     current_hour_anomalous_ = false;
@@ -112,6 +113,47 @@ bool KeyHistory::ApplyWindow(int64_t window_start_ms, double cost_usd, int64_t c
   return true;
 }
 
+void KeyHistory::LearnNoise(double residual_15m, double residual_60m, double weight) {
+  // Mean absolute residuals: a robust scale that a few bursts do not blow up
+  // (the variables keep their names; they hold scales, not variances).
+  noise_15m_ = static_cast<float>((1 - weight) * noise_15m_ + weight * std::abs(residual_15m));
+  noise_60m_ = static_cast<float>((1 - weight) * noise_60m_ + weight * std::abs(residual_60m));
+}
+
+double KeyHistory::LearnedSigma(int minutes) const {
+  // For normal noise the standard deviation is 1.25 mean absolute
+  // deviations. Between the two learnt scales, and beyond them, noise grows
+  // like the square root of the window.
+  const double s15 = 1.25 * noise_15m_, s60 = 1.25 * noise_60m_;
+  if (minutes <= 15) return s15 * std::sqrt(minutes / 15.0);
+  if (minutes >= 60) return s60 * std::sqrt(minutes / 60.0);
+  const double w = (minutes - 15) / 45.0;
+  return (1 - w) * s15 * std::sqrt(minutes / 15.0) + w * s60 * std::sqrt(minutes / 60.0);
+}
+
+void KeyHistory::LearnPeakExcess(int scale, double excess_usd) {
+  const int64_t day = last_minute_ / 1440;
+  if (day != peak_day_) {
+    // Days passed since the last lesson start from zero.
+    for (int64_t d = std::max(peak_day_ + 1, day - 6); d <= day; ++d) {
+      for (auto& peaks : daily_peak_excess_) peaks[static_cast<size_t>(d % 7)] = 0;
+    }
+    peak_day_ = day;
+  }
+  float& today = daily_peak_excess_[static_cast<size_t>(scale)][static_cast<size_t>(day % 7)];
+  today = std::max(today, static_cast<float>(excess_usd));
+}
+
+double KeyHistory::UsualPeakExcess(int scale) const {
+  const int64_t day = last_minute_ / 1440;
+  double peak = 0;
+  for (int64_t d = day - 6; d < day; ++d) {
+    if (d < 0 || d > peak_day_ || d <= peak_day_ - 7) continue;  // not learnt (or stale)
+    peak = std::max(peak, static_cast<double>(daily_peak_excess_[static_cast<size_t>(scale)][static_cast<size_t>(d % 7)]));
+  }
+  return peak;
+}
+
 double KeyHistory::MeanHourlyCost() const {
   double sum = 0;
   for (float v : hour_cost_) sum += v;
@@ -137,6 +179,7 @@ void KeyHistory::CommitHour(int64_t epoch_hour) {
     current_hour_anomalous_ = false;
   }
   const auto slot = static_cast<size_t>(HourOfWeek(epoch_hour));
+  for (auto& c : hour_cache_) c.valid = false;
   hour_cost_[slot] = static_cast<float>(cost);
   hour_calls_[slot] = static_cast<float>(calls);
 }
@@ -190,27 +233,56 @@ double KeyHistory::HourlyExpectation(int64_t epoch_hour, double* spread_rel, int
   return median;
 }
 
+const KeyHistory::HourEstimate& KeyHistory::EstimateHour(int64_t epoch_hour) const {
+  for (const auto& c : hour_cache_) {
+    if (c.valid && c.hour == epoch_hour) return c;
+  }
+  HourEstimate& slot = hour_cache_[next_cache_slot_];
+  next_cache_slot_ = (next_cache_slot_ + 1) % hour_cache_.size();
+  slot.hour = epoch_hour;
+  slot.cost = HourlyExpectation(epoch_hour, &slot.spread, &slot.values, &slot.calls);
+  slot.valid = true;
+  return slot;
+}
+
 Expectation KeyHistory::Expect(int minutes, double peer_prior_usd_per_hour) const {
   Expectation e;
   if (last_minute_ < 0) return e;
   minutes = std::clamp(minutes, 1, kRecentMinutes);
   const int64_t first = last_minute_ - minutes + 1;
+  // An hour's estimate, leaning on what keys like this one usually spend
+  // when the key has little history of its own.
+  const auto hour_cost = [&](int64_t hour, double* calls, double* spread, int* values) {
+    const HourEstimate& h = EstimateHour(hour);
+    *calls = h.calls;
+    *spread = h.spread;
+    *values = h.values;
+    if (h.values >= 3) return h.cost;
+    *spread = std::max(h.spread, 1.0);
+    return (h.cost * h.values + peer_prior_usd_per_hour) / (h.values + 1);
+  };
   double spread_weighted = 0;
   int min_values = INT32_MAX;
-  for (int64_t hour = first / 60; hour <= last_minute_ / 60; ++hour) {
-    const int64_t from = std::max(first, hour * 60), to = std::min(last_minute_, hour * 60 + 59);
-    const double share = static_cast<double>(to - from + 1) / 60.0;
-    double spread = 0, calls = 0;
+  // Each minute expects the hourly level interpolated between the centres
+  // of neighbouring hours, so a morning ramp within an hour is expected.
+  for (int64_t m = first; m <= last_minute_; ++m) {
+    const int64_t hour = m / 60;
+    const double offset = static_cast<double>(m % 60) + 0.5;
+    double calls = 0, spread = 0;
     int values = 0;
-    double cost = HourlyExpectation(hour, &spread, &values, &calls);
-    if (values < 3) {
-      // Little history: lean on what keys like this one usually spend.
-      cost = (cost * values + peer_prior_usd_per_hour) / (values + 1);
-      spread = std::max(spread, 1.0);
+    double cost = hour_cost(hour, &calls, &spread, &values);
+    const int64_t neighbour = offset < 30 ? hour - 1 : hour + 1;
+    const double w = std::abs(offset - 30) / 60.0;
+    double n_calls = 0, n_spread = 0;
+    int n_values = 0;
+    const double n_cost = hour_cost(neighbour, &n_calls, &n_spread, &n_values);
+    if (n_values >= 3 && values >= 3) {
+      cost = (1 - w) * cost + w * n_cost;
+      calls = (1 - w) * calls + w * n_calls;
     }
-    e.cost_usd += cost * share;
-    e.calls += calls * share;
-    spread_weighted += spread * cost * share;
+    e.cost_usd += cost / 60.0;
+    e.calls += calls / 60.0;
+    spread_weighted += spread * cost / 60.0;
     min_values = std::min(min_values, values);
   }
   e.history_values = min_values == INT32_MAX ? 0 : min_values;
@@ -222,7 +294,7 @@ Expectation KeyHistory::Expect(int minutes, double peer_prior_usd_per_hour) cons
   return e;
 }
 
-std::optional<double> KeyHistory::UsualCostPerCall(int min_calls_per_hour) const {
+std::optional<KeyHistory::CostPerCall> KeyHistory::UsualCostPerCall(int min_calls_per_hour) const {
   if (last_minute_ < 0) return std::nullopt;
   const int64_t current_hour = last_minute_ / 60;
   const int64_t first_hour = first_minute_ / 60;
@@ -234,7 +306,13 @@ std::optional<double> KeyHistory::UsualCostPerCall(int min_calls_per_hour) const
     }
   }
   if (per_call.size() < 6) return std::nullopt;
-  return Median(per_call);
+  CostPerCall out;
+  out.usual = Median(per_call);
+  std::vector<double> deviations;
+  deviations.reserve(per_call.size());
+  for (double v : per_call) deviations.push_back(std::abs(v - out.usual));
+  out.spread_rel = out.usual > 0 ? 1.4826 * Median(deviations) / out.usual : 0;
+  return out;
 }
 
 double KeyHistory::RecentCost(int minutes) const {
@@ -268,6 +346,12 @@ std::string KeyHistory::Encode() const {
   Put(last_minute_, out);
   Put(last_window_ms_, out);
   out.push_back(current_hour_anomalous_ ? 1 : 0);
+  Put(noise_15m_, out);
+  Put(noise_60m_, out);
+  Put(peak_day_, out);
+  for (const auto& peaks : daily_peak_excess_) {
+    for (float v : peaks) Put(v, out);
+  }
   PutBlock(hour_cost_, out);
   PutBlock(hour_calls_, out);
   for (float v : minute_cost_) Put(v, out);
@@ -289,6 +373,12 @@ std::optional<KeyHistory> KeyHistory::Decode(std::string_view in) {
     return std::nullopt;
   }
   h.current_hour_anomalous_ = anomalous != 0;
+  if (!Get(in, h.noise_15m_) || !Get(in, h.noise_60m_) || !Get(in, h.peak_day_)) return std::nullopt;
+  for (auto& peaks : h.daily_peak_excess_) {
+    for (float& v : peaks) {
+      if (!Get(in, v)) return std::nullopt;
+    }
+  }
   if (!GetBlock(in, h.hour_cost_) || !GetBlock(in, h.hour_calls_)) return std::nullopt;
   for (float& v : h.minute_cost_) {
     if (!Get(in, v)) return std::nullopt;

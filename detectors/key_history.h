@@ -63,9 +63,31 @@ class KeyHistory {
   // day; weekdays against weekdays, weekends against weekends). With less
   // than a week of history, what there is, blended with `peer_prior_usd_per_hour`.
   Expectation Expect(int minutes, double peer_prior_usd_per_hour) const;
-  // The key's usual cost per call (median over past hours with enough calls);
+  // The key's usual cost per call (median over past hours with enough calls)
+  // and how much it varies from hour to hour (robust relative spread);
   // nullopt without enough history.
-  std::optional<double> UsualCostPerCall(int min_calls_per_hour) const;
+  struct CostPerCall {
+    double usual = 0;
+    double spread_rel = 0;
+  };
+  std::optional<CostPerCall> UsualCostPerCall(int min_calls_per_hour) const;
+
+  // The key's own noise: how far its spend over 15 and 60 minutes usually
+  // strays from expectation (an exponentially weighted mean absolute residual,
+  // learnt while no alert fires). Bursty keys (agents, batch jobs) stray
+  // far more than call-count noise predicts, and must not page for it.
+  void LearnNoise(double residual_15m, double residual_60m, double weight);
+  // The learnt standard deviation for a window of `minutes` (0 before any learning).
+  double LearnedSigma(int minutes) const;
+
+  // The largest excess (spend above expectation over `minutes`) the key
+  // showed on each of the last days while behaving: a rise is only
+  // suspicious when it is unlike anything the key did in the past week.
+  // Two scales: [0] a short window (the fast path's), [1] the sustained one.
+  void LearnPeakExcess(int scale, double excess_usd);
+  // The largest daily peak of the previous 6 days (today excluded, so an
+  // incident that builds up cannot raise its own bar); 0 without history.
+  double UsualPeakExcess(int scale) const;
 
   // Marks the current hour anomalous: it will be learnt as expected.
   void MarkCurrentHourAnomalous() { current_hour_anomalous_ = true; }
@@ -88,6 +110,15 @@ class KeyHistory {
   static int HourOfWeek(int64_t epoch_hour) { return static_cast<int>((epoch_hour + 72) % kHoursPerWeek); }
 
  private:
+  // One hour's estimate from its comparable past hours, cached: detectors
+  // ask for the same few hours many times per window.
+  struct HourEstimate {
+    int64_t hour = 0;
+    double cost = 0, calls = 0, spread = 0;
+    int values = 0;
+    bool valid = false;
+  };
+  const HourEstimate& EstimateHour(int64_t epoch_hour) const;
   void CommitHour(int64_t epoch_hour);
   double HourlyExpectation(int64_t epoch_hour, double* spread_rel, int* values, double* calls) const;
 
@@ -95,11 +126,17 @@ class KeyHistory {
   int64_t last_minute_ = -1;
   int64_t last_window_ms_ = INT64_MIN;
   bool current_hour_anomalous_ = false;
+  float noise_15m_ = 0;  // mean absolute residual over 15 minutes
+  float noise_60m_ = 0;  // ... and over 60
+  int64_t peak_day_ = -1;
+  std::array<std::array<float, 7>, 2> daily_peak_excess_{};  // [scale][epoch day % 7]
   std::array<float, kHoursPerWeek> hour_cost_{};
   std::array<float, kHoursPerWeek> hour_calls_{};
   std::array<float, kRecentMinutes> minute_cost_{};
   std::array<float, kRecentMinutes> minute_calls_{};
   std::array<AlertLifecycle, kDetectorSlots> lifecycles_{};
+  mutable std::array<HourEstimate, 4> hour_cache_{};
+  mutable size_t next_cache_slot_ = 0;
 };
 
 }  // namespace burnrate

@@ -59,9 +59,13 @@ Score ScoreAlerts(const std::vector<Incident>& incidents, const std::vector<Scor
   }
   s.alerts = static_cast<int>(scored_alerts.size());
   s.incidents = static_cast<int>(scored_incidents.size());
+  // Precision: an alert about an incident's key during the incident is
+  // true whatever detector raised it (a runaway agent also spikes its key).
+  ScoringOptions any_kind = options;
+  any_kind.match_any_kind = true;
   for (const ScoredAlert* a : scored_alerts) {
     bool matched = false;
-    for (const Incident* inc : scored_incidents) matched |= Matches(*a, *inc, options);
+    for (const Incident* inc : scored_incidents) matched |= Matches(*a, *inc, any_kind);
     if (matched) {
       ++s.true_alerts;
     } else {

@@ -36,10 +36,23 @@ Judgement SpikeDetector::Judge(const KeyHistory& history, const KeyIdentity& key
     const Expectation long_expected = history.Expect(long_minutes, context.peer_prior_usd_per_hour);
     const double short_ratio = short_observed / std::max(short_expected.cost_usd, floor_for(short_minutes));
     const double long_ratio = long_observed / std::max(long_expected.cost_usd, floor_for(long_minutes));
-    const double excess_per_hour = (long_observed - long_expected.cost_usd) * 60.0 / long_minutes;
-    const double z = long_expected.sigma_usd > 0 ? (long_observed - long_expected.cost_usd) / long_expected.sigma_usd
-                                                 : INFINITY;
-    if (short_ratio >= pair.short_ratio && long_ratio >= pair.long_ratio &&
+    // The floor applies to the rate of the rise itself (the short window):
+    // averaged over the long window, a young rise would be diluted.
+    const double excess_per_hour = (short_observed - short_expected.cost_usd) * 60.0 / short_minutes;
+    // The noise is the larger of what call counts predict and what this
+    // key has shown of itself.
+    const double sigma = std::max(long_expected.sigma_usd, history.LearnedSigma(long_minutes));
+    const double z = sigma > 0 ? (long_observed - long_expected.cost_usd) / sigma : INFINITY;
+    // A key with fewer than 3 comparable past hours has no baseline to be a
+    // spike against: new keys are new_spender's to judge.
+    const bool has_baseline = long_expected.history_values >= 3;
+    // The fast path pages on a young rise: it must also be unlike the
+    // short bursts this key showed in the past week.
+    // (The slower pairs average bursts away and need not.)
+    const bool unlike_its_week = &pair != &config_.pairs.front() ||
+                                 short_observed - short_expected.cost_usd >
+                                     config_.sustained_peak_factor * history.UsualPeakExcess(0);
+    if (has_baseline && unlike_its_week && short_ratio >= pair.short_ratio && long_ratio >= pair.long_ratio &&
         excess_per_hour >= config_.min_excess_usd_per_hour && z >= config_.min_z) {
       fired = &pair;
       fired_observed = long_observed;
@@ -49,13 +62,41 @@ Judgement SpikeDetector::Judge(const KeyHistory& history, const KeyIdentity& key
       break;
     }
   }
+  if (!fired) {
+    // The sustained path: smaller rises that last.
+    const int block = Minutes(config_.sustained_block_ms);
+    const int minutes = block * config_.sustained_blocks;
+    const Expectation total_expected = history.Expect(minutes, context.peer_prior_usd_per_hour);
+    bool every_block = total_expected.history_values >= 3;
+    for (int b = 0; b < config_.sustained_blocks && every_block; ++b) {
+      // Block b ends b blocks before now: its cost is the difference of two sums.
+      const double cost = history.RecentCost(block * (b + 1)) - history.RecentCost(block * b);
+      const double expected = history.Expect(block * (b + 1), context.peer_prior_usd_per_hour).cost_usd -
+                              (b == 0 ? 0 : history.Expect(block * b, context.peer_prior_usd_per_hour).cost_usd);
+      every_block = cost >= config_.sustained_ratio * std::max(expected, floor_for(block));
+    }
+    const double observed = history.RecentCost(minutes);
+    const double sigma = std::max(total_expected.sigma_usd, history.LearnedSigma(minutes));
+    const double z = sigma > 0 ? (observed - total_expected.cost_usd) / sigma : INFINITY;
+    const double excess_per_hour = (observed - total_expected.cost_usd) * 60.0 / minutes;
+    const bool unlike_its_week =
+        observed - total_expected.cost_usd > config_.sustained_peak_factor * history.UsualPeakExcess(1);
+    if (every_block && unlike_its_week && z >= config_.min_z &&
+        excess_per_hour >= config_.sustained_min_excess_usd_per_hour) {
+      fired_observed = observed;
+      fired_expected = total_expected.cost_usd;
+      fired_ratio = observed / std::max(total_expected.cost_usd, floor_for(minutes));
+      fired_minutes = minutes;
+      fired = &config_.pairs.front();  // marks "fired"; the figures are the sustained path's
+    }
+  }
   // Hysteresis: measured over 15 minutes whatever fired it.
   const int hold_minutes = 15;
   const double hold_observed = history.RecentCost(hold_minutes);
   const Expectation hold_expected = history.Expect(hold_minutes, context.peer_prior_usd_per_hour);
   const double hold_ratio = hold_observed / std::max(hold_expected.cost_usd, floor_for(hold_minutes));
-  j.hold = hold_ratio >= config_.hold_ratio &&
-           (hold_observed - hold_expected.cost_usd) * 60.0 / hold_minutes >= config_.min_excess_usd_per_hour / 2;
+  j.hold = hold_ratio >= config_.hold_ratio && (hold_observed - hold_expected.cost_usd) * 60.0 / hold_minutes >=
+                                                  config_.sustained_min_excess_usd_per_hour / 2;
 
   if (fired) {
     j.trigger = true;

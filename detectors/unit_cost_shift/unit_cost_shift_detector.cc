@@ -11,8 +11,12 @@ Judgement UnitCostShiftDetector::Judge(const KeyHistory& history, const KeyIdent
                                        const DetectionContext& context) const {
   Judgement j;
   j.unit = "usd_per_call";
-  const std::optional<double> usual = history.UsualCostPerCall(3);
-  if (!usual || *usual <= 0) return j;
+  const auto usual_cpc = history.UsualCostPerCall(3);
+  if (!usual_cpc || usual_cpc->usual <= 0) return j;
+  const double* usual = &usual_cpc->usual;
+  // Keys whose cost per call swings from hour to hour (agents with long
+  // contexts) need a bigger jump to say anything.
+  const double needed_ratio = std::max(config_.min_ratio, 1.0 + 4.0 * usual_cpc->spread_rel);
   int minutes = 0;
   double calls = 0, cost = 0;
   for (int m : {15, 30, 60}) {
@@ -33,7 +37,12 @@ Judgement UnitCostShiftDetector::Judge(const KeyHistory& history, const KeyIdent
   j.observed = per_call;
   j.expected = *usual;
   j.ratio = ratio;
-  j.trigger = ratio >= config_.min_ratio && call_change <= config_.max_call_rate_change &&
+  // Confirmed over the last hour too, when it holds enough calls: one
+  // expensive batch of calls is not a routing change.
+  const double hour_calls = history.RecentCalls(60);
+  const bool confirmed = minutes == 60 || hour_calls < static_cast<double>(config_.min_calls) ||
+                         (history.RecentCost(60) / hour_calls) / *usual >= needed_ratio * 0.8;
+  j.trigger = ratio >= needed_ratio && confirmed && call_change <= config_.max_call_rate_change &&
               excess_per_hour >= config_.min_excess_usd_per_hour;
   j.hold = ratio >= config_.hold_ratio;
   j.severity = Severity::kWarning;

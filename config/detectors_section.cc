@@ -27,7 +27,22 @@ absl::Status ParseDetectorsSection(const YamlReader& r, const YAML::Node& node, 
   const int64_t hour = 3'600'000, day = 24 * hour;
   if (const auto s = node["spike"]) {
     BR_RETURN_IF_ERROR(r.OnlyKeys(s, "detectors.spike", {"windows", "min_excess_usd_per_hour", "min_z", "hold_ratio",
-                                                         "resolve_after", "critical_ratio"}));
+                                                         "resolve_after", "critical_ratio", "sustained"}));
+    if (const auto st = s["sustained"]) {
+      BR_RETURN_IF_ERROR(r.OnlyKeys(st, "detectors.spike.sustained", {"block", "blocks", "ratio", "min_excess_usd_per_hour",
+                                                                         "peak_factor"}));
+      BR_RETURN_IF_ERROR(r.Double(st["peak_factor"], "detectors.spike.sustained.peak_factor", 0, 1e6,
+                                  c.spike.sustained_peak_factor));
+      BR_RETURN_IF_ERROR(r.Duration(st["block"], "detectors.spike.sustained.block", 60'000, 20 * 60'000,
+                                    c.spike.sustained_block_ms));
+      BR_RETURN_IF_ERROR(r.IntAs(st["blocks"], "detectors.spike.sustained.blocks", 1, 12, c.spike.sustained_blocks));
+      BR_RETURN_IF_ERROR(r.Double(st["ratio"], "detectors.spike.sustained.ratio", 1.0, 1e6, c.spike.sustained_ratio));
+      BR_RETURN_IF_ERROR(r.Double(st["min_excess_usd_per_hour"], "detectors.spike.sustained.min_excess_usd_per_hour", 0,
+                                  1e9, c.spike.sustained_min_excess_usd_per_hour));
+      if (c.spike.sustained_block_ms / 60'000 * c.spike.sustained_blocks > 60) {
+        return r.Error(st, "detectors.spike.sustained spans more than 60 minutes (blocks x block)");
+      }
+    }
     if (const auto w = s["windows"]) {
       if (!w.IsSequence() || w.size() == 0) return r.Error(w, "detectors.spike.windows must be a non-empty list");
       c.spike.pairs.clear();

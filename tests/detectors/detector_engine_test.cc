@@ -1,0 +1,254 @@
+#include "detectors/detector_engine.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+
+#include "detectors/history_store.h"
+#include "detectors/runaway/runaway_detector.h"
+
+namespace burnrate {
+namespace {
+
+constexpr int64_t kMonday = 1'772'409'600'000;  // 2026-03-02T00:00:00Z
+constexpr int64_t kHour = 3'600'000;
+
+// Drives a DetectorEngine minute by minute with per-key spend, as closed
+// windows would.
+class EngineHarness {
+ public:
+  explicit EngineHarness(DetectorsConfig config = {})
+      : config_(std::move(config)),
+        engine_(config_, std::move(CreateKeyDetectors(config_)).value(), store_) {}
+
+  // One window: spend and calls per (tenant, feature, environment).
+  std::vector<Alert> Window(int64_t start_ms, const std::map<std::string, std::pair<double, int64_t>>& keys,
+                            const std::map<std::string, int64_t>& unpriced_models = {}) {
+    std::map<std::string, WindowTotals> tenants;
+    for (const auto& [name, spend] : keys) {
+      WindowTotals t;
+      t.events = spend.second;
+      t.cost = Money::FromDollars(spend.first);
+      const auto slash = name.find('/');
+      const auto slash2 = name.find('/', slash + 1);
+      Row(WindowScope::kKey, start_ms, name.substr(0, slash), name.substr(slash + 1, slash2 - slash - 1),
+          name.substr(slash2 + 1), "", t);
+      tenants[name.substr(0, slash)].Merge(t);
+    }
+    for (const auto& [tenant, t] : tenants) Row(WindowScope::kTenant, start_ms, tenant, "", "", "", t);
+    for (const auto& [model, n] : unpriced_models) {
+      WindowTotals t;
+      t.events = n;
+      t.unpriced_events = n;
+      Row(WindowScope::kModel, start_ms, "", "", "", model, t);
+    }
+    auto alerts = engine_.EndWindow(WindowStartMs(start_ms), 60'000);
+    EXPECT_TRUE(alerts.ok());
+    return alerts.ok() ? *alerts : std::vector<Alert>{};
+  }
+
+  DetectorEngine& engine() { return engine_; }
+
+ private:
+  void Row(WindowScope scope, int64_t start, const std::string& tenant, const std::string& feature,
+           const std::string& environment, const std::string& model, const WindowTotals& totals) {
+    WindowRecord r;
+    r.scope = scope;
+    r.start = WindowStartMs(start);
+    r.size_ms = 60'000;
+    r.tenant = tenant;
+    r.feature = feature;
+    r.environment = environment;
+    r.model = model;
+    r.totals = &totals;
+    engine_.Observe(r);
+  }
+
+  DetectorsConfig config_;
+  NoHistoryStore store_;
+  DetectorEngine engine_;
+};
+
+// A steady key: $6/hour in 10 calls a minute, with mild deterministic
+// ripple; `scale` multiplies the traffic (calls and spend together).
+std::pair<double, int64_t> Steady(int64_t minute, double scale = 1.0) {
+  const double ripple = 1.0 + 0.1 * std::sin(static_cast<double>(minute) * 0.7);
+  return {0.1 * scale * ripple, static_cast<int64_t>(10 * scale)};
+}
+
+std::vector<Alert> RunWeek(EngineHarness& h, int64_t from, int64_t minutes) {
+  std::vector<Alert> all;
+  for (int64_t m = 0; m < minutes; ++m) {
+    auto a = h.Window(from + m * 60'000, {{"acme/chat/prod", Steady(m)}});
+    all.insert(all.end(), a.begin(), a.end());
+  }
+  return all;
+}
+
+TEST(DetectorEngineTest, SteadyTrafficRaisesNothing) {
+  EngineHarness h;
+  EXPECT_TRUE(RunWeek(h, kMonday, 8 * 24 * 60).empty());
+}
+
+TEST(DetectorEngineTest, ATenfoldSpikeFiresOnceWithinTwoWindowsAndResolves) {
+  EngineHarness h;
+  ASSERT_TRUE(RunWeek(h, kMonday, 8 * 24 * 60).empty());
+  const int64_t t0 = kMonday + 8 * 24 * kHour;
+  std::vector<Alert> fired, resolved;
+  int64_t fired_at = 0;
+  for (int64_t m = 0; m < 90; ++m) {
+    const double scale = m < 30 ? 10.0 : 1.0;  // 30 minutes at 10x, then back to normal
+    for (auto& a : h.Window(t0 + m * 60'000, {{"acme/chat/prod", Steady(m, scale)}})) {
+      if (a.status == AlertStatus::kFiring) {
+        fired.push_back(a);
+        if (!fired_at) fired_at = m + 1;
+      } else {
+        resolved.push_back(a);
+      }
+    }
+  }
+  ASSERT_EQ(fired.size(), 1u) << "one alert per incident";
+  EXPECT_EQ(fired[0].kind, AlertKind::kSpike);
+  EXPECT_EQ(fired[0].tenant, "acme");
+  EXPECT_EQ(fired[0].feature, "chat");
+  EXPECT_LE(fired_at, 2) << "windows from the start of the spike";
+  EXPECT_GT(fired[0].ratio, 2.0);
+  EXPECT_NE(fired[0].summary.find("acme/chat/prod spent"), std::string::npos);
+  ASSERT_EQ(resolved.size(), 1u);
+  EXPECT_EQ(resolved[0].alert_id, fired[0].alert_id);
+  EXPECT_GT(resolved[0].resolved_at_ms, t0 + 30 * 60'000);
+}
+
+TEST(DetectorEngineTest, TheSameWindowIsNeverLearntTwice) {
+  EngineHarness h;
+  h.Window(kMonday, {{"acme/chat/prod", {1.0, 1}}});
+  h.Window(kMonday, {{"acme/chat/prod", {1.0, 1}}});
+  EXPECT_EQ(h.engine().stats().windows_already_applied, 2u);  // the key row and its tenant roll-up
+}
+
+TEST(DetectorEngineTest, UnitCostShiftWhenCallsStaySteady) {
+  EngineHarness h;
+  ASSERT_TRUE(RunWeek(h, kMonday, 8 * 24 * 60).empty());
+  const int64_t t0 = kMonday + 8 * 24 * kHour;
+  std::vector<Alert> fired;
+  int64_t first = -1;
+  for (int64_t m = 0; m < 60; ++m) {
+    auto s = Steady(m);
+    s.first *= 8;  // every call now costs 8x: a premium model, same number of calls
+    for (auto& a : h.Window(t0 + m * 60'000, {{"acme/chat/prod", s}})) {
+      if (a.status == AlertStatus::kFiring) {
+        fired.push_back(a);
+        if (first < 0) first = m;
+      }
+    }
+  }
+  bool unit_cost = false;
+  for (const auto& a : fired) unit_cost |= a.kind == AlertKind::kUnitCostShift;
+  EXPECT_TRUE(unit_cost);
+  EXPECT_LE(first, 30);
+}
+
+TEST(DetectorEngineTest, ANewSpenderAfterTheLearningPeriod) {
+  EngineHarness h;
+  ASSERT_TRUE(RunWeek(h, kMonday, 2 * 24 * 60).empty());
+  const int64_t t0 = kMonday + 2 * 24 * kHour;
+  std::vector<Alert> fired;
+  for (int64_t m = 0; m < 10; ++m) {
+    for (auto& a : h.Window(t0 + m * 60'000, {{"acme/chat/prod", Steady(m)}, {"acme/secret-feature/prod", {0.2, 5}}})) {
+      fired.push_back(a);
+    }
+  }
+  ASSERT_FALSE(fired.empty());
+  EXPECT_EQ(fired[0].kind, AlertKind::kNewSpender);
+  EXPECT_EQ(fired[0].feature, "secret-feature");
+  EXPECT_LT(fired[0].started_at_ms - t0, 5 * 60'000);
+  for (const auto& a : fired) EXPECT_NE(a.feature, "chat");
+}
+
+TEST(DetectorEngineTest, NothingIsNewBeforeTheLearningPeriod) {
+  EngineHarness h;
+  std::vector<Alert> fired;
+  for (int64_t m = 0; m < 60; ++m) {
+    auto a = h.Window(kMonday + m * 60'000, {{"acme/chat/prod", {0.5, 5}}});
+    fired.insert(fired.end(), a.begin(), a.end());
+  }
+  EXPECT_TRUE(fired.empty());
+}
+
+TEST(DetectorEngineTest, UnpricedModelFiresAndResolves) {
+  EngineHarness h;
+  std::vector<Alert> alerts;
+  for (int64_t m = 0; m < 60; ++m) {
+    std::map<std::string, int64_t> unpriced;
+    if (m < 5) unpriced["acme-internal-llm"] = 3;
+    auto a = h.Window(kMonday + m * 60'000, {{"acme/chat/prod", {0.1, 10}}}, unpriced);
+    alerts.insert(alerts.end(), a.begin(), a.end());
+  }
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[0].kind, AlertKind::kUnpriced);
+  EXPECT_EQ(alerts[0].model, "acme-internal-llm");
+  EXPECT_EQ(alerts[1].status, AlertStatus::kResolved);
+}
+
+TEST(DetectorEngineTest, UnknownDetectorNamesAreRefused) {
+  DetectorsConfig c;
+  c.enabled = {"spike", "crystal_ball"};
+  EXPECT_FALSE(CreateKeyDetectors(c).ok());
+}
+
+CostEvent RunEvent(std::string_view run, int64_t t, int64_t tokens) {
+  CostEvent e;
+  e.event_id = "x";
+  e.time = EventTimeMs(t);
+  e.tenant = "acme";
+  e.feature = "agent";
+  e.environment = "prod";
+  e.agent_run_id = run;
+  e.tokens[TokenKind::kInput] = tokens;
+  return e;
+}
+
+TEST(RunawayDetectorTest, FiresOncePastTheCallBoundAndResolvesWhenIdle) {
+  RunawayConfig c;
+  c.max_calls = 50;
+  RunawayDetector d(c, 60'000);
+  for (int i = 0; i < 200; ++i) d.OnCounted(RunEvent("run-1", kMonday + i * 1000, 100), Money::FromDollars(0.01), true);
+  for (int i = 0; i < 10; ++i) d.OnCounted(RunEvent("run-2", kMonday + i * 1000, 100), Money::FromDollars(0.01), true);
+  auto alerts = d.TakeAlerts(kMonday + 200'000);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].kind, AlertKind::kRunaway);
+  EXPECT_EQ(alerts[0].subject, "agent_run_id=run-1");
+  EXPECT_EQ(alerts[0].observed, 51);
+  EXPECT_EQ(alerts[0].status, AlertStatus::kFiring);
+  auto later = d.TakeAlerts(kMonday + 200'000 + c.idle_after_ms);
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_EQ(later[0].status, AlertStatus::kResolved);
+  EXPECT_EQ(later[0].alert_id, alerts[0].alert_id);
+  EXPECT_EQ(d.tracked_runs(), 0u);
+}
+
+TEST(RunawayDetectorTest, TokenAndCostBoundsToo) {
+  RunawayConfig c;
+  c.max_tokens = 10'000;
+  RunawayDetector d(c, 60'000);
+  for (int i = 0; i < 3; ++i) d.OnCounted(RunEvent("big", kMonday + i, 5'000), Money::FromDollars(0.01), true);
+  auto alerts = d.TakeAlerts(kMonday);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].unit, "tokens");
+}
+
+TEST(RunawayDetectorTest, MemoryStaysBounded) {
+  RunawayConfig c;
+  c.max_tracked_runs = 1000;
+  RunawayDetector d(c, 60'000);
+  for (int i = 0; i < 5000; ++i) {
+    const std::string id = "run-" + std::to_string(i);
+    d.OnCounted(RunEvent(id, kMonday + i, 10), Money::FromDollars(0.001), true);
+  }
+  EXPECT_LE(d.tracked_runs(), 1001u);
+  EXPECT_GT(d.evicted_runs(), 0u);
+}
+
+}  // namespace
+}  // namespace burnrate

@@ -20,7 +20,7 @@ struct SpikeWindowPair {
 struct SpikeConfig {
   std::vector<SpikeWindowPair> pairs = {
       {3 * 60'000, 15 * 60'000, 4.0, 2.0},    // fast: a 10x jump pages in about two minutes
-      {15 * 60'000, 60 * 60'000, 2.2, 1.5},   // sustained: a 3x plateau within about ten minutes
+      {15 * 60'000, 60 * 60'000, 2.5, 1.8},   // slower: a plateau that holds for most of an hour
   };
   // Extra spend above expectation, as a rate, that the window pairs need:
   // they page fast, so they are for rises that cost real money.

@@ -427,6 +427,7 @@ int RunService(const std::string& config_path) {
     ClosedWindowSink windows(**window_producer, config.kafka.windows_topic, metrics,
                              detectors.get(), alerts, lease);
     WindowCloser closer(config, closer_store, windows);
+    closer.set_stop_requested([] { return g_stop.load(); });
     const RedisOperationMetrics close_op = metrics.redis().Operation("close_window");
     int64_t last_warning = 0;
     bool was_closer = false;

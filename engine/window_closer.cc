@@ -21,6 +21,7 @@ absl::StatusOr<size_t> WindowCloser::CloseReady(int32_t partition_count) {
     if (!open.ok()) return open.status();
     const auto& w = config_.pipeline.windows;
     for (WindowStartMs start : *open) {
+      if (stop_requested_ && stop_requested_()) break;
       if (low != INT64_MAX && start.value() + w.size_ms + w.allowed_lateness_ms > low) break;
       auto claimed = store_.ClaimClose(topic, start);
       if (!claimed.ok()) return claimed.status();

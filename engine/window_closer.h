@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 
 #include "absl/status/statusor.h"
@@ -37,6 +38,10 @@ class WindowCloser {
   WindowCloser(const Config& config, StateStore& store, WindowRecordSink& sink)
       : config_(config), store_(store), sink_(sink) {}
 
+  // Asked between windows: true ends CloseReady early (a stop during a long
+  // catch-up); the windows left stay open for whoever closes next.
+  void set_stop_requested(std::function<bool()> stop) { stop_requested_ = std::move(stop); }
+
   // Closes every window that all `partition_count` partitions have moved
   // past. Returns how many this replica closed.
   absl::StatusOr<size_t> CloseReady(int32_t partition_count);
@@ -52,6 +57,7 @@ class WindowCloser {
   StateStore& store_;
   WindowRecordSink& sink_;
   std::optional<WindowStartMs> closed_through_;
+  std::function<bool()> stop_requested_;
 };
 
 }  // namespace burnrate

@@ -19,6 +19,7 @@
 #include "app/commands.h"
 #include "app/startup.h"
 #include "app/version.h"
+#include "budgets/budgets_runtime.h"
 #include "config/config.h"
 #include "consumers/kafka_producer.h"
 #include "consumers/kafka_source.h"
@@ -87,8 +88,20 @@ class AlertFanout {
       firing = a.status == AlertStatus::kFiring ? firing + 1 : std::max<int64_t>(0, firing - 1);
       probe_.SetFiring(a.kind, firing);
       if (service_ != nullptr) unsent_.push_back(a);
+      if (for_quota_enabled_ && a.kind != AlertKind::kBudgetThreshold &&
+          a.kind != AlertKind::kBudgetBurnRate && a.kind != AlertKind::kBudgetForecast) {
+        for_quota_.push_back(a);
+      }
     }
     EnqueueLocked();
+  }
+
+  // Detector transitions not yet applied to quota (budgets' ApplyAlert runs
+  // on the closing thread, which owns the tracker).
+  void EnableQuotaFeed() { for_quota_enabled_ = true; }
+  std::vector<Alert> TakeForQuota() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::exchange(for_quota_, {});
   }
 
   // Tries the transitions the outbox refused before again.
@@ -121,6 +134,8 @@ class AlertFanout {
   AlertDeliveryService* service_;
   mutable std::mutex mu_;
   std::deque<Alert> unsent_;
+  bool for_quota_enabled_ = false;
+  std::vector<Alert> for_quota_;
   std::array<int64_t, static_cast<size_t>(AlertKind::kBudgetForecast) + 1> firing_{};
   int64_t last_warning_ = 0;
 };
@@ -131,13 +146,15 @@ class AlertFanout {
 class ClosedWindowSink final : public WindowRecordSink {
  public:
   ClosedWindowSink(KafkaProducer& producer, std::string topic, Metrics& metrics,
-                   DetectorEngine* detectors, AlertFanout& alerts, CloserLease& lease)
+                   DetectorEngine* detectors, BudgetTracker* budgets, AlertFanout& alerts,
+                   CloserLease& lease)
       : lease_(lease),
         producer_(producer),
         topic_(std::move(topic)),
         metrics_(metrics),
         baselines_op_(metrics.redis().Operation("baselines")),
         detectors_(detectors),
+        budgets_(budgets),
         alerts_(alerts) {}
 
   void Publish(const WindowRecord& r) override {
@@ -148,6 +165,7 @@ class ClosedWindowSink final : public WindowRecordSink {
     producer_.Produce(topic_, key_, value_);
     metrics_.spend().Record(r);
     if (detectors_ != nullptr) detectors_->Observe(r);
+    if (budgets_ != nullptr) budgets_->Observe(r);
   }
 
   void WindowDone(WindowStartMs start, int64_t size_ms) override {
@@ -155,41 +173,63 @@ class ClosedWindowSink final : public WindowRecordSink {
     (void)lease_.Hold();
     metrics_.engine().RecordWindowClosed(std::max<double>(
         0, static_cast<double>(WallClockMs() - (start.value() + size_ms)) / 1000.0));
-    if (detectors_ == nullptr) return;
     // The window is claimed: nobody else judges it, so its rows are kept
-    // (inside the detector engine) and judged again until the baselines
-    // store answers. Only a stop gives up.
-    int64_t delay_ms = 200;
-    for (;;) {
-      const auto t0 = std::chrono::steady_clock::now();
-      auto judged = detectors_->EndWindow(start, size_ms);
-      baselines_op_.Observe(SecondsSince(t0));
-      if (judged.ok()) {
-        alerts_.Submit(*judged);
-        return;
+    // (inside the detector engine and the budget tracker) and judged again
+    // until Redis answers. Only a stop gives up.
+    if (detectors_ != nullptr) {
+      Retry("detectors", start, [&]() -> absl::Status {
+        auto judged = detectors_->EndWindow(start, size_ms);
+        if (judged.ok()) alerts_.Submit(*judged);
+        return judged.status();
+      });
+    }
+    if (budgets_ != nullptr) {
+      // Detector transitions drive quota (ApplyAlert: e.g. throttle a runaway).
+      for (const Alert& a : alerts_.TakeForQuota()) {
+        if (absl::Status s = budgets_->ApplyAlert(a); !s.ok()) {
+          spdlog::warn("quota: alert {} not applied: {}", a.alert_id, std::string(s.message()));
+        }
       }
-      baselines_op_.Error();
-      if (g_stop.load()) {
-        spdlog::warn("stopping before window {} was judged: {}", start.value(),
-                     std::string(judged.status().message()));
-        return;
-      }
-      spdlog::warn("detectors: {}; judging window {} again in {} ms",
-                   std::string(judged.status().message()), start.value(), delay_ms);
-      SleepUnlessStopped(delay_ms);
-      delay_ms = std::min<int64_t>(delay_ms * 2, 5000);
+      Retry("budgets", start, [&]() -> absl::Status {
+        auto judged = budgets_->EndWindow(start, size_ms);
+        if (judged.ok()) alerts_.Submit(*judged);
+        return judged.status();
+      });
     }
   }
 
   absl::Status Flush() override { return producer_.Flush(30'000); }
 
  private:
+  template <typename Judge>
+  void Retry(std::string_view what, WindowStartMs start, Judge judge) {
+    int64_t delay_ms = 200;
+    for (;;) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const absl::Status s = judge();
+      baselines_op_.Observe(SecondsSince(t0));
+      if (s.ok()) return;
+      baselines_op_.Error();
+      if (g_stop.load()) {
+        spdlog::warn("stopping before window {} was judged by the {}: {}", start.value(), what,
+                     std::string(s.message()));
+        return;
+      }
+      spdlog::warn("{}: {}; judging window {} again in {} ms", what, std::string(s.message()),
+                   start.value(), delay_ms);
+      SleepUnlessStopped(delay_ms);
+      (void)lease_.Hold();
+      delay_ms = std::min<int64_t>(delay_ms * 2, 5000);
+    }
+  }
+
   CloserLease& lease_;
   KafkaProducer& producer_;
   std::string topic_;
   Metrics& metrics_;
   RedisOperationMetrics baselines_op_;
   DetectorEngine* detectors_;
+  BudgetTracker* budgets_;
   AlertFanout& alerts_;
   std::string key_, value_;
 };
@@ -356,6 +396,17 @@ int RunService(const std::string& config_path) {
     }
   });
 
+  // Budgets and quota: state in Redis, decisions to Redis and the compacted
+  // quota topic; the tracker runs on the closing thread, the snapshot behind
+  // the decision endpoint is refreshed on its own thread.
+  auto budgets = MakeRedisBudgets(config);
+  if (!budgets.ok()) {
+    std::cerr << "burnrate: budgets: " << budgets.status().message() << "\n";
+    return kExitRuntimeFailure;
+  }
+  alerts.EnableQuotaFeed();
+  BudgetTracker* const tracker = budgets->tracker.get();
+
   // Readiness, read by the HTTP threads.
   std::atomic<bool> partitions_assigned{false};
   std::atomic<bool> redis_ok{false};
@@ -367,6 +418,19 @@ int RunService(const std::string& config_path) {
          return ReadyState{partitions_assigned.load(), redis_ok.load()};
        })},
   };
+  {
+    // The gateway decision endpoint (ext_authz forwards the original method,
+    // so every method is a check), counted per answer.
+    HttpHandler decide = MakeDecisionHandler(budgets->snapshot, DecisionOptionsFrom(config.quota));
+    HttpHandler counted = [decide, &metrics](const HttpRequest& request) {
+      HttpResponse response = decide(request);
+      metrics.quota().RecordDecision(response.status == 200);
+      return response;
+    };
+    for (const char* method : {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}) {
+      read_routes.emplace_back(method, config.quota.decision_path + "/*", counted);
+    }
+  }
   std::unique_ptr<HttpServer> read_server, admin_server;
   if (config.http.listen.enabled) {
     read_server = StartListener(config.http, config.http.listen, false, read_routes);
@@ -374,6 +438,10 @@ int RunService(const std::string& config_path) {
   }
   if (config.http.admin_listen.enabled) {
     std::vector<std::tuple<std::string, std::string, HttpHandler>> admin_routes;
+    HttpHandler overrides = MakeQuotaOverridesHandler(budgets->publisher, config.quota);
+    admin_routes.emplace_back("GET", "/v1/quota/overrides", overrides);
+    admin_routes.emplace_back("PUT", "/v1/quota/overrides/*", overrides);
+    admin_routes.emplace_back("DELETE", "/v1/quota/overrides/*", overrides);
     if (delivery) {
       for (const char* method : {"GET", "POST"})
         admin_routes.emplace_back(method, "/v1/silences", delivery->SilencesHandler());
@@ -388,6 +456,10 @@ int RunService(const std::string& config_path) {
     }
   }
   if (delivery) delivery->Start();
+  if (absl::Status s = budgets->refresher->RefreshOnce(); !s.ok()) {
+    spdlog::warn("quota snapshot: {}", std::string(s.message()));
+  }
+  budgets->refresher->Start();
 
   struct sigaction action = {};
   action.sa_handler = OnSignal;
@@ -406,7 +478,7 @@ int RunService(const std::string& config_path) {
   std::atomic<int32_t> partition_count{-1};
   std::atomic<int64_t> closed_through{INT64_MIN};
   std::thread closer_thread([&config, &partition_count, &closed_through, &window_producer, &metrics,
-                             &alerts, &key_detectors]() {
+                             &alerts, &key_detectors, tracker]() {
     RedisStateStore closer_store(RedisStoreOptionsFrom(config));
     RedisHistoryStore history(
         RedisClientOptions{config.redis.host, config.redis.port, config.redis.password.value,
@@ -425,7 +497,7 @@ int RunService(const std::string& config_path) {
                       ThisProcessHolderName(),
                       std::max<int64_t>(15'000, 10 * config.checkpoint_interval_ms));
     ClosedWindowSink windows(**window_producer, config.kafka.windows_topic, metrics,
-                             detectors.get(), alerts, lease);
+                             detectors.get(), tracker, alerts, lease);
     WindowCloser closer(config, closer_store, windows);
     closer.set_stop_requested([] { return g_stop.load(); });
     const RedisOperationMetrics close_op = metrics.redis().Operation("close_window");
@@ -509,6 +581,28 @@ int RunService(const std::string& config_path) {
     metrics.engine().SetReady(partitions_assigned.load() && redis_ok.load());
     alerts.Retry();
     if (delivery) delivery_metrics.Publish(delivery->Stats());
+    QuotaStateCounts counts;
+    const auto decisions = budgets->snapshot->Get();  // kept while counting
+    for (const auto& [subject, signal] : *decisions) {
+      switch (signal.state) {
+        case QuotaState::kOk:
+          ++counts.ok;
+          break;
+        case QuotaState::kWarn:
+          ++counts.warn;
+          break;
+        case QuotaState::kThrottle:
+          ++counts.throttle;
+          break;
+        case QuotaState::kDowngrade:
+          ++counts.downgrade;
+          break;
+        case QuotaState::kBlock:
+          ++counts.block;
+          break;
+      }
+    }
+    metrics.quota().SetTenants(counts);
   };
 
   while (!g_stop.load()) {
@@ -542,6 +636,7 @@ int RunService(const std::string& config_path) {
   if (const size_t unsent = alerts.unsent(); unsent > 0) {
     spdlog::warn("{} alert transitions could not be written to the outbox", unsent);
   }
+  budgets->refresher->Stop();
   if (delivery) delivery->Stop();
   if (admin_server) admin_server->Stop();
   if (read_server) read_server->Stop();

@@ -175,12 +175,16 @@ TEST(RunAlertsTest, IncidentAlertIsDeliveredOnceFiringAndOnceResolved) {
   double runaway_fired = 0;
   for (Replica& r : replicas) {
     EXPECT_EQ(HttpGet(r.port, "/healthz").status, 200);
+    // The gateway decision endpoint: no budget configured, so every tenant is allowed.
+    EXPECT_EQ(HttpGet(r.port, "/v1/decision/chat").status, 200);
     const auto ready = HttpGet(r.port, "/readyz");
     EXPECT_EQ(ready.status, 200) << ready.body;
     EXPECT_NE(ready.body.find("{\"ready\":true}"), std::string::npos) << ready.body;
     const auto metrics = HttpGet(r.port, "/metrics");
     ASSERT_EQ(metrics.status, 200);
     EXPECT_EQ(MetricSum(metrics.body, "burnrate_ready"), 1.0);
+    EXPECT_NE(metrics.body.find("burnrate_decision_requests_total{decision=\"allow\"} 1"),
+              std::string::npos);
     for (const std::string& line :
          {std::string("burnrate_alerts_total{kind=\"runaway\",status=\"firing\"} ")}) {
       const size_t at = metrics.body.find(line);

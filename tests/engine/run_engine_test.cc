@@ -29,7 +29,8 @@ constexpr int64_t kT0 = 1795365000000;  // 2026-11-22T16:30:00Z
 
 std::string Event(const std::string& id, int64_t ts, const std::string& tenant, int input) {
   return R"({"event_id":")" + id + R"(","ts":)" + std::to_string(ts) + R"(,"tenant":")" + tenant +
-         R"(","feature":"f","environment":"prod","model":"m","input_tokens":)" + std::to_string(input) + "}";
+         R"(","feature":"f","environment":"prod","model":"m","input_tokens":)" +
+         std::to_string(input) + "}";
 }
 
 struct NoDeadLetters : DeadLetterSink {
@@ -52,9 +53,11 @@ struct CollectWindows : WindowRecordSink {
 
 // One simulated replica: an engine plus read positions on its partitions.
 struct Replica {
-  Replica(const Config& config, const PriceTable& prices, StateStore& store, CollectWindows& out, int64_t& now)
-      : engine(config, prices, store, dead, [](int32_t, int64_t) {}, [] { return absl::OkStatus(); },
-               [&now] { return now; }),
+  Replica(const Config& config, const PriceTable& prices, StateStore& store, CollectWindows& out,
+          int64_t& now)
+      : engine(
+            config, prices, store, dead, [](int32_t, int64_t) {}, [] { return absl::OkStatus(); },
+            [&now] { return now; }),
         closer(config, store, out) {
     engine.set_seeker([this](int32_t p, int64_t o) {
       cursor[p] = o;
@@ -111,7 +114,8 @@ TEST_F(RunEngineTest, TwoReplicasWithCrossPartitionDuplicatesCountEachEventOnce)
   std::vector<std::vector<std::string>> log(4);
   int64_t expected_input = 0;
   for (int i = 0; i < 400; ++i) {
-    const std::string e = Event("e" + std::to_string(i), kT0 + i * 1000, "t" + std::to_string(i % 3), i);
+    const std::string e =
+        Event("e" + std::to_string(i), kT0 + i * 1000, "t" + std::to_string(i % 3), i);
     log[i % 4].push_back(e);
     expected_input += i;
     if (i % 10 == 0) log[(i + 1) % 4].push_back(e);
@@ -160,7 +164,8 @@ TEST_F(RunEngineTest, TwoReplicasWithCrossPartitionDuplicatesCountEachEventOnce)
 
 TEST_F(RunEngineTest, AReplicaThatCrashedBeforeItsCheckpointLosesNothingAndCountsNothingTwice) {
   std::vector<std::vector<std::string>> log(1);
-  for (int i = 0; i < 100; ++i) log[0].push_back(Event("e" + std::to_string(i), kT0 + i * 100, "acme", 1));
+  for (int i = 0; i < 100; ++i)
+    log[0].push_back(Event("e" + std::to_string(i), kT0 + i * 100, "acme", 1));
   {
     Replica first(config_, prices_, store_, out_, now_);
     first.SetLog(&log);
@@ -178,7 +183,8 @@ TEST_F(RunEngineTest, AReplicaThatCrashedBeforeItsCheckpointLosesNothingAndCount
   ASSERT_TRUE(second.engine.Checkpoint().ok());
   ASSERT_TRUE(second.CloseWindows(1).ok());
   ASSERT_EQ(out_.rows.size(), 1u);
-  EXPECT_NE(out_.rows.begin()->second.find("\"events\":100,"), std::string::npos) << out_.rows.begin()->second;
+  EXPECT_NE(out_.rows.begin()->second.find("\"events\":100,"), std::string::npos)
+      << out_.rows.begin()->second;
 }
 
 TEST_F(RunEngineTest, AStalledPartitionThatHasNotCaughtUpHoldsWindowsOpen) {
@@ -186,8 +192,10 @@ TEST_F(RunEngineTest, AStalledPartitionThatHasNotCaughtUpHoldsWindowsOpen) {
   // message when everything stalls (a broker outage, say) for longer than
   // the idle timeout. Its windows must not close: its events would be late.
   std::vector<std::vector<std::string>> log(2);
-  for (int i = 0; i < 50; ++i) log[0].push_back(Event("a" + std::to_string(i), kT0 + i * 60'000, "acme", 1));
-  for (int i = 0; i < 50; ++i) log[1].push_back(Event("b" + std::to_string(i), kT0 + i * 60'000, "acme", 1));
+  for (int i = 0; i < 50; ++i)
+    log[0].push_back(Event("a" + std::to_string(i), kT0 + i * 60'000, "acme", 1));
+  for (int i = 0; i < 50; ++i)
+    log[1].push_back(Event("b" + std::to_string(i), kT0 + i * 60'000, "acme", 1));
   Replica r(config_, prices_, store_, out_, now_);
   r.SetLog(&log);
   r.Assign({0, 1});
@@ -218,7 +226,112 @@ TEST_F(RunEngineTest, AZombieCheckpointIsRefused) {
   ASSERT_TRUE(owner.engine.Checkpoint().ok());
   ASSERT_TRUE(owner.CloseWindows(1).ok());
   ASSERT_EQ(out_.rows.size(), 1u);
-  EXPECT_NE(out_.rows.begin()->second.find("\"events\":10,"), std::string::npos) << out_.rows.begin()->second;
+  EXPECT_NE(out_.rows.begin()->second.find("\"events\":10,"), std::string::npos)
+      << out_.rows.begin()->second;
+}
+
+}  // namespace
+}  // namespace burnrate
+
+namespace burnrate {
+namespace {
+
+// Counts the events it is shown, by event id.
+struct CountingObserver : EventObserver {
+  std::map<std::string, int>* seen;
+  explicit CountingObserver(std::map<std::string, int>* s) : seen(s) {}
+  void OnCounted(const CostEvent& event, Money, bool) override {
+    ++(*seen)[std::string(event.event_id)];
+  }
+};
+
+TEST_F(RunEngineTest, ObserversSeeEachMessageOnceEvenWhenACheckpointIsCountedAgain) {
+  // Every 5th event is also sent into the next partition: checkpoints are
+  // refused for duplicates and their messages counted again, which the
+  // observers (the runaway detectors) must not see again.
+  std::vector<std::vector<std::string>> log(2);
+  for (int i = 0; i < 200; ++i) {
+    const std::string e = Event("e" + std::to_string(i), kT0 + i * 1000, "acme", 1);
+    log[i % 2].push_back(e);
+    if (i % 5 == 0) log[(i + 1) % 2].push_back(e);
+  }
+  std::map<std::string, int> seen;
+  std::map<RunEngine::CommitResult, int> results;
+  int64_t last_watermark = 0;
+  Replica a(config_, prices_, store_, out_, now_), b(config_, prices_, store_, out_, now_);
+  for (Replica* r : {&a, &b}) {
+    r->SetLog(&log);
+    r->engine.set_observer_factory([&seen](int32_t) -> std::unique_ptr<EventObserver> {
+      return std::make_unique<CountingObserver>(&seen);
+    });
+    r->engine.set_commit_listener(
+        [&](int32_t, RunEngine::CommitResult result, EventObserver* observer, int64_t watermark) {
+          ++results[result];
+          EXPECT_NE(observer, nullptr);
+          if (result == RunEngine::CommitResult::kApplied)
+            last_watermark = std::max(last_watermark, watermark);
+        });
+  }
+  a.Assign({0});
+  b.Assign({1});
+  for (int round = 0; round < 200; ++round) {
+    a.Feed(log, 3);
+    b.Feed(log, 4);
+    now_ += 100;
+    ASSERT_TRUE(a.engine.Checkpoint().ok());
+    ASSERT_TRUE(b.engine.Checkpoint().ok());
+  }
+  // Each message is observed once, when first counted: an event sent into
+  // two partitions is shown to each partition's observer once (it was read
+  // twice; the store refuses the second count), never again on a recount.
+  EXPECT_EQ(seen.size(), 200u);
+  for (const auto& [id, n] : seen) {
+    const int copies = std::stoi(id.substr(1)) % 5 == 0 ? 2 : 1;
+    EXPECT_EQ(n, copies) << id << " observed " << n << " times";
+  }
+  EXPECT_GT(results[RunEngine::CommitResult::kApplied], 0);
+  EXPECT_GT(results[RunEngine::CommitResult::kDuplicateEvents], 0);  // the case under test happened
+  EXPECT_EQ(last_watermark, kT0 + 199 * 1000);
+}
+
+// Records the order of rows and window ends.
+struct OrderedSink : WindowRecordSink {
+  std::vector<std::string> calls;
+  void Publish(const WindowRecord& r) override {
+    if (r.scope == WindowScope::kKey) calls.push_back("row " + std::to_string(r.start.value()));
+  }
+  void WindowDone(WindowStartMs start, int64_t size_ms) override {
+    calls.push_back("done " + std::to_string(start.value()) + " " + std::to_string(size_ms));
+  }
+  absl::Status Flush() override { return absl::OkStatus(); }
+};
+
+TEST_F(RunEngineTest, TheCloserEndsEachWindowAfterItsRowsAndStopsBetweenWindows) {
+  std::vector<std::vector<std::string>> log(1);
+  for (int i = 0; i < 3; ++i)
+    log[0].push_back(Event("w" + std::to_string(i), kT0 + i * 60'000, "acme", 1));
+  Replica r(config_, prices_, store_, out_, now_);
+  r.SetLog(&log);
+  r.Assign({0});
+  r.Feed(log, 3);
+  now_ += 10'000;
+  ASSERT_TRUE(r.engine.Checkpoint().ok());
+  ASSERT_TRUE(r.engine.Checkpoint().ok());  // idle now
+
+  OrderedSink sink;
+  WindowCloser closer(config_, store_, sink);
+  // A stop asked once two windows (a row and an end each) are done.
+  closer.set_stop_requested([&sink] { return sink.calls.size() >= 4; });
+  auto first = closer.CloseReady(1);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(*first, 2u);  // stopped after the second window
+  sink.calls.clear();
+  closer.set_stop_requested(nullptr);
+  auto rest = closer.CloseReady(1);
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(*rest, 1u);  // the window left open is closed next time
+  const std::string w2 = std::to_string(kT0 + 120'000);
+  EXPECT_EQ(sink.calls, (std::vector<std::string>{"row " + w2, "done " + w2 + " 60000"}));
 }
 
 }  // namespace

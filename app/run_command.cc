@@ -576,8 +576,9 @@ int RunService(const std::string& config_path) {
     metrics.engine().Publish({engine.TotalStats(), engine.OverflowedEvents()});
     metrics.engine().SetConsumerLag(engine.ConsumerLag());
     partitions_assigned.store(engine.partitions_owned() > 0);
-    redis_ok.store(engine.store_healthy() && engine.partitions_owned() > 0 ? true
-                                                                           : store.Ping().ok());
+    // With partitions the last checkpoint says whether Redis answers;
+    // without any there is no checkpoint, so ask.
+    redis_ok.store(engine.partitions_owned() > 0 ? engine.store_healthy() : store.Ping().ok());
     metrics.engine().SetReady(partitions_assigned.load() && redis_ok.load());
     alerts.Retry();
     if (delivery) delivery_metrics.Publish(delivery->Stats());

@@ -212,6 +212,29 @@ TEST(BudgetTrackerTest, TwentyTimesBurnPagesOnTheOneHourRuleAndResolvesWithinFiv
   EXPECT_LE(resolved_after, 5);
 }
 
+TEST(BudgetTrackerTest, ForADailyBudgetATwentyTimesBurnPagesWithinFiveMinutes) {
+  // The workbook's 1 h / 5 min pair scaled to one day is 2 min / 1 window,
+  // so a 20x burn on a daily budget pages within the 5-minute confirmation.
+  BudgetConfig daily = Monthly(240, /*hard=*/false);
+  daily.name = "acme-daily";
+  daily.period = BudgetPeriod::kDay;
+  Harness h(daily);
+  const double one_x_per_min = 240.0 / (24 * 60);
+  const int64_t t0 = T("2026-11-09T00:00:00Z");
+  for (int m = 0; m < 60; ++m) ASSERT_EQ(CountKind(h.Feed(t0 + m * kMinute, one_x_per_min), AlertKind::kBudgetBurnRate), 0);
+  int paged_at = -1;
+  for (int m = 0; m < 10 && paged_at < 0; ++m) {
+    for (const auto& x : h.Feed(t0 + (60 + m) * kMinute, 20 * one_x_per_min)) {
+      if (x.kind == AlertKind::kBudgetBurnRate && x.status == AlertStatus::kFiring) {
+        EXPECT_EQ(x.severity, Severity::kCritical);
+        paged_at = m + 1;
+      }
+    }
+  }
+  EXPECT_GE(paged_at, 1);
+  EXPECT_LE(paged_at, 5);
+}
+
 TEST(BudgetTrackerTest, ForecastGivesTheProjectedExhaustionDate) {
   Harness h(Monthly(3000, false));
   const int64_t t0 = T("2026-11-10T00:00:00Z");

@@ -488,6 +488,10 @@ int RunService(const std::string& config_path) {
     if (!key_detectors->empty()) {
       detectors =
           std::make_unique<DetectorEngine>(config.detectors, std::move(*key_detectors), history);
+      // Same thread as the spend rows: the probe needs no lock for it.
+      detectors->set_baseline_listener([&metrics](const KeyIdentity& key, double expected_usd) {
+        metrics.spend().SetBaseline(key.tenant, key.feature, key.environment, Money::FromDollars(expected_usd));
+      });
     }
     // One replica of the group closes (and judges) windows at a time, in
     // order; the others take over when its lease lapses.

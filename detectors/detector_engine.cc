@@ -187,6 +187,10 @@ void DetectorEngine::Judge(const std::string&, const KeyIdentity& key, KeyHistor
   DetectionContext context = base;
   context.window = totals;
   context.peer_prior_usd_per_hour = PeerPrior(key);
+  if (baseline_listener_ && key.scope == WindowScope::kKey && totals != nullptr) {
+    const int minutes = static_cast<int>(std::max<int64_t>(1, context.window_size_ms / kMinuteMs));
+    baseline_listener_(key, history.Expect(minutes, context.peer_prior_usd_per_hour).cost_usd);
+  }
   // Learn how noisy the key is while it behaves (no spike firing).
   if (key.scope != WindowScope::kModel && totals != nullptr &&
       !history.lifecycle(DetectorSlot::kSpike).firing()) {

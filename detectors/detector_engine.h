@@ -12,6 +12,7 @@
 // new level is learnt (a lasting change is not an incident forever).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,6 +48,11 @@ class DetectorEngine {
   // error is returned and the window's rows are kept for the next call.
   absl::StatusOr<std::vector<Alert>> EndWindow(WindowStartMs start, int64_t size_ms);
 
+  // Called for every window key judged with traffic, with what its baseline
+  // expected it to spend in the window (for the spend-vs-baseline metrics).
+  using BaselineListener = std::function<void(const KeyIdentity& key, double expected_usd_per_window)>;
+  void set_baseline_listener(BaselineListener listener) { baseline_listener_ = std::move(listener); }
+
   const DetectorEngineStats& stats() const { return stats_; }
   size_t tracked_keys() const { return cache_.size(); }
 
@@ -75,6 +81,7 @@ class DetectorEngine {
   int64_t watching_since_ms_ = INT64_MIN;
   int64_t last_prior_hour_ = -1;
   DetectorEngineStats stats_;
+  BaselineListener baseline_listener_;
 };
 
 // Creates the key detectors named in `config.enabled` (runaway excluded:

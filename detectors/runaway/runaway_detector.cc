@@ -45,7 +45,10 @@ void RunawayDetector::Track(std::string_view kind, std::string_view id, const Co
 Alert RunawayDetector::MakeAlert(const std::string& run_key, const Run& run) const {
   Alert a;
   a.kind = AlertKind::kRunaway;
-  a.alert_id = MakeAlertId(a.kind, run_key, run.first_ms);
+  // A run id names one run: the alert id depends on it alone, so a replica
+  // that takes the partition over after a crash (and sees the run from the
+  // last checkpoint on) decides the same incident, which the outbox delivers once.
+  a.alert_id = MakeAlertId(a.kind, run_key, 0);
   a.severity = Severity::kCritical;
   a.tenant = run.tenant;
   a.feature = run.feature;

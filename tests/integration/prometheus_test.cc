@@ -42,13 +42,7 @@ constexpr char kSourceDir[] = BURNRATE_SOURCE_DIR;
 // Dashboard expressions that cannot return data from a healthy engine, each
 // with the reason. Keep this list short: prefer exposing a series from start.
 const std::map<std::string, std::string>& Exemptions() {
-  static const auto* exemptions = new std::map<std::string, std::string>{
-      // burnrate_baseline_cost_usd needs the detectors' per-key baseline,
-      // which DetectorEngine does not hand out yet (see the integration
-      // report: a baseline callback on DetectorEngine is needed).
-      {"burnrate_baseline_cost_usd",
-       "the detector engine exposes no per-key baseline to the run command yet"},
-  };
+  static const auto* exemptions = new std::map<std::string, std::string>{};
   return *exemptions;
 }
 

@@ -9,7 +9,11 @@
 
 #include <chrono>
 #include <csignal>
+#include <algorithm>
 #include <map>
+#include <regex>
+#include <set>
+#include <sstream>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -37,13 +41,18 @@ constexpr char kBurnrate[] = BURNRATE_BIN;
 // A webhook receiver on 127.0.0.1: records every POSTed alert. Thread-safe.
 class WebhookReceiver {
  public:
-  WebhookReceiver() {
+  // On a free port, or on `port` (a receiver that comes back after an outage).
+  explicit WebhookReceiver(int port = 0) {
     server_.Post("/hook", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard<std::mutex> lock(mu_);
       received_.push_back({req.get_header_value("Idempotency-Key"), req.body});
       res.status = 200;
     });
-    port_ = server_.bind_to_any_port("127.0.0.1");
+    if (port == 0) {
+      port_ = server_.bind_to_any_port("127.0.0.1");
+    } else {
+      port_ = server_.bind_to_port("127.0.0.1", port) ? port : -1;
+    }
     thread_ = std::thread([this] { server_.listen_after_bind(); });
   }
   ~WebhookReceiver() {
@@ -200,6 +209,98 @@ TEST(RunAlertsTest, IncidentAlertIsDeliveredOnceFiringAndOnceResolved) {
     ASSERT_TRUE(status.has_value()) << "a replica did not stop on SIGTERM";
     EXPECT_TRUE(status->ok()) << status->ToString() << "\n" << r.process->ReadStderr();
   }
+}
+
+// The transitions a replica's log says it decided: "<alert_id>:<status>",
+// the idempotency key each receiver must see exactly once.
+std::set<std::string> LoggedTransitions(const std::string& log) {
+  static const std::regex line(" info alert (firing|resolved) \\S+ .* id=([0-9a-f]{16}): ");
+  std::set<std::string> out;
+  std::istringstream in(log);
+  std::string l;
+  std::smatch m;
+  while (std::getline(in, l)) {
+    if (std::regex_search(l, m, line)) out.insert(m[2].str() + ":" + m[1].str());
+  }
+  return out;
+}
+
+// Issue 6: the receiver is down while alerts are decided, the engine is
+// killed (SIGKILL) during the outage and started again, the receiver comes
+// back: every transition either engine decided arrives exactly once.
+TEST(RunAlertsTest, EveryTransitionArrivesOnceAfterAnOutageAndAKilledEngine) {
+  ScratchDir dir;
+  const int receiver_port = testing::FreeLoopbackPort();  // nothing listens yet
+  const std::string topic = testing::CreateTopic(4, "outage");
+  const std::string prefix = testing::UniqueRedisPrefix();
+  const int http_port = testing::FreeLoopbackPort();
+  const std::string config = dir.File("replica.yaml");
+  // A low runaway bound makes many transitions; retries come quickly.
+  testing::WriteReplicaConfig(config, {topic, topic + "-group", prefix, http_port,
+                                       "detectors:\n"
+                                       "  runaway: {max_calls: 3}\n"
+                                       "alerting:\n"
+                                       "  outbox: {initial_backoff: 200ms, max_backoff: 1s}\n"
+                                       "  receivers:\n"
+                                       "    - name: hook\n"
+                                       "      webhook: {url: {env: BURNRATE_TEST_HOOK_URL}, timeout: 1s}\n"});
+  const auto start_replica = [&](const std::string& name) {
+    ChildProcessOptions options;
+    options.argv = {kBurnrate, "run", "--config", config};
+    options.env = {{"BURNRATE_TEST_HOOK_URL", "http://127.0.0.1:" + std::to_string(receiver_port) + "/hook"}};
+    options.stderr_path = dir.File(name + ".log");
+    options.stdout_path = dir.File(name + ".stdout");
+    return std::make_unique<ChildProcess>(std::move(options));
+  };
+  auto first = start_replica("first");
+  ASSERT_TRUE(WaitFor([&] { return HttpGet(http_port, "/readyz").status == 200; }, 60s, "replica ready"));
+  testing::Simulate(kBurnrate, topic,
+                    {"--start", testing::Rfc3339Minute(-24h), "--days", "1", "--warmup-days", "0", "--tenants",
+                     "30", "--seed", "11", "--incidents-per-day", "0"},
+                    dir, 120s);
+
+  // Transitions pile up in the outbox while the receiver is down.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const auto metrics = HttpGet(http_port, "/metrics");
+        return metrics.status == 200 &&
+               MetricSum(metrics.body, "burnrate_alert_outbox_pending").value_or(0) >= 20;
+      },
+      120s, "alerts waiting in the outbox"));
+  first->Kill(SIGKILL);
+  ASSERT_TRUE(first->Wait(30s).has_value());
+  const std::set<std::string> before = LoggedTransitions(testing::ReadFile(dir.File("first.log")));
+  ASSERT_GE(before.size(), 20u);
+
+  // The receiver comes back; a new engine takes over the same state.
+  WebhookReceiver receiver(receiver_port);
+  ASSERT_EQ(receiver.url(), "http://127.0.0.1:" + std::to_string(receiver_port) + "/hook");
+  auto second = start_replica("second");
+  std::set<std::string> decided;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        decided = before;
+        for (const auto& t : LoggedTransitions(testing::ReadFile(dir.File("second.log")))) decided.insert(t);
+        const auto metrics = HttpGet(http_port, "/metrics");
+        if (metrics.status != 200 || MetricSum(metrics.body, "burnrate_alert_outbox_pending").value_or(1) != 0) {
+          return false;
+        }
+        std::set<std::string> received;
+        for (const auto& [key, body] : receiver.Received()) received.insert(key);
+        return std::includes(received.begin(), received.end(), decided.begin(), decided.end());
+      },
+      180s, "every decided transition delivered"));
+
+  std::map<std::string, int> by_key;
+  for (const auto& [key, body] : receiver.Received()) ++by_key[key];
+  for (const auto& [key, n] : by_key) {
+    EXPECT_EQ(n, 1) << key << " delivered " << n << " times";
+    EXPECT_TRUE(decided.contains(key)) << key << " delivered but never logged as decided";
+  }
+  EXPECT_EQ(by_key.size(), decided.size());
+
+  second->Kill(SIGTERM);
+  ASSERT_TRUE(second->Wait(60s).has_value());
 }
 
 }  // namespace

@@ -76,12 +76,13 @@ int64_t ToInt(const std::string& s) {
 
 }  // namespace
 
-RedisBudgetStore::RedisBudgetStore(BudgetRedisOptions options) : redis_(std::move(options)) {}
+RedisBudgetStore::RedisBudgetStore(BudgetRedisOptions options)
+    : options_(std::move(options)), redis_(options_.client()) {}
 RedisBudgetStore::~RedisBudgetStore() = default;
 
 std::string RedisBudgetStore::Key(const std::string& budget, const char* suffix) const {
   // The braces make both keys of a budget hash to one Redis Cluster slot.
-  return Concat(redis_.options().key_prefix, "budget:{", budget, "}:", suffix);
+  return Concat(options_.key_prefix, "budget:{", budget, "}:", suffix);
 }
 
 absl::StatusOr<BudgetWindowState> RedisBudgetStore::ApplyWindow(const BudgetWindowUpdate& u) {

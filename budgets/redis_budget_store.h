@@ -26,7 +26,8 @@ class RedisBudgetStore : public BudgetStore {
 
  private:
   std::string Key(const std::string& budget, const char* suffix) const;
-  BudgetRedisConnection redis_;
+  BudgetRedisOptions options_;
+  RedisClient redis_;
 };
 
 }  // namespace burnrate

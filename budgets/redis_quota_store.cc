@@ -26,11 +26,11 @@ return out
 }  // namespace
 
 RedisQuotaStore::RedisQuotaStore(BudgetRedisOptions options, std::string quota_key_prefix)
-    : redis_(std::move(options)), quota_prefix_(std::move(quota_key_prefix)) {}
+    : options_(std::move(options)), redis_(options_.client()), quota_prefix_(std::move(quota_key_prefix)) {}
 RedisQuotaStore::~RedisQuotaStore() = default;
 
 std::string RedisQuotaStore::DecisionKey(const std::string& subject) const {
-  return Concat(redis_.options().key_prefix, quota_prefix_, subject);
+  return Concat(options_.key_prefix, quota_prefix_, subject);
 }
 
 absl::StatusOr<QuotaStore::Outcome> RedisQuotaStore::SetPart(
@@ -49,7 +49,7 @@ absl::StatusOr<QuotaStore::Outcome> RedisQuotaStore::Update(const std::string& s
                                                             const std::optional<QuotaSignal>& value,
                                                             int64_t now_ms) {
   std::lock_guard lock(mu_);
-  const std::string& p = redis_.options().key_prefix;
+  const std::string& p = options_.key_prefix;
   const std::string parts_key = Concat(p, "quota-internal:parts:", subject);
   const std::string effective_key = DecisionKey(subject);
   const std::string subjects_key = Concat(p, "quota-internal:subjects");
@@ -63,14 +63,14 @@ absl::StatusOr<QuotaStore::Outcome> RedisQuotaStore::Update(const std::string& s
     }
     std::optional<QuotaSignal> parts[3];
     for (size_t i = 0; i < 3 && i < stored->elements.size(); ++i) {
-      if (stored->elements[i].type != RedisReplyValue::Type::kString) continue;
+      if (stored->elements[i].type != RedisValue::Type::kString) continue;
       auto parsed = QuotaSignalFromJson(stored->elements[i].str);
       if (parsed.ok()) parts[i] = *parsed;
     }
     if (part) parts[static_cast<int>(*part)] = value;
     QuotaSignal next = CombineQuotaInputs(subject, parts[0], parts[1], parts[2], now_ms);
     bool changed = true;
-    if (current->type == RedisReplyValue::Type::kString) {
+    if (current->type == RedisValue::Type::kString) {
       auto old = QuotaSignalFromJson(current->str);
       if (old.ok()) {
         QuotaSignal cmp = *old;
@@ -105,7 +105,7 @@ absl::StatusOr<QuotaStore::Outcome> RedisQuotaStore::Update(const std::string& s
     }
     auto exec = redis_.Command({"EXEC"});
     if (!exec.ok()) return exec.status();
-    if (exec->type == RedisReplyValue::Type::kNil) continue;  // another writer won; retry
+    if (exec->type == RedisValue::Type::kNil) continue;  // another writer won; retry
     return Outcome{next, changed};
   }
   return absl::AbortedError(Concat("quota update of ", subject, " kept conflicting"));
@@ -113,7 +113,7 @@ absl::StatusOr<QuotaStore::Outcome> RedisQuotaStore::Update(const std::string& s
 
 absl::StatusOr<std::vector<QuotaSignal>> RedisQuotaStore::Effective() {
   std::lock_guard lock(mu_);
-  const std::string& p = redis_.options().key_prefix;
+  const std::string& p = options_.key_prefix;
   auto reply = redis_.Script(kCollectScript, {Concat(p, "quota-internal:subjects")},
                              {"effective", Concat(p, quota_prefix_)});
   if (!reply.ok()) return reply.status();
@@ -127,7 +127,7 @@ absl::StatusOr<std::vector<QuotaSignal>> RedisQuotaStore::Effective() {
 
 absl::StatusOr<std::vector<QuotaSignal>> RedisQuotaStore::Overrides() {
   std::lock_guard lock(mu_);
-  const std::string& p = redis_.options().key_prefix;
+  const std::string& p = options_.key_prefix;
   auto reply = redis_.Script(kCollectScript, {Concat(p, "quota-internal:subjects")},
                              {"override", Concat(p, "quota-internal:parts:")});
   if (!reply.ok()) return reply.status();

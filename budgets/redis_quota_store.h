@@ -38,7 +38,8 @@ class RedisQuotaStore : public QuotaStore {
                                  const std::optional<QuotaSignal>& value, int64_t now_ms);
 
   std::mutex mu_;
-  BudgetRedisConnection redis_;
+  BudgetRedisOptions options_;
+  RedisClient redis_;
   std::string quota_prefix_;
 };
 

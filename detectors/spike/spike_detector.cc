@@ -25,7 +25,8 @@ Judgement SpikeDetector::Judge(const KeyHistory& history, const KeyIdentity& key
   // A floor for the expectation: a key that usually spends nothing is judged
   // against a tenth of the dollar floor, not against zero.
   const auto floor_for = [&](int minutes) { return config_.min_excess_usd_per_hour * minutes / 60.0 * 0.1; };
-  const SpikeWindowPair* fired = nullptr;
+  bool fired = false;
+  std::string path;  // which test fired: "pair 1", "pair 2", ..., or "sustained"
   double fired_observed = 0, fired_expected = 0, fired_ratio = 0;
   int fired_minutes = 0;
   for (const auto& pair : config_.pairs) {
@@ -54,7 +55,8 @@ Judgement SpikeDetector::Judge(const KeyHistory& history, const KeyIdentity& key
                                      config_.sustained_peak_factor * history.UsualPeakExcess(0);
     if (has_baseline && unlike_its_week && short_ratio >= pair.short_ratio && long_ratio >= pair.long_ratio &&
         excess_per_hour >= config_.min_excess_usd_per_hour && z >= config_.min_z) {
-      fired = &pair;
+      fired = true;
+      path = Concat("pair ", &pair - &config_.pairs.front() + 1);
       fired_observed = long_observed;
       fired_expected = long_expected.cost_usd;
       fired_ratio = long_ratio;
@@ -87,7 +89,8 @@ Judgement SpikeDetector::Judge(const KeyHistory& history, const KeyIdentity& key
       fired_expected = total_expected.cost_usd;
       fired_ratio = observed / std::max(total_expected.cost_usd, floor_for(minutes));
       fired_minutes = minutes;
-      fired = &config_.pairs.front();  // marks "fired"; the figures are the sustained path's
+      fired = true;
+      path = "sustained";
     }
   }
   // Hysteresis: measured over 15 minutes whatever fired it.
@@ -116,6 +119,7 @@ Judgement SpikeDetector::Judge(const KeyHistory& history, const KeyIdentity& key
                      " minutes, ", Ratio(j.ratio), " its usual ", FormatUsd(j.expected), " for a ",
                      FormatWeekdayHour(context.window_start_ms));
   j.details = {{"window_minutes", std::to_string(fired_minutes)},
+               {"path", path.empty() ? "hold" : path},
                {"history_hours", std::to_string(history.history_minutes() / 60)}};
   return j;
 }

@@ -112,8 +112,8 @@ absl::StatusOr<std::vector<Alert>> DetectorEngine::EndWindow(WindowStartMs start
       cache_.emplace(keys[i], std::move(h));
     }
   } else {
-    for (const auto& [k, on] : firing_) {
-      if (on && !pending_.contains(k)) keys.push_back(k);
+    for (const auto& k : firing_) {
+      if (!pending_.contains(k)) keys.push_back(k);
     }
   }
 
@@ -136,7 +136,7 @@ absl::StatusOr<std::vector<Alert>> DetectorEngine::EndWindow(WindowStartMs start
   }
   std::sort(order.begin(), order.end());
 
-  tenant_key_alerts_.clear();
+  tenants_alerting_.clear();
   DetectionContext base;
   base.window_start_ms = start.value();
   base.window_size_ms = size_ms;
@@ -162,7 +162,7 @@ absl::StatusOr<std::vector<Alert>> DetectorEngine::EndWindow(WindowStartMs start
     const bool firing = history.any_firing();
     if (firing && !was_firing) now_firing.push_back(store_key);
     if (!firing && was_firing) now_quiet.push_back(store_key);
-    if (!store_.persistent()) firing_[store_key] = firing;
+    if (!store_.persistent() && firing) firing_.insert(store_key);
     if (store_.persistent()) to_save.emplace_back(store_key, history.Encode());
   }
   if (store_.persistent()) {
@@ -211,14 +211,12 @@ void DetectorEngine::Judge(const std::string&, const KeyIdentity& key, KeyHistor
     // Cheap exit: quiet keys with no traffic this window cannot trigger.
     if (!lifecycle.firing() && totals == nullptr) continue;
     Judgement j = detector->Judge(history, key, context);
-    const uint32_t kind_bit = 1u << static_cast<unsigned>(detector->kind());
     if (!lifecycle.firing()) {
       if (!j.trigger) continue;
       if (key.scope == WindowScope::kTenant) {
         // One incident, one page: a tenant whose own key already alerts
         // (of any kind) gets no roll-up alert on top.
-        auto t = tenant_key_alerts_.find(key.tenant);
-        if (t != tenant_key_alerts_.end() && t->second != 0) continue;
+        if (tenants_alerting_.contains(key.tenant)) continue;
       }
       lifecycle.started_ms = context.now_ms;
       lifecycle.last_hold_ms = context.now_ms;
@@ -239,7 +237,7 @@ void DetectorEngine::Judge(const std::string&, const KeyIdentity& key, KeyHistor
       lifecycle = AlertLifecycle{};
       continue;
     }
-    if (key.scope == WindowScope::kKey) tenant_key_alerts_[key.tenant] |= kind_bit;
+    if (key.scope == WindowScope::kKey) tenants_alerting_.insert(key.tenant);
     const bool learns_as_anomaly = detector->slot() == DetectorSlot::kSpike ||
                                    detector->slot() == DetectorSlot::kUnitCostShift;
     // A key still learning its week has no baseline to protect: what it

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "core/alert.h"
 #include "core/window.h"
@@ -74,9 +75,9 @@ class DetectorEngine {
   HistoryStore& store_;
   absl::flat_hash_map<std::string, Pending> pending_;  // this window's rows by store key
   absl::flat_hash_map<std::string, KeyHistory> cache_;
-  absl::flat_hash_map<std::string, bool> firing_;  // store key → firing (memory mode)
-  // Tenants with a key-level alert of a kind firing, this window.
-  absl::flat_hash_map<std::string, uint32_t> tenant_key_alerts_;
+  absl::flat_hash_set<std::string> firing_;  // store keys with a firing alert (memory mode)
+  // Tenants with a key-level alert firing, this window.
+  absl::flat_hash_set<std::string> tenants_alerting_;
   absl::flat_hash_map<std::string, double> peer_prior_;  // by environment / scope
   int64_t watching_since_ms_ = INT64_MIN;
   int64_t last_prior_hour_ = -1;

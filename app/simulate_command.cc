@@ -36,6 +36,7 @@ struct SimulateOptions {
   std::string start = "2026-03-02T00:00:00Z";
   int tenants = 150;
   double incidents_per_day = 2.5;
+  double min_incident_usd_per_hour = 1.0;
   double scale = 1.0;
   double malformed_fraction = 0.0;
   std::string out = "-";
@@ -94,6 +95,7 @@ int RunSimulate(const SimulateOptions& opt) {
   t.seed = opt.seed;
   t.tenants = opt.tenants;
   t.incidents_per_day = opt.incidents_per_day;
+  t.min_incident_usd_per_hour = opt.min_incident_usd_per_hour;
   t.scale = opt.scale;
   t.malformed_fraction = opt.malformed_fraction;
   t.random_incidents = !opt.no_random_incidents;
@@ -256,6 +258,10 @@ CommandRunner AddSimulateCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--incidents-per-day", opt->incidents_per_day,
                   "Random incidents per day after the warm-up (kinds in rotation)")
+      ->capture_default_str();
+  cmd->add_option("--min-incident-usd-per-hour", opt->min_incident_usd_per_hour,
+                  "Random rate and price incidents add at least this much spend per hour (0: any size)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--scale", opt->scale, "Multiplies every call rate")->capture_default_str();
   cmd->add_option("--malformed-fraction", opt->malformed_fraction,

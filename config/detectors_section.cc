@@ -26,8 +26,8 @@ absl::Status ParseDetectorsSection(const YamlReader& r, const YAML::Node& node, 
   }
   const int64_t hour = 3'600'000, day = 24 * hour;
   if (const auto s = node["spike"]) {
-    BR_RETURN_IF_ERROR(r.OnlyKeys(s, "detectors.spike", {"windows", "min_excess_usd_per_hour", "min_z", "hold_ratio",
-                                                         "resolve_after", "critical_ratio", "sustained"}));
+    BR_RETURN_IF_ERROR(r.OnlyKeys(s, "detectors.spike", {"windows", "min_excess_usd_per_hour", "min_calls", "min_z",
+                                                         "hold_ratio", "resolve_after", "critical_ratio", "sustained"}));
     if (const auto st = s["sustained"]) {
       BR_RETURN_IF_ERROR(r.OnlyKeys(st, "detectors.spike.sustained", {"block", "blocks", "ratio", "min_excess_usd_per_hour",
                                                                          "peak_factor"}));
@@ -62,6 +62,7 @@ absl::Status ParseDetectorsSection(const YamlReader& r, const YAML::Node& node, 
     }
     BR_RETURN_IF_ERROR(r.Double(s["min_excess_usd_per_hour"], "detectors.spike.min_excess_usd_per_hour", 0, 1e9,
                                 c.spike.min_excess_usd_per_hour));
+    BR_RETURN_IF_ERROR(r.Int(s["min_calls"], "detectors.spike.min_calls", 0, 1'000'000, c.spike.min_calls));
     BR_RETURN_IF_ERROR(r.Double(s["min_z"], "detectors.spike.min_z", 0, 1000, c.spike.min_z));
     BR_RETURN_IF_ERROR(r.Double(s["hold_ratio"], "detectors.spike.hold_ratio", 1.0, 1e6, c.spike.hold_ratio));
     BR_RETURN_IF_ERROR(r.Duration(s["resolve_after"], "detectors.spike.resolve_after", 60'000, day,
@@ -123,8 +124,12 @@ std::string ExplainDetectorsConfig(const DetectorsConfig& c) {
   for (const auto& p : c.spike.pairs) {
     o << "  spike: " << FormatDurationMs(p.short_ms) << " above " << p.short_ratio << "x confirmed by "
       << FormatDurationMs(p.long_ms) << " above " << p.long_ratio << "x,";
-    o << " extra spend at least $" << c.spike.min_excess_usd_per_hour << "/hour, z >= " << c.spike.min_z << "\n";
+    o << " extra spend at least $" << c.spike.min_excess_usd_per_hour << "/hour, z >= " << c.spike.min_z
+      << ", at least " << c.spike.min_calls << " calls in the short window\n";
   }
+  o << "  spike: sustained " << c.spike.sustained_blocks << " x " << FormatDurationMs(c.spike.sustained_block_ms)
+    << " above " << c.spike.sustained_ratio << "x, extra spend at least $" << c.spike.sustained_min_excess_usd_per_hour
+    << "/hour and " << c.spike.sustained_peak_factor << "x the largest of the past 6 days\n";
   o << "  unit_cost_shift: cost per call " << c.unit_cost_shift.min_ratio << "x its usual with calls within "
     << c.unit_cost_shift.max_call_rate_change << "x, at least " << c.unit_cost_shift.min_calls << " calls\n"
     << "  new_spender: new for " << FormatDurationMs(c.new_spender.new_for_ms) << " after first seen, above $"

@@ -23,6 +23,12 @@ bool Judged(WindowScope scope) {
   return scope == WindowScope::kKey || scope == WindowScope::kTenant || scope == WindowScope::kModel;
 }
 
+// A young key's prior: what established keys of its environment (window
+// keys) or all tenants (tenant roll-ups) typically spend (PeerPriors).
+std::string PeerGroup(const KeyIdentity& key) {
+  return key.scope == WindowScope::kTenant ? "tenant" : "env:" + key.environment;
+}
+
 std::string FormatNumber(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.6g", v);
@@ -99,6 +105,16 @@ absl::StatusOr<std::vector<Alert>> DetectorEngine::EndWindow(WindowStartMs start
       if (!pending_.contains(k)) keys.push_back(std::move(k));
     }
     cache_.clear();
+    // Another replica may have judged the last window: its priors are the ones to go on from.
+    auto priors = store_.LoadPeerPriors();
+    if (!priors.ok()) {
+      ++stats_.store_errors;
+      return priors.status();
+    }
+    peer_priors_ = PeerPriors();
+    if (*priors) {
+      if (auto decoded = PeerPriors::Decode(**priors)) peer_priors_ = std::move(*decoded);
+    }
     auto blobs = store_.Load(keys);
     if (!blobs.ok()) {
       ++stats_.store_errors;
@@ -115,11 +131,6 @@ absl::StatusOr<std::vector<Alert>> DetectorEngine::EndWindow(WindowStartMs start
     for (const auto& k : firing_) {
       if (!pending_.contains(k)) keys.push_back(k);
     }
-  }
-
-  if (minute / 60 != last_prior_hour_) {
-    last_prior_hour_ = minute / 60;
-    RefreshPeerPriors();
   }
 
   // Keys first, then tenant roll-ups (held back where a key already
@@ -159,14 +170,17 @@ absl::StatusOr<std::vector<Alert>> DetectorEngine::EndWindow(WindowStartMs start
       continue;
     }
     Judge(store_key, *identities[i], history, totals, base, alerts);
+    if (totals) SamplePeers(*identities[i], history);
     const bool firing = history.any_firing();
     if (firing && !was_firing) now_firing.push_back(store_key);
     if (!firing && was_firing) now_quiet.push_back(store_key);
     if (!store_.persistent() && firing) firing_.insert(store_key);
     if (store_.persistent()) to_save.emplace_back(store_key, history.Encode());
   }
+  peer_priors_.EndWindow();
   if (store_.persistent()) {
-    if (auto s = store_.Save(to_save, config_.history_ttl_ms, now_firing, now_quiet); !s.ok()) {
+    if (auto s = store_.Save(to_save, config_.history_ttl_ms, now_firing, now_quiet, peer_priors_.Encode());
+        !s.ok()) {
       ++stats_.store_errors;
       // Nothing was learnt for good: the rows stay, the caller retries.
       return s;
@@ -274,30 +288,13 @@ Alert DetectorEngine::MakeAlert(const KeyDetector& detector, const KeyIdentity& 
   return a;
 }
 
-// A new key's prior: the typical (median) hourly spend of established keys
-// of the same environment (window keys) or of all tenants (tenant roll-ups).
-void DetectorEngine::RefreshPeerPriors() {
-  if (store_.persistent()) return;  // histories are not all in memory: no prior
-  absl::flat_hash_map<std::string, std::vector<double>> samples;
-  for (const auto& [k, h] : cache_) {
-    if (h.history_minutes() < 3 * 1440) continue;
-    auto id = KeyIdentity::FromStoreKey(k);
-    if (!id) continue;
-    if (id->scope == WindowScope::kKey) samples["env:" + id->environment].push_back(h.MeanHourlyCost());
-    if (id->scope == WindowScope::kTenant) samples["tenant"].push_back(h.MeanHourlyCost());
-  }
-  peer_prior_.clear();
-  for (auto& [k, v] : samples) {
-    std::nth_element(v.begin(), v.begin() + static_cast<ptrdiff_t>(v.size() / 2), v.end());
-    peer_prior_[k] = v[v.size() / 2];
-  }
+void DetectorEngine::SamplePeers(const KeyIdentity& key, const KeyHistory& history) {
+  if (key.scope != WindowScope::kKey && key.scope != WindowScope::kTenant) return;
+  if (history.history_minutes() < 3 * 1440) return;  // not established yet
+  peer_priors_.Sample(PeerGroup(key), history.MeanHourlyCost());
 }
 
-double DetectorEngine::PeerPrior(const KeyIdentity& key) const {
-  const std::string name = key.scope == WindowScope::kTenant ? "tenant" : "env:" + key.environment;
-  auto it = peer_prior_.find(name);
-  return it == peer_prior_.end() ? 0 : it->second;
-}
+double DetectorEngine::PeerPrior(const KeyIdentity& key) const { return peer_priors_.Get(PeerGroup(key)); }
 
 void DetectorEngine::EvictIdle(int64_t now_ms) {
   const int64_t oldest_minute = (now_ms - config_.history_ttl_ms) / kMinuteMs;

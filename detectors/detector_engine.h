@@ -25,6 +25,7 @@
 #include "detectors/detector.h"
 #include "detectors/detectors_config.h"
 #include "detectors/history_store.h"
+#include "detectors/peer_priors.h"
 
 namespace burnrate {
 
@@ -56,6 +57,7 @@ class DetectorEngine {
 
   const DetectorEngineStats& stats() const { return stats_; }
   size_t tracked_keys() const { return cache_.size(); }
+  const PeerPriors& peer_priors() const { return peer_priors_; }
 
  private:
   struct Pending {
@@ -66,8 +68,8 @@ class DetectorEngine {
              const WindowTotals* totals, const DetectionContext& base, std::vector<Alert>& out);
   Alert MakeAlert(const KeyDetector& detector, const KeyIdentity& key, const AlertLifecycle& lifecycle,
                   const Judgement& judgement, const DetectionContext& context) const;
-  void RefreshPeerPriors();
   double PeerPrior(const KeyIdentity& key) const;
+  void SamplePeers(const KeyIdentity& key, const KeyHistory& history);
   void EvictIdle(int64_t now_ms);
 
   DetectorsConfig config_;
@@ -78,9 +80,8 @@ class DetectorEngine {
   absl::flat_hash_set<std::string> firing_;  // store keys with a firing alert (memory mode)
   // Tenants with a key-level alert firing, this window.
   absl::flat_hash_set<std::string> tenants_alerting_;
-  absl::flat_hash_map<std::string, double> peer_prior_;  // by environment / scope
+  PeerPriors peer_priors_;
   int64_t watching_since_ms_ = INT64_MIN;
-  int64_t last_prior_hour_ = -1;
   DetectorEngineStats stats_;
   BaselineListener baseline_listener_;
 };

@@ -25,6 +25,10 @@ struct SpikeConfig {
   // Extra spend above expectation, as a rate, that the window pairs need:
   // they page fast, so they are for rises that cost real money.
   double min_excess_usd_per_hour = 2.0;
+  // Calls a pair's short window must hold: a rise made of one or two calls
+  // is one expensive call (runaway and unit_cost_shift judge those), and on
+  // a quiet key it would page for every agent run.
+  int64_t min_calls = 3;
   // A smaller rise must be sustained to alert: every block of the last
   // `sustained_blocks` x `sustained_block` minutes above `sustained_ratio`,
   // and extra spend of at least `sustained_min_excess_usd_per_hour`. A

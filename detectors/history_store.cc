@@ -32,7 +32,7 @@ absl::StatusOr<std::vector<std::optional<std::string>>> RedisHistoryStore::Load(
 
 absl::Status RedisHistoryStore::Save(const std::vector<std::pair<std::string, std::string>>& histories,
                                      int64_t ttl_ms, const std::vector<std::string>& now_firing,
-                                     const std::vector<std::string>& now_quiet) {
+                                     const std::vector<std::string>& now_quiet, const std::string& peer_priors) {
   std::vector<std::vector<std::string>> commands;
   const std::string ttl = std::to_string(ttl_ms);
   for (const auto& [key, value] : histories) {
@@ -52,9 +52,16 @@ absl::Status RedisHistoryStore::Save(const std::vector<std::pair<std::string, st
     rem.insert(rem.end(), now_quiet.begin(), now_quiet.end());
     commands.push_back(std::move(rem));
   }
-  if (commands.empty()) return absl::OkStatus();
+  commands.push_back({"SET", prefix_ + "det:priors", peer_priors});
   auto r = redis_.Pipeline(commands);
   return r.ok() ? absl::OkStatus() : r.status();
+}
+
+absl::StatusOr<std::optional<std::string>> RedisHistoryStore::LoadPeerPriors() {
+  auto reply = redis_.Command({"GET", prefix_ + "det:priors"});
+  if (!reply.ok()) return reply.status();
+  if (reply->is_nil()) return std::optional<std::string>();
+  return std::optional<std::string>(std::move(reply->str));
 }
 
 absl::StatusOr<std::vector<std::string>> RedisHistoryStore::FiringKeys() {

@@ -22,11 +22,14 @@ class HistoryStore {
   virtual bool persistent() const = 0;
   // Encoded histories by store key; nullopt where there is none.
   virtual absl::StatusOr<std::vector<std::optional<std::string>>> Load(const std::vector<std::string>& keys) = 0;
-  // Saves histories, each expiring `ttl_ms` after this write, and updates
-  // the set of keys with a firing alert (judged every window, traffic or not).
+  // Saves histories, each expiring `ttl_ms` after this write, updates the
+  // set of keys with a firing alert (judged every window, traffic or not)
+  // and replaces the encoded peer priors (PeerPriors::Encode).
   virtual absl::Status Save(const std::vector<std::pair<std::string, std::string>>& histories, int64_t ttl_ms,
-                            const std::vector<std::string>& now_firing,
-                            const std::vector<std::string>& now_quiet) = 0;
+                            const std::vector<std::string>& now_firing, const std::vector<std::string>& now_quiet,
+                            const std::string& peer_priors) = 0;
+  // The encoded peer priors last saved; nullopt before any.
+  virtual absl::StatusOr<std::optional<std::string>> LoadPeerPriors() = 0;
   virtual absl::StatusOr<std::vector<std::string>> FiringKeys() = 0;
   // When the detectors first saw traffic (epoch ms); set once.
   virtual absl::StatusOr<int64_t> WatchingSince(int64_t candidate_ms) = 0;
@@ -40,9 +43,10 @@ class NoHistoryStore final : public HistoryStore {
     return std::vector<std::optional<std::string>>(keys.size());
   }
   absl::Status Save(const std::vector<std::pair<std::string, std::string>>&, int64_t, const std::vector<std::string>&,
-                    const std::vector<std::string>&) override {
+                    const std::vector<std::string>&, const std::string&) override {
     return absl::OkStatus();
   }
+  absl::StatusOr<std::optional<std::string>> LoadPeerPriors() override { return std::nullopt; }
   absl::StatusOr<std::vector<std::string>> FiringKeys() override { return std::vector<std::string>{}; }
   absl::StatusOr<int64_t> WatchingSince(int64_t candidate_ms) override {
     if (!since_) since_ = candidate_ms;
@@ -55,14 +59,16 @@ class NoHistoryStore final : public HistoryStore {
 
 // Key layout (under the configured prefix): `det:h:<store key>` one string
 // per key history (KeyHistory::Encode), `det:firing` a set of store keys,
-// `det:since` the first traffic time. Not thread-safe: one connection.
+// `det:since` the first traffic time, `det:priors` the peer priors. Not thread-safe: one connection.
 class RedisHistoryStore final : public HistoryStore {
  public:
   RedisHistoryStore(RedisClientOptions options, std::string key_prefix);
   bool persistent() const override { return true; }
   absl::StatusOr<std::vector<std::optional<std::string>>> Load(const std::vector<std::string>& keys) override;
   absl::Status Save(const std::vector<std::pair<std::string, std::string>>& histories, int64_t ttl_ms,
-                    const std::vector<std::string>& now_firing, const std::vector<std::string>& now_quiet) override;
+                    const std::vector<std::string>& now_firing, const std::vector<std::string>& now_quiet,
+                    const std::string& peer_priors) override;
+  absl::StatusOr<std::optional<std::string>> LoadPeerPriors() override;
   absl::StatusOr<std::vector<std::string>> FiringKeys() override;
   absl::StatusOr<int64_t> WatchingSince(int64_t candidate_ms) override;
 

@@ -292,6 +292,7 @@ struct TrafficModel::Impl {
   uint32_t next_seq = 0;
   std::string id_prefix;
   std::vector<double> tenant_factor;
+  double material_floor_ = 0;  // see Material()
   std::vector<Call> calls;
   TrafficStats stats;
 
@@ -340,6 +341,11 @@ struct TrafficModel::Impl {
     return k.primary_weight * CostPerCall(k.profile, k.models[0]) +
            (1 - k.primary_weight) * CostPerCall(k.profile, k.models[1]);
   }
+  // What a key is expected to spend per hour at `at_ms`.
+  double KeyUsdPerHour(const Key& k, int64_t at_ms) const { return ExpectedRate(k, at_ms) * 60 * KeyCostPerCall(k); }
+  // Whether an incident adding `extra_usd_per_hour` is big enough to label:
+  // random incidents must be (material_floor_), scheduled ones are placed as asked.
+  bool Material(double extra_usd_per_hour) const { return extra_usd_per_hour >= material_floor_; }
 
   // ---------------------------------------------------------------- population
   void BuildPopulation() {
@@ -487,7 +493,9 @@ struct TrafficModel::Impl {
     if (!PickWindow(fixed, static_cast<int64_t>(rng.Uniform(10, 90)) * kMinuteMs, from, to)) return false;
     for (double min_rate : {1.0, 0.3}) {
       const int ki = PickKey([&](const Key& k) {
-        return k.environment == "prod" && ExpectedRate(k, from) >= min_rate && Free(k, from, to);
+        // At least x10 (drawn below): the loop adds 9x the key's spend or more.
+        return k.environment == "prod" && ExpectedRate(k, from) >= min_rate && Material(9 * KeyUsdPerHour(k, from)) &&
+               Free(k, from, to);
       });
       if (ki < 0) continue;
       Key& k = keys[ki];
@@ -554,7 +562,8 @@ struct TrafficModel::Impl {
       int ki = -1;
       for (double min_rate : {1.0, 0.3}) {
         ki = PickKey([&](const Key& k) {
-          return k.environment == "prod" && ExpectedRate(k, from) >= min_rate && Free(k, from, to);
+          return k.environment == "prod" && ExpectedRate(k, from) >= min_rate &&
+                 Material((m - 1) * KeyUsdPerHour(k, from)) && Free(k, from, to);
         });
         if (ki >= 0) break;
       }
@@ -570,14 +579,15 @@ struct TrafficModel::Impl {
     }
     std::vector<int> candidates;
     for (size_t t = 0; t < tenants.size(); ++t) {
-      double rate = 0;
+      double rate = 0, usd_per_hour = 0;
       bool free = true;
       for (uint32_t ki : tenants[t].keys) {
         if (keys[ki].environment != "prod") continue;
         rate += ExpectedRate(keys[ki], from);
+        usd_per_hour += KeyUsdPerHour(keys[ki], from);
         free &= Free(keys[ki], from, to);
       }
-      if (free && rate >= 2) candidates.push_back(static_cast<int>(t));
+      if (free && rate >= 2 && Material((m - 1) * usd_per_hour)) candidates.push_back(static_cast<int>(t));
     }
     if (candidates.empty()) return false;
     const Tenant& t = tenants[candidates[rng.Below(candidates.size())]];
@@ -604,8 +614,9 @@ struct TrafficModel::Impl {
     if (!PickWindow(fixed, static_cast<int64_t>(rng.Uniform(6, 72) * kHourMs), from, to)) return false;
     const int ki = PickKey([&](const Key& k) {
       // From a cheap model, so the premium one costs x5-20 per call.
+      // The premium model costs x5 or more per call: 4x the key's spend extra, at least.
       return k.environment == "prod" && kModels[k.models[0]].tier == Tier::kCheap && k.base_rate * opt.scale >= 0.5 &&
-             Free(k, from, to);
+             Material(4 * KeyUsdPerHour(k, from)) && Free(k, from, to);
     });
     if (ki < 0) return false;
     Key& k = keys[ki];
@@ -622,6 +633,7 @@ struct TrafficModel::Impl {
         ratio = r;
       }
     }
+    if (!Material((ratio - 1) * KeyUsdPerHour(k, from))) return false;  // the nearest model was too cheap
     Effect e{EffectType::kModelOverride, from, to};
     e.model = best;
     k.effects.push_back(e);
@@ -753,7 +765,8 @@ struct TrafficModel::Impl {
     int ki = -1;
     for (double min_calls : {1.0, 0.2, 0.0}) {
       ki = PickKey([&](const Key& k) {
-        return k.environment == "staging" && ExpectedRate(k, from) * m >= min_calls && Free(k, from, to);
+        return k.environment == "staging" && ExpectedRate(k, from) * m >= min_calls &&
+               Material((m - 1) * KeyUsdPerHour(k, from)) && Free(k, from, to);
       });
       if (ki >= 0) break;
     }
@@ -819,6 +832,7 @@ struct TrafficModel::Impl {
       }
     }
     if (opt.random_incidents) {
+      material_floor_ = opt.min_incident_usd_per_hour;
       const int64_t wanted = std::llround(opt.incidents_per_day * (opt.days - opt.warmup_days));
       std::vector<IncidentKind> cycle(kAllIncidentKinds.begin(), kAllIncidentKinds.end());
       for (int64_t n = 0; n < wanted; ++n) {
@@ -1093,6 +1107,9 @@ absl::StatusOr<std::unique_ptr<TrafficModel>> TrafficModel::Create(const Traffic
   if (!(options.incidents_per_day >= 0) || options.incidents_per_day > 1000) {
     return absl::InvalidArgumentError("incidents per day must be in [0, 1000]");
   }
+  if (!(options.min_incident_usd_per_hour >= 0)) {
+    return absl::InvalidArgumentError("the minimum incident size must be at least 0 USD per hour");
+  }
   if (!(options.malformed_fraction >= 0 && options.malformed_fraction <= 1)) {
     return absl::InvalidArgumentError("malformed fraction must be in [0, 1]");
   }
@@ -1134,6 +1151,7 @@ std::string TrafficModel::MetaJson() const {
       ",\"days\":", m.opt.days, ",\"warmup_days\":", m.opt.warmup_days, ",\"tenants\":", m.tenants.size(),
       ",\"keys\":", m.base_keys, ",\"incident_keys\":", m.keys.size() - m.base_keys,
       ",\"incidents\":", m.labels.size(), ",\"incidents_per_day\":", Fixed(m.opt.incidents_per_day, 3),
+      ",\"min_incident_usd_per_hour\":", Fixed(m.opt.min_incident_usd_per_hour, 3),
       ",\"scale\":", Fixed(m.opt.scale, 3), ",\"malformed_fraction\":", Fixed(m.opt.malformed_fraction, 6),
       ",\"benign\":[");
   for (size_t i = 0; i < m.benign.size(); ++i) {

@@ -30,6 +30,10 @@ struct TrafficOptions {
   int warmup_days = 7;                   // no random incident starts before this
   int tenants = 150;
   double incidents_per_day = 2.5;  // random incidents per day after warm-up
+  // Random rate and price incidents add at least this much spend per hour
+  // when they start (at the key's expected rate): the size the detectors'
+  // default dollar floors are built to page for. 0 allows any size.
+  double min_incident_usd_per_hour = 1.0;
   bool random_incidents = true;
   std::vector<IncidentRequest> scheduled;
   double scale = 1.0;               // multiplies every call rate

@@ -53,7 +53,8 @@ Judgement SpikeDetector::Judge(const KeyHistory& history, const KeyIdentity& key
     const bool unlike_its_week = &pair != &config_.pairs.front() ||
                                  short_observed - short_expected.cost_usd >
                                      config_.sustained_peak_factor * history.UsualPeakExcess(0);
-    if (has_baseline && unlike_its_week && short_ratio >= pair.short_ratio && long_ratio >= pair.long_ratio &&
+    const bool enough_calls = history.RecentCalls(short_minutes) >= static_cast<double>(config_.min_calls);
+    if (has_baseline && enough_calls && unlike_its_week && short_ratio >= pair.short_ratio && long_ratio >= pair.long_ratio &&
         excess_per_hour >= config_.min_excess_usd_per_hour && z >= config_.min_z) {
       fired = true;
       path = Concat("pair ", &pair - &config_.pairs.front() + 1);

@@ -26,19 +26,22 @@ class RedisHistoryTest : public ::testing::Test {
   }
   void TearDown() override { redis_.DeleteKeysWithPrefix(prefix_); }
 
-  std::vector<Alert> Window(DetectorEngine& engine, int64_t start, double cost, int64_t calls) {
+  std::vector<Alert> Window(DetectorEngine& engine, int64_t start, double cost, int64_t calls,
+                            const std::vector<std::string>& features = {"chat"}) {
     WindowTotals t;
     t.events = calls;
     t.cost = Money::FromDollars(cost);
-    WindowRecord r;
-    r.scope = WindowScope::kKey;
-    r.start = WindowStartMs(start);
-    r.size_ms = 60'000;
-    r.tenant = "acme";
-    r.feature = "chat";
-    r.environment = "prod";
-    r.totals = &t;
-    engine.Observe(r);
+    for (size_t i = 0; i < features.size(); ++i) {
+      WindowRecord r;
+      r.scope = WindowScope::kKey;
+      r.start = WindowStartMs(start);
+      r.size_ms = 60'000;
+      r.tenant = "acme";
+      r.feature = features[i];
+      r.environment = "prod";
+      r.totals = &t;
+      engine.Observe(r);
+    }
     auto alerts = engine.EndWindow(WindowStartMs(start), 60'000);
     EXPECT_TRUE(alerts.ok()) << alerts.status();
     return alerts.ok() ? *alerts : std::vector<Alert>{};
@@ -98,6 +101,32 @@ TEST_F(RedisHistoryTest, AReplayedWindowIsNotLearntTwice) {
   auto history = KeyHistory::Decode(*(*loaded)[0]);
   ASSERT_TRUE(history.has_value());
   EXPECT_NEAR(history->RecentCost(1), 1.0, 1e-6);
+}
+
+// The peer priors a young key leans on are learnt from the windows, so a
+// replica that takes over (or a restarted one) goes on with exactly the
+// priors replay would have: run and replay judge young keys alike.
+TEST_F(RedisHistoryTest, PeerPriorsAfterATakeoverEqualReplays) {
+  NoHistoryStore memory;
+  auto replay = NewEngine(memory);
+  RedisHistoryStore store(options_, prefix_);
+  auto first = NewEngine(store);
+  const std::vector<std::string> features = {"chat", "search", "summarize"};
+  int64_t t = kMonday;
+  // Four days, so the keys count as established for the last one; the
+  // first replica hands over after two and a half.
+  for (int m = 0; m < 4 * 24 * 60; ++m, t += 60'000) {
+    const double cost = 0.05 * (1 + m % 5);
+    Window(*replay, t, cost, 5, features);
+    if (m == 60 * 60) first.reset();
+    if (!first) first = NewEngine(store);
+    Window(*first, t, cost, 5, features);
+  }
+  ASSERT_GT(replay->peer_priors().Get("env:prod"), 0);
+  auto saved = store.LoadPeerPriors();
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  ASSERT_TRUE(saved->has_value());
+  EXPECT_EQ(**saved, replay->peer_priors().Encode());
 }
 
 TEST_F(RedisHistoryTest, AKeyCostsAtMostTwoKilobytesOfRedisMemory) {

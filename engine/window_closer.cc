@@ -23,9 +23,6 @@ absl::StatusOr<size_t> WindowCloser::CloseReady(int32_t partition_count) {
     for (WindowStartMs start : *open) {
       if (stop_requested_ && stop_requested_()) break;
       if (low != INT64_MAX && start.value() + w.size_ms + w.allowed_lateness_ms > low) break;
-      auto claimed = store_.ClaimClose(topic, start);
-      if (!claimed.ok()) return claimed.status();
-      if (!*claimed) continue;  // another replica closes it
       auto window = store_.ReadWindow(topic, start);
       if (!window.ok()) return window.status();
       std::vector<std::pair<std::string_view, const WindowTotals*>> keys, models;
@@ -34,7 +31,14 @@ absl::StatusOr<size_t> WindowCloser::CloseReady(int32_t partition_count) {
       EmitWindowRecords(start, w.size_ms, std::move(keys), std::move(models),
                         [this](const WindowRecord& r) { sink_.Publish(r); });
       sink_.WindowDone(start, w.size_ms);
-      ++closed;
+      // Marked closed only once judged: a replica that dies half-way leaves
+      // the window to the next closer, which publishes it again (rows are
+      // at least once, with the same content) and judges it again (the
+      // detectors and budgets refuse a window they already applied).
+      // Claiming first lost the window's judgement instead.
+      auto claimed = store_.ClaimClose(topic, start);
+      if (!claimed.ok()) return claimed.status();
+      if (*claimed) ++closed;  // else another replica closed it meanwhile
     }
     if (closed > 0) {
       if (absl::Status s = sink_.Flush(); !s.ok()) return s;

@@ -1,6 +1,7 @@
 // Closes windows for a whole consumer group: when every partition of the
-// topic has moved past a window (or gone idle), one replica claims it in the
-// state store, reads its totals back and publishes its rows.
+// topic has moved past a window (or gone idle), the replica holding the
+// closer lease reads its totals back, publishes its rows, has it judged
+// (WindowDone), and only then marks it closed in the state store.
 #pragma once
 
 #include <cstdint>

@@ -81,6 +81,11 @@ nlohmann::json ScoreJson(const std::string& name, const Score& s) {
                           {"delay_p95_s", Percentile(k.delays_s, 0.95)},
                           {"resolve_median_s", Percentile(k.resolve_s, 0.5)}};
   }
+  for (const auto& [name, k] : s.by_delay_target) {
+    j["by_delay_target"][name] = {{"incidents", k.incidents},
+                                  {"detected", k.detected},
+                                  {"delay_median_s", Percentile(k.delays_s, 0.5)}};
+  }
   return j;
 }
 
@@ -174,6 +179,7 @@ int RunEvaluate(const EvaluateOptions& opt) {
       }
       last_window = row.window_start_ms;
       last_size = row.window_size_ms;
+      scoring.window_ms = row.window_size_ms;
       max_window_end = std::max(max_window_end, end);
       if (row.window_start_ms >= scoring.warmup_end_ms) {
         keys_after_warmup.insert(Concat(row.tenant, "/", row.feature, "/", row.environment));
@@ -212,6 +218,19 @@ int RunEvaluate(const EvaluateOptions& opt) {
     std::cout << "| " << kind << " | " << k.incidents << " | " << k.detected << " | "
               << Seconds(Percentile(k.delays_s, 0.5)) << " | " << Seconds(Percentile(k.delays_s, 0.95)) << " | "
               << Seconds(Percentile(k.resolve_s, 0.5)) << " |\n";
+  }
+  std::cout << "\n### burnrate against the delay targets\n\n"
+            << "| incidents | count | detected | delay median | target (median) | |\n"
+            << "|---|---:|---:|---:|---:|---|\n";
+  for (const auto& [name, k] : ours.by_delay_target) {
+    double target_s = 0;
+    for (const Incident& inc : *incidents) {
+      if (auto t = DelayTargetOf(inc, scoring.window_ms); t && t->name == name) target_s = t->max_median_s;
+    }
+    const double median = Percentile(k.delays_s, 0.5);
+    std::cout << "| " << name << " | " << k.incidents << " | " << k.detected << " | " << Seconds(median) << " | "
+              << Seconds(target_s) << " | " << (!k.delays_s.empty() && median <= target_s ? "met" : "not met")
+              << " |\n";
   }
   if (!ours.missed.empty()) std::cout << "\nMissed: " << JoinStrings(ours.missed, ", ") << "\n";
   if (!ours.false_alert_ids.empty()) {

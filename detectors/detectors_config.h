@@ -20,7 +20,10 @@ struct SpikeWindowPair {
 struct SpikeConfig {
   std::vector<SpikeWindowPair> pairs = {
       {3 * 60'000, 15 * 60'000, 4.0, 2.0},    // fast: a 10x jump pages in about two minutes
-      {15 * 60'000, 60 * 60'000, 2.5, 1.8},   // slower: a plateau that holds for most of an hour
+      // Slower: a plateau that holds for half an hour or more. Ordinary
+      // busy hours reach 2-2.5x (a busy day times a busy hour), so less
+      // than this pages on them.
+      {15 * 60'000, 60 * 60'000, 2.7, 2.0},
   };
   // Extra spend above expectation, as a rate, that the window pairs need:
   // they page fast, so they are for rises that cost real money.
@@ -41,7 +44,7 @@ struct SpikeConfig {
   // on any of the previous 6 days (bursty keys burst every day).
   double sustained_peak_factor = 3.0;
   // Robust z-score of the long window against the key's noise.
-  double min_z = 5.0;
+  double min_z = 6.0;
   // Hysteresis: a firing spike holds while the 15-minute ratio stays above this.
   double hold_ratio = 1.4;
   int64_t resolve_after_ms = 15 * 60'000;

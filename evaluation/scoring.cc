@@ -46,6 +46,16 @@ bool Matches(const ScoredAlert& a, const Incident& inc, const ScoringOptions& op
   return a.tenant == inc.tenant && SameOrUnset(inc.feature, a.feature) && SameOrUnset(inc.environment, a.environment);
 }
 
+std::optional<DelayTarget> DelayTargetOf(const Incident& inc, int64_t window_ms) {
+  if ((inc.kind == "retry_loop" || inc.kind == "staging_leak") && inc.magnitude >= 10) {
+    return DelayTarget{"spike >= 10x (2 windows)", 2 * static_cast<double>(window_ms) / 1000.0};
+  }
+  if (inc.kind == "tenant_scripting") return DelayTarget{"plateau 3-5x (15 min)", 15 * 60};
+  if (inc.kind == "premium_routing") return DelayTarget{"unit-cost shift (60 min)", 60 * 60};
+  if (inc.kind == "new_feature") return DelayTarget{"new spender (5 min)", 5 * 60};
+  return std::nullopt;
+}
+
 Score ScoreAlerts(const std::vector<Incident>& incidents, const std::vector<ScoredAlert>& alerts,
                   const ScoringOptions& options) {
   Score s;
@@ -75,6 +85,9 @@ Score ScoreAlerts(const std::vector<Incident>& incidents, const std::vector<Scor
   for (const Incident* inc : scored_incidents) {
     KindFigures& k = s.by_kind[inc->kind];
     ++k.incidents;
+    const std::optional<DelayTarget> target = DelayTargetOf(*inc, options.window_ms);
+    KindFigures* t = target ? &s.by_delay_target[target->name] : nullptr;
+    if (t) ++t->incidents;
     const ScoredAlert* first = nullptr;
     for (const ScoredAlert* a : scored_alerts) {
       if (Matches(*a, *inc, options) && (!first || a->fired_ms < first->fired_ms)) first = a;
@@ -86,6 +99,10 @@ Score ScoreAlerts(const std::vector<Incident>& incidents, const std::vector<Scor
     ++s.detected;
     ++k.detected;
     k.delays_s.push_back(static_cast<double>(first->fired_ms - inc->start_ms) / 1000.0);
+    if (t) {
+      ++t->detected;
+      t->delays_s.push_back(k.delays_s.back());
+    }
     if (first->resolved_ms) k.resolve_s.push_back(static_cast<double>(*first->resolved_ms - inc->end_ms) / 1000.0);
   }
   s.precision = s.alerts ? static_cast<double>(s.true_alerts) / s.alerts : 1.0;

@@ -43,6 +43,7 @@ struct ScoringOptions {
   int64_t grace_ms = 30 * 60'000;
   // Baselines have no kinds: any alert on the right key and time matches.
   bool match_any_kind = false;
+  int64_t window_ms = 60'000;  // the closed windows' size, for delay targets counted in windows
 };
 
 struct KindFigures {
@@ -62,9 +63,21 @@ struct Score {
   double key_days = 0;
   double false_alerts_per_1000_key_days = 0;
   std::map<std::string, KindFigures> by_kind;  // by incident kind
+  // By the delay target that applies (DelayTargetOf); incidents with none are left out.
+  std::map<std::string, KindFigures> by_delay_target;
   std::vector<std::string> missed;             // incident ids
   std::vector<std::string> false_alert_ids;
 };
+
+// The detection-delay targets of docs/detection.md, by the shape of the
+// incident: a rise of 10x or more (retry loops, staging leaks) within two
+// windows, a 3-5x plateau (tenant scripting) within 15 minutes, a unit-cost
+// shift (premium routing) within an hour, a new spender within 5 minutes.
+struct DelayTarget {
+  std::string name;
+  double max_median_s = 0;
+};
+std::optional<DelayTarget> DelayTargetOf(const Incident& incident, int64_t window_ms);
 
 Score ScoreAlerts(const std::vector<Incident>& incidents, const std::vector<ScoredAlert>& alerts,
                   const ScoringOptions& options);

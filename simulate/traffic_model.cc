@@ -727,6 +727,9 @@ struct TrafficModel::Impl {
     IncidentLabel* l;
     if (existing >= 0) {
       Key& k = keys[existing];
+      const double extra_per_hour =
+          (rate * CostPerCall(k.profile, model) - k.base_rate * opt.scale * 0.5 * KeyCostPerCall(k)) * 60;
+      if (!Material(extra_per_hour)) return false;
       Effect flat{EffectType::kFlatRate, from, to, rate};
       Effect route{EffectType::kModelOverride, from, to};
       route.model = model;
@@ -742,6 +745,7 @@ struct TrafficModel::Impl {
                               " steadily at ", Fixed(rate, 1), " calls/min");
     } else {
       const int profile = tenant.features[rng.Below(tenant.features.size())];
+      if (!Material(rate * CostPerCall(profile, model) * 60)) return false;
       const std::string name = Concat("debug-", kFeatures[profile].name);
       for (uint32_t ki = static_cast<uint32_t>(base_keys); ki < keys.size(); ++ki) {
         if (keys[ki].tenant == t && keys[ki].feature == name) return false;  // one per tenant and name

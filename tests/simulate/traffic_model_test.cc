@@ -320,6 +320,9 @@ void CheckIncidentsCountAndPlacement(const DefaultRunTest::Run* run) {
   // Rate and price incidents are sized to matter: each adds at least the
   // default $1/hour at its start (label: cost during x (1 - 1/magnitude)).
   for (const IncidentLabel& l : run->labels) {
+    if (l.kind == IncidentKind::kDebugScriptWeekend) {
+      EXPECT_GE(l.expected_cost_per_hour_usd, 1.0 - 1e-9) << l.incident_id;  // what the script spends
+    }
     if (l.kind != IncidentKind::kRetryLoop && l.kind != IncidentKind::kTenantScripting &&
         l.kind != IncidentKind::kStagingLeak && l.kind != IncidentKind::kPremiumRouting) {
       continue;

@@ -8,7 +8,7 @@
 namespace burnrate {
 namespace {
 
-constexpr uint8_t kEncodingVersion = 4;
+constexpr uint8_t kEncodingVersion = 5;
 constexpr int64_t kMinutesPerWeek = int64_t{kHoursPerWeek} * 60;
 
 bool IsWeekend(int64_t epoch_hour) { return KeyHistory::HourOfWeek(epoch_hour) / 24 >= 5; }
@@ -24,36 +24,50 @@ double Median(std::vector<double>& v) {
   return m;
 }
 
-// Block floating point: 16-bit mantissas sharing one exponent. Hourly sums
-// of one key span a few orders of magnitude at most, so 1/65535 of the
-// largest is ample precision, at half the size of floats.
-template <size_t N>
-void PutBlock(const std::array<float, N>& values, std::string& out) {
-  float max = 0;
-  for (float v : values) max = std::max(max, v);
-  int exponent = 0;
-  if (max > 0) {
-    std::frexp(max / 65535.0f, &exponent);
-    exponent = std::clamp(exponent, -126, 126);
+// Hourly sums and per-minute call counts are kept as 16-bit floats (6-bit
+// exponent, 10-bit mantissa: within 0.05% from 5e-10 to 4e9), in memory as
+// in Redis. A history read back from Redis is then exactly the one saved,
+// so `run` judges exactly as `replay` does, and the hourly rings take half
+// the bytes of 32-bit floats.
+uint16_t ToHalf(float v) {
+  if (!(v > 0)) return 0;
+  int e = 0;
+  const double m = std::frexp(static_cast<double>(v), &e);  // v = m * 2^e, m in [0.5, 1)
+  auto q = static_cast<int>(std::lround((2 * m - 1) * 1024));
+  if (q == 1024) {
+    q = 0;
+    ++e;
   }
-  out.push_back(static_cast<char>(static_cast<int8_t>(exponent)));
+  const int stored = e + 31;  // v = (1 + q/1024) * 2^(stored - 32)
+  if (stored < 1) return 0;
+  if (stored > 63) return 0xffff;
+  return static_cast<uint16_t>(stored << 10 | q);
+}
+
+float FromHalf(uint16_t h) {
+  const int stored = h >> 10;
+  if (stored == 0) return 0;
+  return static_cast<float>(std::ldexp(1 + (h & 1023) / 1024.0, stored - 32));
+}
+
+float RoundHalf(double v) { return FromHalf(ToHalf(static_cast<float>(v))); }
+
+template <size_t N>
+void PutHalves(const std::array<float, N>& values, std::string& out) {
   for (float v : values) {
-    const double scaled = std::ldexp(static_cast<double>(std::max(v, 0.0f)), -exponent);
-    const auto q = static_cast<uint16_t>(std::min(65535.0, std::round(scaled)));
-    out.push_back(static_cast<char>(q & 0xff));
-    out.push_back(static_cast<char>(q >> 8));
+    const uint16_t h = ToHalf(v);
+    out.push_back(static_cast<char>(h & 0xff));
+    out.push_back(static_cast<char>(h >> 8));
   }
 }
 
 template <size_t N>
-bool GetBlock(std::string_view& in, std::array<float, N>& values) {
-  if (in.size() < 1 + 2 * N) return false;
-  const int exponent = static_cast<int8_t>(in[0]);
+bool GetHalves(std::string_view& in, std::array<float, N>& values) {
+  if (in.size() < 2 * N) return false;
   for (size_t i = 0; i < N; ++i) {
-    const uint16_t q = static_cast<uint8_t>(in[1 + 2 * i]) | (static_cast<uint8_t>(in[2 + 2 * i]) << 8);
-    values[i] = static_cast<float>(std::ldexp(static_cast<double>(q), exponent));
+    values[i] = FromHalf(static_cast<uint16_t>(static_cast<uint8_t>(in[2 * i]) | static_cast<uint8_t>(in[2 * i + 1]) << 8));
   }
-  in.remove_prefix(1 + 2 * N);
+  in.remove_prefix(2 * N);
   return true;
 }
 
@@ -109,7 +123,7 @@ bool KeyHistory::ApplyWindow(int64_t window_start_ms, double cost_usd, int64_t c
   last_window_ms_ = window_start_ms;
   const auto slot = static_cast<size_t>(last_minute_ % kRecentMinutes);
   minute_cost_[slot] += static_cast<float>(cost_usd);
-  minute_calls_[slot] += static_cast<float>(calls);
+  minute_calls_[slot] = RoundHalf(static_cast<double>(minute_calls_[slot]) + static_cast<double>(calls));
   return true;
 }
 
@@ -180,8 +194,8 @@ void KeyHistory::CommitHour(int64_t epoch_hour) {
   }
   const auto slot = static_cast<size_t>(HourOfWeek(epoch_hour));
   for (auto& c : hour_cache_) c.valid = false;
-  hour_cost_[slot] = static_cast<float>(cost);
-  hour_calls_[slot] = static_cast<float>(calls);
+  hour_cost_[slot] = RoundHalf(cost);
+  hour_calls_[slot] = RoundHalf(calls);
 }
 
 // The expected cost of `epoch_hour` (not yet committed) from the committed
@@ -352,10 +366,10 @@ std::string KeyHistory::Encode() const {
   for (const auto& peaks : daily_peak_excess_) {
     for (float v : peaks) Put(v, out);
   }
-  PutBlock(hour_cost_, out);
-  PutBlock(hour_calls_, out);
+  PutHalves(hour_cost_, out);
+  PutHalves(hour_calls_, out);
   for (float v : minute_cost_) Put(v, out);
-  PutBlock(minute_calls_, out);
+  PutHalves(minute_calls_, out);
   for (const auto& l : lifecycles_) {
     Put(l.started_ms, out);
     Put(l.last_hold_ms, out);
@@ -379,11 +393,11 @@ std::optional<KeyHistory> KeyHistory::Decode(std::string_view in) {
       if (!Get(in, v)) return std::nullopt;
     }
   }
-  if (!GetBlock(in, h.hour_cost_) || !GetBlock(in, h.hour_calls_)) return std::nullopt;
+  if (!GetHalves(in, h.hour_cost_) || !GetHalves(in, h.hour_calls_)) return std::nullopt;
   for (float& v : h.minute_cost_) {
     if (!Get(in, v)) return std::nullopt;
   }
-  if (!GetBlock(in, h.minute_calls_)) return std::nullopt;
+  if (!GetHalves(in, h.minute_calls_)) return std::nullopt;
   for (auto& l : h.lifecycles_) {
     if (!Get(in, l.started_ms) || !Get(in, l.last_hold_ms) || !Get(in, l.peak_ratio)) return std::nullopt;
   }

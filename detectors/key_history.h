@@ -5,7 +5,8 @@
 //
 // Hours that were judged anomalous are stored as what was expected, so one
 // incident does not teach the baseline that incidents are normal. The
-// encoded form is about 1.2 KB (see Encode), which is what Redis holds.
+// encoded form is about 1.2 KB (see Encode), which is what Redis holds;
+// it decodes to exactly the history that was encoded.
 #pragma once
 
 #include <array>

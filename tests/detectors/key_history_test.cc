@@ -83,7 +83,9 @@ TEST(KeyHistoryTest, GapsCountAsZeros) {
   EXPECT_NEAR(h.RecentCalls(60), 6.0, 1e-6);
 }
 
-TEST(KeyHistoryTest, EncodingRoundTripsWithinBlockPrecision) {
+// What Redis holds is exactly what replay keeps in memory: a decoded history
+// judges exactly as the one encoded (run and replay must agree).
+TEST(KeyHistoryTest, EncodingRoundTripsExactly) {
   KeyHistory h;
   Feed(h, kMonday, kMonday + 9 * 24 * kHour + 30 * kMinuteMs);
   h.lifecycle(DetectorSlot::kSpike).started_ms = 123;
@@ -91,11 +93,23 @@ TEST(KeyHistoryTest, EncodingRoundTripsWithinBlockPrecision) {
   EXPECT_LT(bytes.size(), 1300u);  // Redis adds its own per-key overhead; the budget is 2 KB
   auto back = KeyHistory::Decode(bytes);
   ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->Encode(), bytes);
   EXPECT_EQ(back->first_minute(), h.first_minute());
   EXPECT_EQ(back->last_minute(), h.last_minute());
   EXPECT_EQ(back->lifecycle(DetectorSlot::kSpike).started_ms, 123);
-  EXPECT_NEAR(back->Expect(60, 0).cost_usd, h.Expect(60, 0).cost_usd, 1e-3 * h.Expect(60, 0).cost_usd);
-  EXPECT_NEAR(back->RecentCost(30), h.RecentCost(30), 1e-6);
+  for (int minutes : {3, 15, 60}) {
+    EXPECT_EQ(back->Expect(minutes, 0.5).cost_usd, h.Expect(minutes, 0.5).cost_usd) << minutes;
+    EXPECT_EQ(back->Expect(minutes, 0.5).sigma_usd, h.Expect(minutes, 0.5).sigma_usd) << minutes;
+    EXPECT_EQ(back->RecentCost(minutes), h.RecentCost(minutes)) << minutes;
+    EXPECT_EQ(back->RecentCalls(minutes), h.RecentCalls(minutes)) << minutes;
+  }
+  // Going on from the decoded copy stays identical too.
+  for (int64_t t = kMonday + 9 * 24 * kHour + 31 * kMinuteMs; t < kMonday + 9 * 24 * kHour + 200 * kMinuteMs;
+       t += kMinuteMs) {
+    h.ApplyWindow(t, 0.37, 7);
+    back->ApplyWindow(t, 0.37, 7);
+  }
+  EXPECT_EQ(back->Encode(), h.Encode());
   EXPECT_FALSE(KeyHistory::Decode(bytes.substr(0, bytes.size() - 1)).has_value());
   EXPECT_FALSE(KeyHistory::Decode("").has_value());
 }

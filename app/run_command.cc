@@ -65,7 +65,8 @@ bool Enabled(const DetectorsConfig& config, std::string_view name) {
 // Where every alert transition goes (detectors on the closing thread,
 // runaway on the polling thread): one log line, the alert metrics, and the
 // alerting outbox, from which the delivery service's own threads deliver.
-// An outbox write that fails (Redis down) is kept and retried by Retry();
+// An outbox write that fails (Redis down) is kept and retried by Retry(),
+// except the detectors', which go in at once or not at all (SubmitDurably);
 // nothing here ever waits on a receiver. Thread-safe.
 class AlertFanout {
  public:
@@ -75,25 +76,24 @@ class AlertFanout {
   void Submit(const std::vector<Alert>& alerts) {
     if (alerts.empty()) return;
     std::lock_guard<std::mutex> lock(mu_);
-    for (const Alert& a : alerts) {
-      std::vector<std::string_view> parts;
-      for (const std::string* part : {&a.tenant, &a.feature, &a.environment, &a.model}) {
-        if (!part->empty()) parts.push_back(*part);
-      }
-      spdlog::info("alert {} {} key={}{}{} id={}: {}", AlertStatusName(a.status),
-                   AlertKindName(a.kind), JoinStrings(parts, "/"),
-                   a.subject.empty() ? "" : " subject=", a.subject, a.alert_id, a.summary);
-      probe_.RecordTransition(a.kind, a.status);
-      int64_t& firing = firing_[static_cast<size_t>(a.kind)];
-      firing = a.status == AlertStatus::kFiring ? firing + 1 : std::max<int64_t>(0, firing - 1);
-      probe_.SetFiring(a.kind, firing);
-      if (service_ != nullptr) unsent_.push_back(a);
-      if (for_quota_enabled_ && a.kind != AlertKind::kBudgetThreshold &&
-          a.kind != AlertKind::kBudgetBurnRate && a.kind != AlertKind::kBudgetForecast) {
-        for_quota_.push_back(a);
+    Record(alerts, /*keep_unsent=*/true);
+    EnqueueLocked();
+  }
+
+  // Enqueues every transition on the outbox now, or fails having recorded
+  // nothing: the caller decides them again and offers them again (the
+  // outbox takes each transition once). For the detectors, whose saved
+  // histories must never get ahead of the outbox.
+  absl::Status SubmitDurably(const std::vector<Alert>& alerts) {
+    if (alerts.empty()) return absl::OkStatus();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (service_ != nullptr) {
+      for (const Alert& a : alerts) {
+        if (absl::Status s = service_->Enqueue(a); !s.ok()) return s;
       }
     }
-    EnqueueLocked();
+    Record(alerts, /*keep_unsent=*/false);
+    return absl::OkStatus();
   }
 
   // Detector transitions not yet applied to quota (budgets' ApplyAlert runs
@@ -116,6 +116,28 @@ class AlertFanout {
   }
 
  private:
+  // Logs and counts the transitions; keeps them for the outbox when asked.
+  void Record(const std::vector<Alert>& alerts, bool keep_unsent) {
+    for (const Alert& a : alerts) {
+      std::vector<std::string_view> parts;
+      for (const std::string* part : {&a.tenant, &a.feature, &a.environment, &a.model}) {
+        if (!part->empty()) parts.push_back(*part);
+      }
+      spdlog::info("alert {} {} key={}{}{} id={}: {}", AlertStatusName(a.status),
+                   AlertKindName(a.kind), JoinStrings(parts, "/"),
+                   a.subject.empty() ? "" : " subject=", a.subject, a.alert_id, a.summary);
+      probe_.RecordTransition(a.kind, a.status);
+      int64_t& firing = firing_[static_cast<size_t>(a.kind)];
+      firing = a.status == AlertStatus::kFiring ? firing + 1 : std::max<int64_t>(0, firing - 1);
+      probe_.SetFiring(a.kind, firing);
+      if (service_ != nullptr && keep_unsent) unsent_.push_back(a);
+      if (for_quota_enabled_ && a.kind != AlertKind::kBudgetThreshold &&
+          a.kind != AlertKind::kBudgetBurnRate && a.kind != AlertKind::kBudgetForecast) {
+        for_quota_.push_back(a);
+      }
+    }
+  }
+
   void EnqueueLocked() {
     while (!unsent_.empty()) {
       if (absl::Status s = service_->Enqueue(unsent_.front()); !s.ok()) {
@@ -178,9 +200,10 @@ class ClosedWindowSink final : public WindowRecordSink {
     // until Redis answers. Only a stop gives up.
     if (detectors_ != nullptr) {
       Retry("detectors", start, [&]() -> absl::Status {
-        auto judged = detectors_->EndWindow(start, size_ms);
-        if (judged.ok()) alerts_.Submit(*judged);
-        return judged.status();
+        // The outbox has the transitions before the histories are saved.
+        return detectors_
+            ->EndWindow(start, size_ms, [&](const std::vector<Alert>& a) { return alerts_.SubmitDurably(a); })
+            .status();
       });
     }
     if (budgets_ != nullptr) {

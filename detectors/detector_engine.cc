@@ -78,7 +78,8 @@ void DetectorEngine::Observe(const WindowRecord& row) {
   it->second.totals.Merge(*row.totals);
 }
 
-absl::StatusOr<std::vector<Alert>> DetectorEngine::EndWindow(WindowStartMs start, int64_t size_ms) {
+absl::StatusOr<std::vector<Alert>> DetectorEngine::EndWindow(WindowStartMs start, int64_t size_ms,
+                                                             const AlertsCommitter& commit_alerts) {
   std::vector<Alert> alerts;
   const int64_t now_ms = start.value() + size_ms;
   const int64_t minute = start.value() / kMinuteMs;
@@ -176,6 +177,13 @@ absl::StatusOr<std::vector<Alert>> DetectorEngine::EndWindow(WindowStartMs start
     if (!firing && was_firing) now_quiet.push_back(store_key);
     if (!store_.persistent() && firing) firing_.insert(store_key);
     if (store_.persistent()) to_save.emplace_back(store_key, history.Encode());
+  }
+  if (commit_alerts) {
+    if (absl::Status s = commit_alerts(alerts); !s.ok()) {
+      // Nothing saved: the next call judges the window again from the stored histories.
+      if (store_.persistent()) cache_.clear();
+      return s;
+    }
   }
   peer_priors_.EndWindow();
   if (store_.persistent()) {

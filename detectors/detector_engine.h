@@ -45,10 +45,19 @@ class DetectorEngine {
 
   // Rows of one closed window, in any order; EndWindow after the last.
   void Observe(const WindowRecord& row);
+  // Makes a window's alert transitions durable (e.g. in the alert outbox,
+  // which takes each transition once however often it is offered).
+  using AlertsCommitter = std::function<absl::Status(const std::vector<Alert>&)>;
   // Judges every key of the window (and every key with a firing alert) and
   // returns the alert transitions. On a store error nothing is lost: the
   // error is returned and the window's rows are kept for the next call.
-  absl::StatusOr<std::vector<Alert>> EndWindow(WindowStartMs start, int64_t size_ms);
+  // With a persistent store and `commit_alerts`, the transitions are
+  // committed before the histories that record them are saved: an engine
+  // that dies in between judges the window again from the old histories and
+  // offers the same transitions again, where saving first would have lost
+  // them (the window would be refused as already applied).
+  absl::StatusOr<std::vector<Alert>> EndWindow(WindowStartMs start, int64_t size_ms,
+                                               const AlertsCommitter& commit_alerts = nullptr);
 
   // Called for every window key judged with traffic, with what its baseline
   // expected it to spend in the window (for the spend-vs-baseline metrics).

@@ -103,6 +103,56 @@ TEST_F(RedisHistoryTest, AReplayedWindowIsNotLearntTwice) {
   EXPECT_NEAR(history->RecentCost(1), 1.0, 1e-6);
 }
 
+// Alerts reach the outbox before the histories that record them are saved:
+// an outbox that fails leaves the window to be judged again, whole, and the
+// same transitions are offered again instead of being lost.
+TEST_F(RedisHistoryTest, AnAlertTheOutboxRefusedIsDecidedAgainNotLost) {
+  RedisHistoryStore store(options_, prefix_);
+  auto engine = NewEngine(store);
+  int64_t t = kMonday;
+  for (int m = 0; m < 8 * 24 * 60; ++m, t += 60'000) {
+    ASSERT_TRUE(Window(*engine, t, 0.1 * (1 + 0.1 * std::sin(m * 0.7)), 10).empty());
+  }
+  // A 10x spike; feed windows until the detectors decide to fire.
+  std::vector<Alert> offered;
+  const auto refuse = [&](const std::vector<Alert>& a) {
+    offered = a;
+    return a.empty() ? absl::OkStatus() : absl::UnavailableError("outbox down");
+  };
+  absl::StatusOr<std::vector<Alert>> judged;
+  for (int m = 0; m < 5; ++m, t += 60'000) {
+    WindowTotals spike;
+    spike.events = 100;
+    spike.cost = Money::FromDollars(1.0);
+    WindowRecord r;
+    r.scope = WindowScope::kKey;
+    r.start = WindowStartMs(t);
+    r.size_ms = 60'000;
+    r.tenant = "acme";
+    r.feature = "chat";
+    r.environment = "prod";
+    r.totals = &spike;
+    engine->Observe(r);
+    judged = engine->EndWindow(WindowStartMs(t), 60'000, refuse);
+    if (!judged.ok()) break;
+  }
+  ASSERT_FALSE(judged.ok()) << "the spike never fired";
+  ASSERT_EQ(offered.size(), 1u);
+  const Alert first_offer = offered.front();
+  // The same window again (its rows were kept): the same transition, and
+  // this time it is taken and the history saved.
+  std::vector<Alert> taken;
+  auto again = engine->EndWindow(WindowStartMs(t), 60'000, [&](const std::vector<Alert>& a) {
+    taken = a;
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0].alert_id, first_offer.alert_id);
+  EXPECT_EQ(taken[0].status, AlertStatus::kFiring);
+  EXPECT_EQ(engine->stats().windows_already_applied, 0u);
+}
+
 // The peer priors a young key leans on are learnt from the windows, so a
 // replica that takes over (or a restarted one) goes on with exactly the
 // priors replay would have: run and replay judge young keys alike.

@@ -9,7 +9,6 @@
 #include "tests/support/prometheus.h"
 
 #include <gtest/gtest.h>
-#include <httplib.h>
 
 #include <chrono>
 #include <csignal>
@@ -18,7 +17,6 @@
 #include <memory>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "tests/deploy/promql_expressions.h"
@@ -35,6 +33,7 @@ using testing::HttpGet;
 using testing::MetricSum;
 using testing::ScratchDir;
 using testing::WaitFor;
+using testing::WebhookReceiver;
 
 constexpr char kBurnrate[] = BURNRATE_BIN;
 constexpr char kSourceDir[] = BURNRATE_SOURCE_DIR;
@@ -54,27 +53,6 @@ std::string ExemptionFor(const std::string& expr) {
   }
   return "";
 }
-
-// Accepts webhook posts so the alert delivery series have a receiver.
-class SinkServer {
- public:
-  SinkServer() {
-    server_.Post("/hook",
-                 [](const httplib::Request&, httplib::Response& res) { res.status = 200; });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-  }
-  ~SinkServer() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
-
- private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
-};
 
 // One replica of `burnrate run`, stopped (SIGTERM, then checked) at the end.
 class Engine {
@@ -109,7 +87,8 @@ class Engine {
 
 TEST(PrometheusTest, EveryShippedExpressionParsesAndReturnsData) {
   ScratchDir dir;
-  SinkServer sink;
+  // A receiver, so the alert delivery series have one.
+  WebhookReceiver sink;
   const std::string topic = testing::CreateTopic(4, "prom");
   Engine engine(dir, topic,
                 "alerting:\n  receivers:\n    - name: hook\n      webhook: {url: {env: "

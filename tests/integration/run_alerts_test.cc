@@ -5,20 +5,17 @@
 // once as resolved, no transition may be delivered twice, and every
 // replica's /metrics, /healthz and /readyz must answer.
 #include <gtest/gtest.h>
-#include <httplib.h>
+#include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
-#include <algorithm>
 #include <map>
+#include <memory>
 #include <regex>
 #include <set>
 #include <sstream>
-#include <memory>
-#include <mutex>
-#include <nlohmann/json.hpp>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "tests/integration/run_harness.h"
@@ -35,43 +32,9 @@ using testing::HttpGet;
 using testing::MetricSum;
 using testing::ScratchDir;
 using testing::WaitFor;
+using testing::WebhookReceiver;
 
 constexpr char kBurnrate[] = BURNRATE_BIN;
-
-// A webhook receiver on 127.0.0.1: records every POSTed alert. Thread-safe.
-class WebhookReceiver {
- public:
-  // On a free port, or on `port` (a receiver that comes back after an outage).
-  explicit WebhookReceiver(int port = 0) {
-    server_.Post("/hook", [this](const httplib::Request& req, httplib::Response& res) {
-      std::lock_guard<std::mutex> lock(mu_);
-      received_.push_back({req.get_header_value("Idempotency-Key"), req.body});
-      res.status = 200;
-    });
-    if (port == 0) {
-      port_ = server_.bind_to_any_port("127.0.0.1");
-    } else {
-      port_ = server_.bind_to_port("127.0.0.1", port) ? port : -1;
-    }
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-  }
-  ~WebhookReceiver() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
-  std::vector<std::pair<std::string, std::string>> Received() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return received_;
-  }
-
- private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
-  mutable std::mutex mu_;
-  std::vector<std::pair<std::string, std::string>> received_;  // (Idempotency-Key, body)
-};
 
 struct Replica {
   int port = 0;

@@ -13,7 +13,6 @@
 // to the precision the Redis history keeps.
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
-#include <httplib.h>
 
 #include <algorithm>
 #include <chrono>
@@ -24,14 +23,12 @@
 #include <fstream>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "core/time_format.h"
@@ -49,6 +46,7 @@ using testing::HttpGet;
 using testing::MetricSum;
 using testing::ScratchDir;
 using testing::WaitFor;
+using testing::WebhookReceiver;
 
 constexpr char kBurnrate[] = BURNRATE_BIN;
 
@@ -58,35 +56,6 @@ constexpr char kBurnrate[] = BURNRATE_BIN;
 // alerts' numbers.
 constexpr double kRelativeTolerance = 1e-9;
 
-// Records every POSTed alert with its Idempotency-Key. Thread-safe.
-class WebhookReceiver {
- public:
-  WebhookReceiver() {
-    server_.Post("/hook", [this](const httplib::Request& req, httplib::Response& res) {
-      std::lock_guard<std::mutex> lock(mu_);
-      received_.emplace_back(req.get_header_value("Idempotency-Key"), req.body);
-      res.status = 200;
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-  }
-  ~WebhookReceiver() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
-  std::vector<std::pair<std::string, std::string>> Received() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return received_;
-  }
-
- private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
-  mutable std::mutex mu_;
-  std::vector<std::pair<std::string, std::string>> received_;  // (Idempotency-Key, body)
-};
 
 std::string TransitionKey(const json& alert) {
   return alert.at("alert_id").get<std::string>() + ":" + alert.at("status").get<std::string>();

@@ -9,8 +9,10 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "tests/support/stack.h"
 
@@ -121,6 +123,41 @@ std::string Rfc3339Minute(std::chrono::minutes offset) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:00Z", &tm);
   return buf;
+}
+
+struct WebhookReceiver::Impl {
+  httplib::Server server;
+  int port = 0;
+  std::thread thread;
+  mutable std::mutex mu;
+  std::vector<std::pair<std::string, std::string>> received;
+};
+
+WebhookReceiver::WebhookReceiver(int port) : impl_(std::make_unique<Impl>()) {
+  Impl& i = *impl_;
+  i.server.Post("/hook", [&i](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard<std::mutex> lock(i.mu);
+    i.received.emplace_back(req.get_header_value("Idempotency-Key"), req.body);
+    res.status = 200;
+  });
+  if (port == 0) {
+    i.port = i.server.bind_to_any_port("127.0.0.1");
+  } else {
+    i.port = i.server.bind_to_port("127.0.0.1", port) ? port : -1;
+  }
+  i.thread = std::thread([&i] { i.server.listen_after_bind(); });
+}
+
+WebhookReceiver::~WebhookReceiver() {
+  impl_->server.stop();
+  impl_->thread.join();
+}
+
+int WebhookReceiver::port() const { return impl_->port; }
+
+std::vector<std::pair<std::string, std::string>> WebhookReceiver::Received() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->received;
 }
 
 }  // namespace burnrate::testing

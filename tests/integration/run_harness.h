@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,6 +53,26 @@ HttpAnswer HttpGet(int port, const std::string& path);
 std::optional<double> MetricSum(const std::string& text, std::string_view name);
 // Samples in the text (lines that are neither comments nor blank).
 size_t CountSeries(const std::string& text);
+
+// A webhook receiver on 127.0.0.1 at /hook that answers 200 and records
+// every POST with its Idempotency-Key. Thread-safe.
+class WebhookReceiver {
+ public:
+  // On a free port, or on `port` (a receiver that comes back after an
+  // outage); port() is -1 when that port could not be bound.
+  explicit WebhookReceiver(int port = 0);
+  ~WebhookReceiver();
+  WebhookReceiver(const WebhookReceiver&) = delete;
+  WebhookReceiver& operator=(const WebhookReceiver&) = delete;
+  int port() const;
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port()) + "/hook"; }
+  // (Idempotency-Key, body) of every POST so far, in arrival order.
+  std::vector<std::pair<std::string, std::string>> Received() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // Runs `burnrate simulate ARGS --kafka-brokers <stack> --kafka-topic TOPIC`
 // and waits for it; throws (failing the test) unless it exits 0.

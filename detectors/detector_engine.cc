@@ -133,6 +133,8 @@ absl::StatusOr<std::vector<Alert>> DetectorEngine::EndWindow(WindowStartMs start
       if (!pending_.contains(k)) keys.push_back(k);
     }
   }
+  // A window judged again after a failed commit or save counts once.
+  const DetectorEngineStats stats_before = stats_;
 
   // Keys first, then tenant roll-ups (held back where a key already
   // alerted), then models.
@@ -182,6 +184,7 @@ absl::StatusOr<std::vector<Alert>> DetectorEngine::EndWindow(WindowStartMs start
     if (absl::Status s = commit_alerts(alerts); !s.ok()) {
       // Nothing saved: the next call judges the window again from the stored histories.
       if (store_.persistent()) cache_.clear();
+      stats_ = stats_before;
       return s;
     }
   }
@@ -189,6 +192,7 @@ absl::StatusOr<std::vector<Alert>> DetectorEngine::EndWindow(WindowStartMs start
   if (store_.persistent()) {
     if (auto s = store_.Save(to_save, config_.history_ttl_ms, now_firing, now_quiet, peer_priors_.Encode());
         !s.ok()) {
+      stats_ = stats_before;
       ++stats_.store_errors;
       // Nothing was learnt for good: the rows stay, the caller retries.
       return s;

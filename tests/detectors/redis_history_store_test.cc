@@ -151,6 +151,7 @@ TEST_F(RedisHistoryTest, AnAlertTheOutboxRefusedIsDecidedAgainNotLost) {
   EXPECT_EQ(taken[0].alert_id, first_offer.alert_id);
   EXPECT_EQ(taken[0].status, AlertStatus::kFiring);
   EXPECT_EQ(engine->stats().windows_already_applied, 0u);
+  EXPECT_EQ(engine->stats().alerts_fired, 1u) << "judged twice, counted once";
 }
 
 // The peer priors a young key leans on are learnt from the windows, so a

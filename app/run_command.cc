@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <deque>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -29,6 +30,7 @@
 #include "detectors/detector_engine.h"
 #include "detectors/history_store.h"
 #include "detectors/runaway/runaway_detector.h"
+#include "engine/checkpoint_committer.h"
 #include "engine/closer_lease.h"
 #include "engine/run_engine.h"
 #include "http/http_server.h"
@@ -388,9 +390,29 @@ int RunService(const std::string& config_path) {
   AlertFanout alerts(metrics.alerts(), delivery.get());
 
   RedisStateStore store(RedisStoreOptionsFrom(config));
+  // Checkpoints are committed on a thread of their own, with their own
+  // Redis connection, so consuming goes on while Redis applies them.
+  RedisStateStore commit_store(RedisStoreOptionsFrom(config));
+  const RedisOperationMetrics checkpoint_op = metrics.redis().Operation("checkpoint");
+  CheckpointCommitterOptions committer_options;
+  committer_options.max_queued_events = config.max_pending_events;
+  // Each failed attempt is counted and (every 10 s at most) logged; the
+  // committer retries with backoff, and consuming goes on meanwhile.
+  std::atomic<int64_t> last_commit_warning{0};
+  committer_options.on_store_error = [&metrics, &checkpoint_op,
+                                      &last_commit_warning](const absl::Status& s) {
+    metrics.engine().RecordCheckpoint(EngineProbe::CheckpointOutcome::kError);
+    checkpoint_op.Error();
+    if (WallClockMs() - last_commit_warning.load() > 10'000) {
+      spdlog::warn("checkpoint failed, retrying: {}", std::string(s.message()));
+      last_commit_warning.store(WallClockMs());
+    }
+  };
+  CheckpointCommitter committer(commit_store, config.kafka.topic, committer_options,
+                                [] { return g_stop.load(); });
   KafkaDeadLetterSink dead_letters(**producer, config.kafka.dead_letter_topic, config.kafka.topic);
   RunEngine engine(
-      config, *prices, store, dead_letters,
+      config, *prices, store, committer, dead_letters,
       [&dead_letters](int32_t p, int64_t o) { dead_letters.SetSource(p, o); },
       [&producer]() { return (*producer)->Flush(30'000); }, WallClockMs);
   auto source = KafkaSource::Create(config.kafka, engine);
@@ -409,15 +431,24 @@ int RunService(const std::string& config_path) {
                                                config.pipeline.windows.size_ms);
     });
   }
-  engine.set_commit_listener([&metrics, &alerts](int32_t, RunEngine::CommitResult result,
-                                                 EventObserver* observer, int64_t watermark_ms) {
+  engine.set_commit_listener([&metrics, &checkpoint_op](int32_t, RunEngine::CommitResult result,
+                                                        double store_seconds) {
     metrics.engine().RecordCheckpoint(ProbeOutcome(result));
-    // The runaway transitions of events now durable; the observer is only
-    // ever a RunawayDetector (see the factory above).
-    if (result == RunEngine::CommitResult::kApplied && observer != nullptr) {
-      alerts.Submit(static_cast<RunawayDetector*>(observer)->TakeAlerts(watermark_ms));
-    }
+    checkpoint_op.Observe(store_seconds);
+    if (result == RunEngine::CommitResult::kError) checkpoint_op.Error();
   });
+  if (runaway_enabled) {
+    // The runaway transitions decided so far, handed on once the events
+    // behind them are durable; the observer is only ever a RunawayDetector
+    // (see the factory above).
+    engine.set_seal_listener([&alerts](int32_t, EventObserver* observer,
+                                       int64_t watermark_ms) -> RunEngine::DurableAction {
+      if (observer == nullptr) return nullptr;
+      std::vector<Alert> taken = static_cast<RunawayDetector*>(observer)->TakeAlerts(watermark_ms);
+      if (taken.empty()) return nullptr;
+      return [&alerts, taken = std::move(taken)] { alerts.Submit(taken); };
+    });
+  }
 
   // Budgets and quota: state in Redis, decisions to Redis and the compacted
   // quota topic; the tracker runs on the closing thread, the snapshot behind
@@ -561,36 +592,61 @@ int RunService(const std::string& config_path) {
     (void)lease.Release();
   });
 
-  const RedisOperationMetrics checkpoint_op = metrics.redis().Operation("checkpoint");
   int64_t last_checkpoint = WallClockMs();
   int64_t last_store_warning = 0;
-  const auto checkpoint = [&]() {
-    const auto t0 = std::chrono::steady_clock::now();
-    auto durable = engine.Checkpoint();
-    const auto took = std::chrono::steady_clock::now() - t0;
-    checkpoint_op.Observe(SecondsSince(t0));
-    if (took > std::chrono::milliseconds(500)) {
-      spdlog::info("checkpoint took {} ms",
-                   std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
+  const auto warn_store = [&](const absl::Status& s) {
+    // Keep consuming into memory (bounded below), commit nothing, retry.
+    if (WallClockMs() - last_store_warning > 10'000) {
+      spdlog::warn("checkpoint failed, retrying: {}", std::string(s.message()));
+      last_store_warning = WallClockMs();
     }
-    if (!durable.ok()) {
-      checkpoint_op.Error();
-      // Keep consuming into memory (bounded below), commit nothing, retry.
-      if (WallClockMs() - last_store_warning > 10'000) {
-        spdlog::warn("checkpoint failed, retrying: {}", std::string(durable.status().message()));
-        last_store_warning = WallClockMs();
-      }
-      return false;
+  };
+  // Positions whose state is durable go to Kafka too (the store is the
+  // truth; the Kafka commit keeps group lag visible), gathered and sent once
+  // per checkpoint interval.
+  std::map<int32_t, int64_t> durable_positions;
+  const auto note_durable = [&](const std::vector<std::pair<int32_t, int64_t>>& durable) {
+    for (const auto& [p, offset] : durable) {
+      int64_t& at = durable_positions[p];
+      at = std::max(at, offset);
     }
-    if (auto s = (*source)->Commit(*durable); !s.ok()) {
-      spdlog::warn("kafka offset commit: {}", std::string(s.message()));  // the store is the truth
+  };
+  const auto commit_offsets = [&]() {
+    // Only for partitions still held: a moved one is its new owner's to commit.
+    const std::vector<int32_t> held = (*source)->Assigned();
+    std::vector<std::pair<int32_t, int64_t>> positions;
+    for (const auto& [p, offset] : durable_positions) {
+      if (std::find(held.begin(), held.end(), p) != held.end()) positions.emplace_back(p, offset);
     }
+    durable_positions.clear();
+    if (auto s = (*source)->Commit(positions); !s.ok()) {
+      spdlog::warn("kafka offset commit: {}", std::string(s.message()));
+    }
+  };
+  const auto after_checkpoint = [&]() {
     if (partition_count.load() < 0) {
       if (auto count = (*source)->PartitionCount(5'000); count.ok()) partition_count.store(*count);
     }
     if (const int64_t through = closed_through.load(); through != INT64_MIN) {
       engine.MarkClosedThrough(WindowStartMs(through));
     }
+  };
+  // Hands what was counted to the committer's thread; never waits for Redis.
+  const auto seal = [&]() {
+    if (absl::Status s = engine.Seal(); !s.ok()) warn_store(s);
+    commit_offsets();
+    after_checkpoint();
+  };
+  // Makes everything durable and waits for it (on stopping).
+  const auto checkpoint_now = [&]() {
+    auto durable = engine.Checkpoint();
+    if (!durable.ok()) {
+      warn_store(durable.status());
+      return false;
+    }
+    note_durable(*durable);
+    commit_offsets();
+    after_checkpoint();
     return true;
   };
 
@@ -640,13 +696,20 @@ int RunService(const std::string& config_path) {
     const int64_t now = WallClockMs();
     if (now - last_checkpoint >= config.checkpoint_interval_ms) {
       last_checkpoint = now;
-      checkpoint();
+      seal();
     }
+    note_durable(engine.CollectCommits());
     if (now - last_publish >= 1000) {
       last_publish = now;
       publish();
     }
-    // Back-pressure: never hold more than the bound in memory.
+    // Back-pressure: never hold more than the bound in memory. The queue to
+    // the committer is full: give it a moment to catch up before pausing.
+    if (engine.pending_events() >= config.max_pending_events) {
+      seal();
+      engine.WaitForCommits(std::chrono::milliseconds(100));
+      note_durable(engine.CollectCommits());
+    }
     if (engine.pending_events() >= config.max_pending_events) {
       if (!(*source)->paused()) spdlog::warn("state store behind; pausing consumption");
       (*source)->PauseAll();
@@ -658,7 +721,7 @@ int RunService(const std::string& config_path) {
 
   spdlog::info("stopping: saving state");
   closer_thread.join();
-  const bool saved = checkpoint();
+  const bool saved = checkpoint_now();
   (*source)->Close();  // leaves the group; revoked partitions are saved once more
   alerts.Retry();
   if (const size_t unsent = alerts.unsent(); unsent > 0) {

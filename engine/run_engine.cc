@@ -4,45 +4,99 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <thread>
 #include <tuple>
 
-#include "absl/container/flat_hash_set.h"
 #include "core/concat.h"
 
 namespace burnrate {
 
+// The messages behind counted state, kept until that state is durable so a
+// checkpoint refused for duplicates is counted again from memory, not
+// fetched again.
+struct RunEngine::MessageBuffer {
+  std::string bytes;
+  std::vector<std::tuple<int64_t, size_t, size_t>> messages;  // offset, begin, length
+
+  void Add(int64_t offset, std::string_view payload) {
+    messages.emplace_back(offset, bytes.size(), payload.size());
+    bytes.append(payload);
+  }
+  template <typename Fn>
+  void ForEach(Fn fn) const {
+    for (const auto& [offset, begin, length] : messages)
+      fn(offset, std::string_view(bytes).substr(begin, length));
+  }
+};
+
+// A sealed checkpoint the committer has not reported on yet.
+struct RunEngine::Batch {
+  int64_t next = 0;
+  int64_t events = 0;
+  MessageBuffer messages;
+  std::vector<DurableAction> on_durable;
+};
+
 struct RunEngine::Partition {
   std::unique_ptr<EventPipeline> pipeline;
   std::unique_ptr<EventObserver> observer;  // survives reloads of the pipeline
-  // The position the store holds (what the next checkpoint must start
-  // from); nullopt when the store has never seen this partition. A stored
-  // -1 means "reported, but no message yet".
-  std::optional<int64_t> from;
-  int64_t next = -1;          // the offset after the last message handled; -1: none since loading
-  int64_t first_offset = -1;  // the first message handled since loading
+  uint64_t epoch = 0;  // this life of the pipeline; reports of earlier lives are ignored
+  // The position the store holds, as far as this replica knows; nullopt
+  // when the store has never seen this partition. A stored -1 means
+  // "reported, but no message yet".
+  std::optional<int64_t> durable;
+  // Where the next checkpoint starts: the end of the last one sealed.
+  std::optional<int64_t> sealed_through;
+  int64_t next = -1;  // the offset after the last message handled; -1: none since loading
   // Event ids the store reported as already counted elsewhere, with their
-  // minute: treated as duplicates when the partition is read again.
+  // minute: treated as duplicates when the partition is counted again.
   std::vector<std::pair<int64_t, uint64_t>> known_duplicates;
-  // The messages behind the pending state, kept until it is durable so a
-  // checkpoint refused for duplicates is redone from memory, not re-fetched.
-  std::string buffered_bytes;
-  std::vector<std::tuple<int64_t, size_t, size_t>> buffered;  // offset, begin, length
-  // Drained from the pipeline but not yet accepted by the store.
-  PartitionCheckpoint pending;
-  int64_t pending_events = 0;
+  // Counted since the last seal.
+  MessageBuffer open;
+  int64_t open_events = 0;
+  std::vector<DurableAction> open_actions;  // of refused checkpoints, for the next one
+  std::deque<Batch> in_flight;              // sealed, oldest first
   int64_t last_message_ms = 0;
-  bool reported = false;  // has committed at least once in this life
-  bool idle_reported = false;
+  bool sealed_once = false;  // has sealed at least once in this life
+  bool sealed_idle = false;
+
+  int64_t pending_events() const {
+    int64_t n = open_events;
+    for (const Batch& b : in_flight) n += b.events;
+    return n;
+  }
+  // Hands over every message and action not yet durable, oldest first.
+  std::pair<std::vector<MessageBuffer>, std::vector<DurableAction>> TakeUndurable() {
+    std::vector<MessageBuffer> buffers;
+    std::vector<DurableAction> actions;
+    for (Batch& b : in_flight) {
+      buffers.push_back(std::move(b.messages));
+      for (auto& a : b.on_durable) actions.push_back(std::move(a));
+    }
+    buffers.push_back(std::move(open));
+    for (auto& a : open_actions) actions.push_back(std::move(a));
+    in_flight.clear();
+    open = MessageBuffer{};
+    open_actions.clear();
+    open_events = 0;
+    return {std::move(buffers), std::move(actions)};
+  }
 };
 
+namespace {
+// How long a checkpoint that must finish (a stop, a revoke) waits for the store.
+constexpr std::chrono::seconds kCheckpointWait{30};
+}  // namespace
+
 RunEngine::RunEngine(const Config& config, const PriceTable& prices, StateStore& store,
-                     DeadLetterSink& dead_letters,
+                     CheckpointCommitter& committer, DeadLetterSink& dead_letters,
                      std::function<void(int32_t, int64_t)> on_source_position,
                      std::function<absl::Status()> flush_outputs, Clock clock)
     : config_(config),
       prices_(prices),
       store_(store),
+      committer_(committer),
       dead_letters_(dead_letters),
       on_source_position_(std::move(on_source_position)),
       flush_outputs_(std::move(flush_outputs)),
@@ -63,7 +117,8 @@ absl::Status RunEngine::LoadPartition(int32_t partition, Partition& state) {
     if (p.partition == partition) watermark = p.watermark;
   }
   // A replaced pipeline's counts are dropped with it: its messages are
-  // counted again (recount) or by whoever holds the stored position.
+  // counted again (recount) or by whoever holds the stored position. A new
+  // epoch makes the committer's reports on its checkpoints stale.
   state.pipeline = std::make_unique<EventPipeline>(config_.pipeline, prices_, dead_letters_);
   state.pipeline->set_record_counted_ids(true);
   state.pipeline->set_observer(state.observer.get());
@@ -72,16 +127,17 @@ absl::Status RunEngine::LoadPartition(int32_t partition, Partition& state) {
     state.pipeline->SeedDedup({id}, EventTimeMs(minute));
   if (*closed) state.pipeline->MarkClosedThrough(**closed);
   if (closed_through_) state.pipeline->MarkClosedThrough(*closed_through_);
-  state.from = *position;
+  state.epoch = ++last_epoch_;
+  state.durable = *position;
+  state.sealed_through = *position;
   state.next = -1;
-  state.first_offset = -1;
-  state.buffered_bytes.clear();
-  state.buffered.clear();
-  state.pending = PartitionCheckpoint{};
-  state.pending_events = 0;
+  state.open = MessageBuffer{};
+  state.open_events = 0;
+  state.open_actions.clear();
+  state.in_flight.clear();
   state.last_message_ms = clock_();
-  state.reported = false;
-  state.idle_reported = false;
+  state.sealed_once = false;
+  state.sealed_idle = false;
   spdlog::info("partition {}: state loaded at offset {} (watermark {})", partition,
                position->value_or(-1), watermark.value_or(0));
   return absl::OkStatus();
@@ -120,29 +176,30 @@ std::vector<std::optional<int64_t>> RunEngine::OnAssigned(const std::vector<int3
       starts.push_back(std::nullopt);
       continue;
     }
-    starts.push_back(state->from && *state->from >= 0 ? state->from : std::nullopt);
+    starts.push_back(state->durable && *state->durable >= 0 ? state->durable : std::nullopt);
   }
   return starts;
 }
 
 void RunEngine::OnRevoked(const std::vector<int32_t>& partitions) {
   // Hand over cleanly: make what was counted durable. If that fails the
-  // next owner replays from the stored position, which is just as exact.
-  const absl::Status flushed = flush_outputs_();
+  // next owner replays from the stored position, which is just as exact (a
+  // checkpoint of ours still queued is refused once the owner moved on).
+  if (auto saved = Checkpoint(); !saved.ok()) {
+    spdlog::warn("state not saved on revoke ({})", std::string(saved.status().message()));
+  }
   for (int32_t p : partitions) {
     auto it = partitions_.find(p);
     if (it == partitions_.end()) continue;
-    if (flushed.ok()) {
-      auto applied = CommitPartition(p, *it->second, clock_());
-      if (!applied.ok())
-        spdlog::warn("partition {}: state not saved on revoke ({})", p,
-                     std::string(applied.status().message()));
-    }
-    retired_stats_ += it->second->pipeline->stats();
-    retired_overflow_ += it->second->pipeline->windows().overflowed_events();
-    partitions_.erase(it);
+    Retire(it);
     spdlog::info("partition {}: revoked", p);
   }
+}
+
+void RunEngine::Retire(std::map<int32_t, std::unique_ptr<Partition>>::iterator it) {
+  retired_stats_ += it->second->pipeline->stats();
+  retired_overflow_ += it->second->pipeline->windows().overflowed_events();
+  partitions_.erase(it);
 }
 
 void RunEngine::Handle(const SourceMessage& message) {
@@ -150,8 +207,7 @@ void RunEngine::Handle(const SourceMessage& message) {
   if (it == partitions_.end()) return;  // not ours (any more): its owner reads it
   Partition& state = *it->second;
   if (state.next >= 0 && message.offset < state.next) return;  // delivered again after a seek
-  state.buffered.emplace_back(message.offset, state.buffered_bytes.size(), message.payload.size());
-  state.buffered_bytes.append(message.payload);
+  state.open.Add(message.offset, message.payload);
   Process(message.partition, state, message.offset, message.payload);
 }
 
@@ -160,111 +216,188 @@ void RunEngine::Process(int32_t partition, Partition& state, int64_t offset,
   on_source_position_(partition, offset);
   const int64_t now = clock_();
   state.pipeline->Process(payload, EventTimeMs(now));
-  if (state.first_offset < 0) state.first_offset = offset;
   state.next = offset + 1;
   state.last_message_ms = now;
-  ++state.pending_events;
+  ++state.open_events;
 }
 
-absl::Status RunEngine::Recount(int32_t partition, Partition& state) {
-  // A fresh pipeline from the durable state, then the buffered messages
-  // again; the known duplicates are now refused by its dedup filter.
-  std::string bytes = std::move(state.buffered_bytes);
-  auto messages = std::move(state.buffered);
+bool RunEngine::Recount(int32_t partition, Partition& state) {
+  // A fresh pipeline from the durable state, then every message not yet
+  // durable again; the known duplicates are now refused by its dedup filter.
+  const std::optional<int64_t> expected = state.durable;
+  auto [buffers, actions] = state.TakeUndurable();
   const int64_t last_message_ms = state.last_message_ms;
-  if (absl::Status s = LoadPartition(partition, state); !s.ok()) return s;
+  if (!LoadPartitionRetrying(partition, state)) return false;
+  state.open_actions = std::move(actions);
+  if (state.durable != expected) {
+    // Someone else applied offsets meanwhile: our messages may overlap
+    // theirs, so read on from the store's position instead.
+    spdlog::warn("partition {}: store position moved on; reading from it", partition);
+    if (seeker_ && state.durable && *state.durable >= 0) {
+      if (auto s = seeker_(partition, *state.durable); !s.ok())
+        spdlog::warn("partition {}: seek: {}", partition, std::string(s.message()));
+    }
+    return true;
+  }
   // The observer saw these messages already.
   state.pipeline->set_observer(nullptr);
-  for (const auto& [offset, begin, length] : messages) {
-    Process(partition, state, offset, std::string_view(bytes).substr(begin, length));
+  for (const MessageBuffer& buffer : buffers) {
+    buffer.ForEach([&](int64_t offset, std::string_view payload) {
+      state.open.Add(offset, payload);
+      Process(partition, state, offset, payload);
+    });
   }
   state.pipeline->set_observer(state.observer.get());
-  state.buffered_bytes = std::move(bytes);
-  state.buffered = std::move(messages);
   state.last_message_ms = last_message_ms;
+  return true;
+}
+
+bool RunEngine::SealPartition(int32_t partition, Partition& state, int64_t now) {
+  PartitionCheckpoint c;
+  state.pipeline->Drain(
+      [&c](WindowStartMs start, std::string_view key, bool is_model, const WindowTotals& t) {
+        c.deltas.push_back({start, std::string(key), is_model, t});
+      });
+  auto& ids = state.pipeline->counted_ids();
+  c.event_ids.swap(ids);
+  ids.clear();
+
+  c.partition = partition;
+  c.from = state.sealed_through;
+  c.next = state.next >= 0 ? state.next : state.sealed_through.value_or(-1);
+  const auto& windows = state.pipeline->windows();
+  c.watermark = windows.has_watermark() ? windows.watermark() : EventTimeMs(0);
+  // Idle means nothing more to read and nothing new for a while; a
+  // partition that is merely slow (a stalled broker, a long checkpoint)
+  // keeps holding windows open, or its events would turn up late.
+  c.idle = CaughtUp(partition, state) && now - state.last_message_ms >= config_.idle_timeout_ms;
+  const bool moved = !state.sealed_through || c.next != *state.sealed_through;
+  if (state.sealed_once && !moved && c.deltas.empty() && c.event_ids.empty() &&
+      c.idle == state.sealed_idle) {
+    return false;  // nothing new to say
+  }
+
+  Batch batch;
+  batch.next = c.next;
+  batch.events = state.open_events;
+  batch.messages = std::move(state.open);
+  batch.on_durable = std::move(state.open_actions);
+  if (seal_listener_) {
+    if (DurableAction action = seal_listener_(partition, state.observer.get(), c.watermark.value()))
+      batch.on_durable.push_back(std::move(action));
+  }
+  state.sealed_through = c.next;
+  state.sealed_once = true;
+  state.sealed_idle = c.idle;
+  state.open = MessageBuffer{};
+  state.open_events = 0;
+  state.open_actions.clear();
+  committer_.Submit({state.epoch, batch.events, std::move(c)});
+  state.in_flight.push_back(std::move(batch));
+  return true;
+}
+
+bool RunEngine::ApplyReport(const CommitReport& report,
+                            std::vector<std::pair<int32_t, int64_t>>& durable) {
+  switch (report.kind) {
+    case CommitReport::Kind::kApplied:
+      Tell(report, CommitResult::kApplied);
+      break;
+    case CommitReport::Kind::kStalePosition:
+      Tell(report, CommitResult::kStalePosition);
+      break;
+    case CommitReport::Kind::kDuplicateEvents:
+      Tell(report, CommitResult::kDuplicateEvents);
+      break;
+    case CommitReport::Kind::kFailed:
+      Tell(report, CommitResult::kError);
+      break;
+    case CommitReport::Kind::kSkipped:
+      break;
+  }
+  auto it = partitions_.find(report.partition);
+  if (it == partitions_.end()) return false;  // revoked meanwhile: the next owner replays
+  Partition& state = *it->second;
+  // Reports on an earlier life's checkpoints: that state was replaced.
+  if (report.epoch != state.epoch || state.in_flight.empty()) return false;
+  const int32_t partition = report.partition;
+
+  switch (report.kind) {
+    case CommitReport::Kind::kApplied: {
+      Batch done = std::move(state.in_flight.front());
+      state.in_flight.pop_front();
+      state.durable = report.next;
+      state.known_duplicates.clear();
+      for (const DurableAction& action : done.on_durable) action();
+      if (report.next >= 0) durable.emplace_back(partition, report.next);
+      return true;
+    }
+    case CommitReport::Kind::kDuplicateEvents:
+      // A checkpoint refused for duplicates is counted again at once from
+      // the kept messages (with every later one of this life), and sealed
+      // again at once, before new messages join it: new duplicates can only
+      // appear if other partitions commit them meanwhile, so this settles.
+      state.known_duplicates.insert(state.known_duplicates.end(), report.duplicates.begin(),
+                                    report.duplicates.end());
+      spdlog::info(
+          "partition {}: {} events were already counted elsewhere; counting again without them",
+          partition, report.duplicates.size());
+      if (!Recount(partition, state)) {
+        Retire(it);
+        return false;
+      }
+      // The dead letters of the recount go first, as in Seal().
+      if (flush_outputs_().ok()) SealPartition(partition, state, clock_());
+      return false;
+    case CommitReport::Kind::kStalePosition: {
+      // Someone else applied these offsets (a zombie of this replica, or
+      // the partition moved and came back). Drop what we hold and read
+      // again from the store's position: counting on would count twice.
+      spdlog::warn("partition {}: store position moved on; reloading state", partition);
+      auto actions = std::move(state.TakeUndurable().second);
+      state.known_duplicates.clear();
+      if (!LoadPartitionRetrying(partition, state)) {
+        Retire(it);
+        return false;
+      }
+      state.open_actions = std::move(actions);
+      if (seeker_ && state.durable && *state.durable >= 0) {
+        if (auto s = seeker_(partition, *state.durable); !s.ok())
+          spdlog::warn("partition {}: seek: {}", partition, std::string(s.message()));
+      }
+      return false;
+    }
+    case CommitReport::Kind::kFailed:
+      // Only when stopping: what is not durable is counted again by
+      // whoever reads the partition next.
+      commit_failure_ = report.error;
+      spdlog::warn("partition {}: state not saved ({})", partition,
+                   std::string(report.error.message()));
+      Retire(it);
+      return false;
+    case CommitReport::Kind::kSkipped:
+      return false;
+  }
+  return false;
+}
+
+absl::Status RunEngine::Seal() {
+  // Dead letters of the offsets about to become durable must be durable first.
+  if (absl::Status s = flush_outputs_(); !s.ok()) return s;
+  const int64_t now = clock_();
+  for (auto& [p, state] : partitions_) {
+    // A full queue leaves the partition's state open: it is sealed (bigger)
+    // next time, and the polling thread's back-pressure limits it.
+    if (!committer_.HasRoomFor(state->open_events)) continue;
+    SealPartition(p, *state, now);
+  }
   return absl::OkStatus();
 }
 
-absl::StatusOr<bool> RunEngine::CommitPartition(int32_t partition, Partition& state, int64_t now) {
-  // A checkpoint refused for duplicates is redone at once from the buffered
-  // messages; new duplicates can only appear if other partitions commit them
-  // meanwhile, so a few rounds settle it.
-  for (int attempt = 0;; ++attempt) {
-    PartitionCheckpoint& c = state.pending;
-    state.pipeline->Drain(
-        [&c](WindowStartMs start, std::string_view key, bool is_model, const WindowTotals& t) {
-          c.deltas.push_back({start, std::string(key), is_model, t});
-        });
-    auto& ids = state.pipeline->counted_ids();
-    c.event_ids.insert(c.event_ids.end(), ids.begin(), ids.end());
-    ids.clear();
-
-    c.partition = partition;
-    c.from = state.from;
-    c.next = state.next >= 0 ? state.next : state.from.value_or(-1);
-    const auto& windows = state.pipeline->windows();
-    c.watermark = windows.has_watermark() ? windows.watermark() : EventTimeMs(0);
-    // Idle means nothing more to read and nothing new for a while; a
-    // partition that is merely slow (a stalled broker, a long checkpoint)
-    // keeps holding windows open, or its events would turn up late.
-    c.idle = CaughtUp(partition, state) && now - state.last_message_ms >= config_.idle_timeout_ms;
-    const bool moved = !state.from || c.next != *state.from;
-    if (state.reported && !moved && c.deltas.empty() && c.event_ids.empty() &&
-        c.idle == state.idle_reported) {
-      return true;  // nothing new to say
-    }
-
-    auto outcome = store_.Commit(config_.kafka.topic, c);
-    const auto tell = [&](CommitResult result) {
-      if (commit_listener_)
-        commit_listener_(partition, result, state.observer.get(), c.watermark.value());
-    };
-    if (!outcome.ok()) {
-      store_healthy_ = false;
-      tell(CommitResult::kError);
-      return outcome.status();
-    }
-    store_healthy_ = true;
-    switch (outcome->kind) {
-      case CheckpointOutcome::Kind::kApplied:
-        tell(CommitResult::kApplied);
-        state.from = c.next;
-        state.known_duplicates.clear();
-        state.buffered_bytes.clear();
-        state.buffered.clear();
-        state.idle_reported = c.idle;
-        state.reported = true;
-        state.pending_events = 0;
-        c = PartitionCheckpoint{};
-        return true;
-      case CheckpointOutcome::Kind::kDuplicateEvents: {
-        tell(CommitResult::kDuplicateEvents);
-        const absl::flat_hash_set<uint64_t> dups(outcome->duplicates.begin(),
-                                                 outcome->duplicates.end());
-        for (const auto& [minute, id] : c.event_ids) {
-          if (dups.contains(id)) state.known_duplicates.emplace_back(minute, id);
-        }
-        spdlog::info(
-            "partition {}: {} events were already counted elsewhere; counting again without them",
-            partition, dups.size());
-        if (absl::Status s = Recount(partition, state); !s.ok()) return s;
-        if (attempt < 5) continue;
-        return false;  // still racing another partition: the next checkpoint retries
-      }
-      case CheckpointOutcome::Kind::kStalePosition:
-        tell(CommitResult::kStalePosition);
-        // Someone else applied these offsets (a zombie of this replica, or
-        // the partition moved and came back). Drop what we hold and read
-        // again from the store's position: counting on would count twice.
-        spdlog::warn("partition {}: store position moved on; reloading state", partition);
-        state.known_duplicates.clear();
-        if (!LoadPartitionRetrying(partition, state)) return absl::CancelledError("stopping");
-        if (seeker_ && state.from && *state.from >= 0) {
-          if (auto s = seeker_(partition, *state.from); !s.ok()) return s;
-        }
-        return false;
-    }
-  }
+std::vector<std::pair<int32_t, int64_t>> RunEngine::CollectCommits() {
+  std::vector<std::pair<int32_t, int64_t>> durable;
+  for (const CommitReport& report : committer_.TakeReports()) ApplyReport(report, durable);
+  return durable;
 }
 
 bool RunEngine::CaughtUp(int32_t partition, const Partition& state) const {
@@ -272,20 +405,35 @@ bool RunEngine::CaughtUp(int32_t partition, const Partition& state) const {
   const auto [low, high] = log_bounds_(partition);
   if (high < 0) return false;
   int64_t position = state.next;
-  if (position < 0 && state.from && *state.from >= 0) position = *state.from;
+  if (position < 0 && state.durable && *state.durable >= 0) position = *state.durable;
   if (position < 0) return low == high;  // never read anything: caught up only if empty
   return position >= high;
 }
 
 absl::StatusOr<std::vector<std::pair<int32_t, int64_t>>> RunEngine::Checkpoint() {
-  // Dead letters of the offsets about to become durable must be durable first.
-  if (absl::Status s = flush_outputs_(); !s.ok()) return s;
-  const int64_t now = clock_();
+  commit_failure_ = absl::OkStatus();
+  // A refusal for duplicates leaves counted-again state to seal; new
+  // duplicates appear only while other partitions race this one, so a few
+  // rounds settle it (what is left waits for the next checkpoint).
+  for (int round = 0; round < 6; ++round) {
+    if (absl::Status s = flush_outputs_(); !s.ok()) return s;
+    const int64_t now = clock_();
+    for (auto& [p, state] : partitions_) SealPartition(p, *state, now);
+    if (!committer_.WaitUntilIdle(kCheckpointWait)) {
+      return absl::DeadlineExceededError("state store: checkpoint not applied in time");
+    }
+    CollectCommits();
+    if (!commit_failure_.ok()) return commit_failure_;
+    const bool settled = std::all_of(partitions_.begin(), partitions_.end(), [](const auto& entry) {
+      return entry.second->pending_events() == 0;
+    });
+    if (settled) break;
+  }
   std::vector<std::pair<int32_t, int64_t>> durable;
-  for (auto& [p, state] : partitions_) {
-    auto applied = CommitPartition(p, *state, now);
-    if (!applied.ok()) return applied.status();
-    if (*applied && state->from && *state->from >= 0) durable.emplace_back(p, *state->from);
+  for (const auto& [p, state] : partitions_) {
+    if (state->pending_events() == 0 && state->in_flight.empty() && state->durable &&
+        *state->durable >= 0)
+      durable.emplace_back(p, *state->durable);
   }
   return durable;
 }
@@ -298,7 +446,7 @@ void RunEngine::MarkClosedThrough(WindowStartMs start) {
 
 int64_t RunEngine::pending_events() const {
   int64_t n = 0;
-  for (const auto& [p, state] : partitions_) n += state->pending_events;
+  for (const auto& [p, state] : partitions_) n += state->pending_events();
   return n;
 }
 
@@ -320,7 +468,7 @@ std::map<int32_t, int64_t> RunEngine::ConsumerLag() const {
     const auto [low, high] = log_bounds_ ? log_bounds_(p) : std::pair<int64_t, int64_t>{-1, -1};
     if (high < 0) continue;
     int64_t position = state->next;
-    if (position < 0 && state->from && *state->from >= 0) position = *state->from;
+    if (position < 0 && state->durable && *state->durable >= 0) position = *state->durable;
     if (position < 0) position = low;
     lag[p] = std::max<int64_t>(0, high - position);
   }

@@ -3,6 +3,7 @@
 // across all replicas of the group.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -16,19 +17,25 @@
 #include "consumers/source.h"
 #include "core/pipeline.h"
 #include "core/pricing.h"
+#include "engine/checkpoint_committer.h"
 #include "engine/window_closer.h"
 #include "state/state_store.h"
 
 namespace burnrate {
 
 // Not thread-safe: driven by the one polling thread (the source calls the
-// PartitionListener methods from inside its Poll()).
+// PartitionListener methods from inside its Poll()). Checkpoints are
+// committed by `committer` on its own thread.
 //
-// Exactness: each partition's pipeline holds only what it counted since its
-// last checkpoint. Checkpoint() first flushes dead letters, then commits each
-// partition's deltas together with its new position in one atomic store
-// operation that is refused if the stored position moved (see StateStore).
-// Only positions that are durable are returned for the Kafka commit.
+// Exactness: Seal() drains each partition's pipeline into a checkpoint of
+// the offsets read since the previous one (after flushing dead letters) and
+// queues it; the committer applies each in one atomic store operation that
+// is refused if the stored position moved (see StateStore). A partition's
+// checkpoints form a chain ([a, b), [b, c), ...), applied in order. The
+// messages behind a checkpoint are kept until it is applied: a refusal for
+// duplicates counts them again from the durable state, a refusal for a
+// moved position reloads. Only positions that are durable are returned for
+// the Kafka commit.
 class RunEngine : public PartitionListener {
  public:
   using Clock = std::function<int64_t()>;  // wall clock, epoch ms
@@ -38,8 +45,10 @@ class RunEngine : public PartitionListener {
   // partition and offset of each message before it is processed (the Kafka
   // dead-letter sink keys records by it); `flush_outputs` makes dead letters
   // durable and runs before every checkpoint.
+  // `store` is read on the polling thread (partition loads); `committer`
+  // writes checkpoints to a store connection of its own.
   RunEngine(const Config& config, const PriceTable& prices, StateStore& store,
-            DeadLetterSink& dead_letters, std::function<void(int32_t, int64_t)> on_source_position,
+            CheckpointCommitter& committer, DeadLetterSink& dead_letters, std::function<void(int32_t, int64_t)> on_source_position,
             std::function<absl::Status()> flush_outputs, Clock clock);
   ~RunEngine() override;
 
@@ -59,35 +68,58 @@ class RunEngine : public PartitionListener {
   using ObserverFactory = std::function<std::unique_ptr<EventObserver>(int32_t partition)>;
   void set_observer_factory(ObserverFactory factory) { observer_factory_ = std::move(factory); }
 
-  // What one partition checkpoint came to (metrics; draining observers).
+  // What one partition checkpoint came to (metrics).
   enum class CommitResult : uint8_t { kApplied, kStalePosition, kDuplicateEvents, kError };
-  // Told of every partition checkpoint the store answered (or failed),
-  // with the partition's observer (nullptr without a factory) and its event
-  // time watermark (epoch ms, 0 before any event). After kApplied every
-  // event the observer saw up to here is durable.
-  using CommitListener = std::function<void(int32_t partition, CommitResult result,
-                                            EventObserver* observer, int64_t watermark_ms)>;
+  // Told, on the polling thread, of every partition checkpoint the store
+  // answered (or failed), with the time the store took.
+  using CommitListener =
+      std::function<void(int32_t partition, CommitResult result, double store_seconds)>;
   void set_commit_listener(CommitListener listener) { commit_listener_ = std::move(listener); }
+
+  // Called when a partition checkpoint is sealed, with the partition's
+  // observer (nullptr without a factory) and its event time watermark (epoch
+  // ms, 0 before any event): every event the observer has seen so far is in
+  // this checkpoint or an earlier one. The action it returns (may be empty)
+  // runs once that checkpoint is applied, i.e. once those events are
+  // durable (draining the runaway detector's alerts). If the checkpoint is
+  // refused, its action moves on to the partition's next checkpoint.
+  using DurableAction = std::function<void()>;
+  using SealListener =
+      std::function<DurableAction(int32_t partition, EventObserver* observer, int64_t watermark_ms)>;
+  void set_seal_listener(SealListener listener) { seal_listener_ = std::move(listener); }
 
   std::vector<std::optional<int64_t>> OnAssigned(const std::vector<int32_t>& partitions) override;
   void OnRevoked(const std::vector<int32_t>& partitions) override;
 
   void Handle(const SourceMessage& message);
 
-  // Makes every partition's pending state durable (flushing dead letters
-  // first, through `flush_outputs`). Returns the positions now durable, to
-  // commit to Kafka. On a store failure the state stays pending for the
-  // next attempt and the error is returned.
+  // Seals every partition with something new into a checkpoint for the
+  // committer (flushing dead letters first, through `flush_outputs`), as
+  // far as the committer's queue has room. Never waits for the store.
+  absl::Status Seal();
+  // Takes the committer's reports: advances durable positions, counts again
+  // or reloads partitions whose checkpoint was refused. Returns the
+  // positions that became durable, to commit to Kafka.
+  std::vector<std::pair<int32_t, int64_t>> CollectCommits();
+  // Waits up to `timeout` for the committer to report something (the
+  // polling thread's back-pressure when the queue is full).
+  void WaitForCommits(std::chrono::milliseconds timeout) { committer_.WaitForReport(timeout); }
+
+  // Makes every partition's pending state durable and waits for it (a stop,
+  // a revoke, tests). Returns the positions now durable, to commit to Kafka.
+  // On a store failure (or no answer in time) the error is returned; what
+  // was not applied is counted again by whoever reads the partition next.
   absl::StatusOr<std::vector<std::pair<int32_t, int64_t>>> Checkpoint();
 
   // Windows up to `start` were closed (see WindowCloser): events for them
   // are late from now on.
   void MarkClosedThrough(WindowStartMs start);
 
-  // Events counted in memory but not yet durable.
+  // Events counted in memory but not yet durable (sealed or not).
   int64_t pending_events() const;
-  // Whether the last store operation succeeded.
-  bool store_healthy() const { return store_healthy_; }
+  // Whether the last store operations (loads here, commits on the
+  // committer's thread) succeeded.
+  bool store_healthy() const { return store_healthy_ && committer_.store_healthy(); }
   PipelineStats TotalStats() const;
   // Events counted under the overflow key since start-up (all partitions
   // this replica held).
@@ -98,18 +130,33 @@ class RunEngine : public PartitionListener {
   size_t partitions_owned() const { return partitions_.size(); }
 
  private:
+  struct MessageBuffer;
+  struct Batch;
   struct Partition;
   absl::Status LoadPartition(int32_t partition, Partition& state);
   // False only when stop_requested() said so before the load succeeded.
   bool LoadPartitionRetrying(int32_t partition, Partition& state);
-  absl::StatusOr<bool> CommitPartition(int32_t partition, Partition& state, int64_t now);
+  // Seals what the partition counted since its last checkpoint; false when
+  // there was nothing new to say.
+  bool SealPartition(int32_t partition, Partition& state, int64_t now);
+  // Applies one report; returns false when the partition's state was
+  // dropped or replaced (counted again or reloaded).
+  bool ApplyReport(const CommitReport& report, std::vector<std::pair<int32_t, int64_t>>& durable);
   void Process(int32_t partition, Partition& state, int64_t offset, std::string_view payload);
-  absl::Status Recount(int32_t partition, Partition& state);
+  // Counts every message not yet durable again, from the durable state.
+  // False when stopping prevented reloading (the partition is dropped).
+  bool Recount(int32_t partition, Partition& state);
   bool CaughtUp(int32_t partition, const Partition& state) const;
+  // Drops a partition's state, keeping its counters for the totals.
+  void Retire(std::map<int32_t, std::unique_ptr<Partition>>::iterator it);
+  void Tell(const CommitReport& report, CommitResult result) const {
+    if (commit_listener_) commit_listener_(report.partition, result, report.store_seconds);
+  }
 
   const Config& config_;
   const PriceTable& prices_;
   StateStore& store_;
+  CheckpointCommitter& committer_;
   DeadLetterSink& dead_letters_;
   std::function<void(int32_t, int64_t)> on_source_position_;
   std::function<absl::Status()> flush_outputs_;
@@ -119,11 +166,14 @@ class RunEngine : public PartitionListener {
   std::function<bool()> stop_requested_;
   ObserverFactory observer_factory_;
   CommitListener commit_listener_;
+  SealListener seal_listener_;
+  uint64_t last_epoch_ = 0;  // of any partition's state; each load takes a new one
   std::map<int32_t, std::unique_ptr<Partition>> partitions_;
   std::optional<WindowStartMs> closed_through_;
   PipelineStats retired_stats_;  // of partitions this replica no longer holds
   uint64_t retired_overflow_ = 0;
   bool store_healthy_ = true;
+  absl::Status commit_failure_;  // of the checkpoint being made durable by Checkpoint()
 };
 
 }  // namespace burnrate

@@ -8,7 +8,7 @@
 namespace burnrate {
 namespace {
 
-constexpr uint8_t kEncodingVersion = 5;
+constexpr uint8_t kEncodingVersion = 6;
 constexpr int64_t kMinutesPerWeek = int64_t{kHoursPerWeek} * 60;
 
 bool IsWeekend(int64_t epoch_hour) { return KeyHistory::HourOfWeek(epoch_hour) / 24 >= 5; }
@@ -99,6 +99,7 @@ bool KeyHistory::AdvanceTo(int64_t minute) {
     // Silent for over a week: every remembered hour is a zero now.
     hour_cost_.fill(0);
     hour_calls_.fill(0);
+    week_ago_previous_hour_cost_ = week_ago_previous_hour_calls_ = 0;
     for (auto& c : hour_cache_) c.valid = false;
     minute_cost_.fill(0);
     minute_calls_.fill(0);
@@ -194,6 +195,10 @@ void KeyHistory::CommitHour(int64_t epoch_hour) {
   }
   const auto slot = static_cast<size_t>(HourOfWeek(epoch_hour));
   for (auto& c : hour_cache_) c.valid = false;
+  // The slot held this hour a week ago: kept, so the previous hour can still
+  // be compared with its own weekday (HourlyExpectation).
+  week_ago_previous_hour_cost_ = hour_cost_[slot];
+  week_ago_previous_hour_calls_ = hour_calls_[slot];
   hour_cost_[slot] = RoundHalf(cost);
   hour_calls_[slot] = RoundHalf(calls);
 }
@@ -244,6 +249,23 @@ double KeyHistory::HourlyExpectation(int64_t epoch_hour, double* spread_rel, int
   const double mad = Median(deviations);
   *spread_rel = median > 0 ? 1.4826 * mad / median : 1.0;
   *calls = Median(call_counts);
+  // The weekday's own shape (Monday mornings): an hour that was busier than
+  // its comparable hours a week ago is expected halfway up to that again.
+  // Only up: a quiet hour last week says less than the median does.
+  if (epoch_hour - kHoursPerWeek >= first_hour) {
+    double week_ago_cost = -1, week_ago_calls = 0;
+    if (epoch_hour >= current_hour) {  // its slot still holds last week
+      week_ago_cost = hour_cost_[static_cast<size_t>(HourOfWeek(epoch_hour))];
+      week_ago_calls = hour_calls_[static_cast<size_t>(HourOfWeek(epoch_hour))];
+    } else if (epoch_hour == current_hour - 1) {  // committed this hour: kept aside
+      week_ago_cost = week_ago_previous_hour_cost_;
+      week_ago_calls = week_ago_previous_hour_calls_;
+    }
+    if (week_ago_cost > median) {
+      *calls = std::max(*calls, (*calls + week_ago_calls) / 2);
+      return (median + week_ago_cost) / 2;
+    }
+  }
   return median;
 }
 
@@ -363,6 +385,8 @@ std::string KeyHistory::Encode() const {
   Put(noise_15m_, out);
   Put(noise_60m_, out);
   Put(peak_day_, out);
+  Put(week_ago_previous_hour_cost_, out);
+  Put(week_ago_previous_hour_calls_, out);
   for (const auto& peaks : daily_peak_excess_) {
     for (float v : peaks) Put(v, out);
   }
@@ -387,7 +411,10 @@ std::optional<KeyHistory> KeyHistory::Decode(std::string_view in) {
     return std::nullopt;
   }
   h.current_hour_anomalous_ = anomalous != 0;
-  if (!Get(in, h.noise_15m_) || !Get(in, h.noise_60m_) || !Get(in, h.peak_day_)) return std::nullopt;
+  if (!Get(in, h.noise_15m_) || !Get(in, h.noise_60m_) || !Get(in, h.peak_day_) ||
+      !Get(in, h.week_ago_previous_hour_cost_) || !Get(in, h.week_ago_previous_hour_calls_)) {
+    return std::nullopt;
+  }
   for (auto& peaks : h.daily_peak_excess_) {
     for (float& v : peaks) {
       if (!Get(in, v)) return std::nullopt;

@@ -131,6 +131,9 @@ class KeyHistory {
   float noise_60m_ = 0;  // ... and over 60
   int64_t peak_day_ = -1;
   std::array<std::array<float, 7>, 2> daily_peak_excess_{};  // [scale][epoch day % 7]
+  // The previous hour as it was a week ago (its slot now holds this week's).
+  float week_ago_previous_hour_cost_ = 0;
+  float week_ago_previous_hour_calls_ = 0;
   std::array<float, kHoursPerWeek> hour_cost_{};
   std::array<float, kHoursPerWeek> hour_calls_{};
   std::array<float, kRecentMinutes> minute_cost_{};

@@ -91,6 +91,40 @@ TEST(DetectorEngineTest, SteadyTrafficRaisesNothing) {
   EXPECT_TRUE(RunWeek(h, kMonday, 8 * 24 * 60).empty());
 }
 
+// A rush every Monday 09:00-12:00 (3x the weekday level) is the key's
+// weekly shape, not an incident; the same rise on a Wednesday, which never
+// had one, is.
+TEST(DetectorEngineTest, AWeeklyMondayRushIsNotASpikeButTheSameRiseMidweekIs) {
+  EngineHarness h;
+  const auto rush_hours = [](int64_t minute) {
+    const int64_t hour_of_week = minute / 60 % (7 * 24);  // 0 = Monday 00:00
+    return hour_of_week >= 9 && hour_of_week < 12;
+  };
+  std::vector<Alert> monday;
+  const int64_t weeks = 3;
+  for (int64_t m = 0; m < weeks * 7 * 24 * 60; ++m) {
+    const bool rush = rush_hours(m);
+    auto a = h.Window(kMonday + m * 60'000, {{"acme/chat/prod", Steady(m, rush ? 3.0 : 1.0)}});
+    // Scored from the second week on: the first Monday has no week behind it.
+    if (m >= 7 * 24 * 60) monday.insert(monday.end(), a.begin(), a.end());
+  }
+  EXPECT_TRUE(monday.empty()) << monday.size() << " alerts, first: " << monday.front().summary;
+  // Wednesday of the fourth week, 09:00-12:00, at 3x for the first time.
+  std::vector<Alert> wednesday;
+  const int64_t start = weeks * 7 * 24 * 60;
+  for (int64_t m = start; m < start + 3 * 24 * 60; ++m) {
+    const int64_t hour_of_week = m / 60 % (7 * 24);
+    const bool rise = rush_hours(m) || (hour_of_week >= 2 * 24 + 9 && hour_of_week < 2 * 24 + 12);
+    auto a = h.Window(kMonday + m * 60'000, {{"acme/chat/prod", Steady(m, rise ? 3.0 : 1.0)}});
+    for (auto& x : a) {
+      if (x.status == AlertStatus::kFiring) wednesday.push_back(x);
+    }
+  }
+  ASSERT_EQ(wednesday.size(), 1u);
+  EXPECT_EQ(wednesday[0].kind, AlertKind::kSpike);
+  EXPECT_EQ((wednesday[0].started_at_ms - kMonday) / kHour % (7 * 24) / 24, 2) << "on the Wednesday";
+}
+
 TEST(DetectorEngineTest, ATenfoldSpikeFiresOnceWithinTwoWindowsAndResolves) {
   EngineHarness h;
   ASSERT_TRUE(RunWeek(h, kMonday, 8 * 24 * 60).empty());

@@ -21,6 +21,7 @@ EventPipeline::EventPipeline(PipelineOptions options, const PriceTable& prices,
                              DeadLetterSink& dead_letters)
     : options_(std::move(options)),
       prices_(prices),
+      model_prices_(prices),
       dead_letters_(dead_letters),
       decoder_(options_.decoder),
       dedup_(options_.dedup_horizon_ms),
@@ -64,7 +65,7 @@ void EventPipeline::Process(std::string_view message, std::optional<EventTimeMs>
     if (options_.trust_reported_cost && event.has_reported_cost) {
       cost = Money::FromDollars(event.reported_cost_usd);
       priced = true;
-    } else if (const ModelPrice* price = prices_.Find(event.model, event.time)) {
+    } else if (const ModelPrice* price = model_prices_.Find(event.model, event.time)) {
       cost = ComputeCost(event, *price);
       priced = true;
     }

@@ -102,6 +102,9 @@ class EventPipeline {
 
   PipelineOptions options_;
   const PriceTable& prices_;
+  // What each model string resolved to in prices_, so that aliases and
+  // patterns are searched once per distinct name.
+  ModelPriceCache model_prices_;
   DeadLetterSink& dead_letters_;
   EventDecoder decoder_;
   DedupFilter dedup_;

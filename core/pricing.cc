@@ -580,7 +580,11 @@ const PriceTable& PriceTable::Default() {
 }
 
 const ModelPrice* PriceTable::Find(std::string_view model, EventTimeMs at) const {
-  if (model.empty() || model.size() > kMaxModelNameLength) return nullptr;
+  return PeriodAt(PeriodsFor(model), at);
+}
+
+std::span<const ModelPrice> PriceTable::PeriodsFor(std::string_view model) const {
+  if (model.empty() || model.size() > kMaxModelNameLength) return {};
 
   const auto by_name = [this](std::string_view name) -> const std::vector<ModelPrice>* {
     if (auto it = by_model_.find(AbslView(name)); it != by_model_.end()) return &it->second;
@@ -613,13 +617,38 @@ const ModelPrice* PriceTable::Find(std::string_view model, EventTimeMs at) const
   };
   const std::vector<ModelPrice>* periods = first_candidate(by_name);
   if (periods == nullptr) periods = first_candidate(by_pattern);
-  if (periods == nullptr) return nullptr;
+  if (periods == nullptr) return {};
+  return *periods;
+}
 
+const ModelPrice* PriceTable::PeriodAt(std::span<const ModelPrice> periods, EventTimeMs at) {
   // The last period starting at or before `at`.
   auto next = std::upper_bound(
-      periods->begin(), periods->end(), at,
+      periods.begin(), periods.end(), at,
       [](EventTimeMs t, const ModelPrice& period) { return t < period.effective_from; });
-  return next == periods->begin() ? nullptr : &*std::prev(next);
+  return next == periods.begin() ? nullptr : &*std::prev(next);
+}
+
+const ModelPrice* ModelPriceCache::Find(const HashedStringView& model, EventTimeMs at) {
+  auto it = entries_.find(model);
+  if (it == entries_.end()) {
+    if (entries_.size() >= max_entries_) return table_.Find(model.text, at);
+    it = entries_.try_emplace(std::string(model.text), Entry{table_.PeriodsFor(model.text)}).first;
+    PickPeriod(it->second, at);
+  }
+  Entry& entry = it->second;
+  if (at.value() < entry.from || at.value() >= entry.until) PickPeriod(entry, at);
+  return entry.current;
+}
+
+void ModelPriceCache::PickPeriod(Entry& entry, EventTimeMs at) {
+  entry.current = PriceTable::PeriodAt(entry.periods, at);
+  // The stretch in which the same answer holds: from the picked period's
+  // start (or the beginning of time) to the next period's start (or the end).
+  const ModelPrice* next = entry.current == nullptr ? entry.periods.data() : entry.current + 1;
+  const ModelPrice* end = entry.periods.data() + entry.periods.size();
+  entry.from = entry.current == nullptr ? INT64_MIN : entry.current->effective_from.value();
+  entry.until = next == end ? INT64_MAX : next->effective_from.value();
 }
 
 Money ComputeCost(const CostEvent& event, const ModelPrice& price) {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "core/event.h"
+#include "core/string_hash.h"
 #include "core/types.h"
 
 namespace burnrate {
@@ -59,6 +61,13 @@ class PriceTable {
   // name, alias, then patterns. Allocation-free.
   const ModelPrice* Find(std::string_view model, EventTimeMs at) const;
 
+  // The two halves of Find, for callers that cache the first: the price
+  // periods `model` resolves to (oldest first; empty when the name is
+  // unknown), which do not depend on time, and the period among them in
+  // force at `at`.
+  std::span<const ModelPrice> PeriodsFor(std::string_view model) const;
+  static const ModelPrice* PeriodAt(std::span<const ModelPrice> periods, EventTimeMs at);
+
   // The table's own version string and the date its prices were compiled.
   const std::string& version() const { return version_; }
   const std::string& compiled_on() const { return compiled_on_; }
@@ -72,6 +81,42 @@ class PriceTable {
   absl::flat_hash_map<std::string, std::vector<ModelPrice>> by_model_;
   absl::flat_hash_map<std::string, std::string> aliases_;
   std::vector<std::shared_ptr<const Pattern>> patterns_;
+};
+
+// Remembers, per raw model string, what the string resolved to, so that the
+// alias and pattern search runs once per distinct name rather than once per
+// event. Each entry also keeps the period it last picked with the stretch of
+// event time that period covers; an event outside that stretch (a price
+// change, or an event from before it) picks the period again. Gives exactly
+// what PriceTable::Find gives. Names beyond `max_entries` are not cached, so
+// untrusted model strings cannot grow it without bound. Not thread-safe: one
+// per pipeline; the table must outlive it.
+class ModelPriceCache {
+ public:
+  explicit ModelPriceCache(const PriceTable& table, size_t max_entries = 1024)
+      : table_(table), max_entries_(max_entries) {}
+
+  const ModelPrice* Find(std::string_view model, EventTimeMs at) {
+    return Find(HashedStringView(model), at);
+  }
+  // With the name's hash already computed (the window roll-up by model uses
+  // the same one).
+  const ModelPrice* Find(const HashedStringView& model, EventTimeMs at);
+
+  size_t size() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    std::span<const ModelPrice> periods;
+    const ModelPrice* current = nullptr;  // the period in force in [from, until)
+    int64_t from = 0;
+    int64_t until = 0;
+  };
+  static void PickPeriod(Entry& entry, EventTimeMs at);
+
+  const PriceTable& table_;
+  size_t max_entries_;
+  absl::flat_hash_map<std::string, Entry, StringViewHash, StringViewEq> entries_;
 };
 
 // The cost of one call at the given prices: uncached input, cache reads,

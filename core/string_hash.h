@@ -4,6 +4,7 @@
 // this routes through Abseil's string hash instead.
 #pragma once
 
+#include <cstdint>
 #include <cstring>
 #include <string_view>
 
@@ -12,14 +13,31 @@
 
 namespace burnrate {
 
+inline size_t HashStringView(std::string_view s) noexcept {
+  return absl::Hash<absl::string_view>{}(absl::string_view(s.data(), s.size()));
+}
+
+// A string with its hash computed once, for a name that is looked up in
+// several maps per event (the model: price cache, then the window roll-up).
+struct HashedStringView {
+  HashedStringView() = default;
+  explicit HashedStringView(std::string_view s) : text(s), hash(HashStringView(s)) {}
+  operator std::string_view() const { return text; }  // for equality
+  std::string_view text;
+  size_t hash = 0;
+};
+
+// Transparent: maps keyed by std::string or std::string_view also take a
+// HashedStringView, and then do not hash again.
 struct StringViewHash {
-  size_t operator()(std::string_view s) const noexcept {
-    return absl::Hash<absl::string_view>{}(absl::string_view(s.data(), s.size()));
-  }
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const noexcept { return HashStringView(s); }
+  size_t operator()(const HashedStringView& s) const noexcept { return s.hash; }
 };
 
 // Equality without a libc call for short keys (compared in 8-byte words).
 struct StringViewEq {
+  using is_transparent = void;
   bool operator()(std::string_view a, std::string_view b) const noexcept {
     if (a.size() != b.size()) return false;
     const size_t n = a.size();

@@ -535,6 +535,79 @@ TEST(PriceTableFindTest, ConcurrentReadersAgree) {
   for (int t = 0; t < 4; ++t) EXPECT_EQ(hits[t], 20000);
 }
 
+// ------------------------------------------------------- model price cache ---
+
+TEST(ModelPriceCacheTest, GivesWhatTheTableGivesForEveryNameAndTime) {
+  const PriceTable table = MustParse(kResolutionTable);
+  ModelPriceCache cache(table);
+  const std::vector<std::string> names = {
+      "alpha",          "alpha-latest", "openai/alpha",         "alpha-2025-06-10",
+      "us.vendor.alpha-2025-v1:0",      "alpha-mini-2025-01-01", "alpha-wide",
+      "org/custom",     "beta",         "",                     std::string(257, 'a')};
+  const std::vector<int64_t> times = {std::numeric_limits<int64_t>::min(),
+                                      k2025_01_01 - 1,
+                                      k2025_01_01,
+                                      k2025_04_16 - 1,
+                                      k2025_04_16,
+                                      k2025_06_10 - 1,
+                                      k2025_06_10,
+                                      k2026_11_22,
+                                      kInt64Max};
+  // Every time in both directions, so each entry moves forward and back
+  // across period boundaries.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (size_t i = 0; i < times.size(); ++i) {
+      const int64_t at = pass == 0 ? times[i] : times[times.size() - 1 - i];
+      for (const std::string& name : names) {
+        EXPECT_EQ(cache.Find(name, At(at)), table.Find(name, At(at)))
+            << "name '" << name << "' at " << at;
+      }
+    }
+  }
+}
+
+TEST(ModelPriceCacheTest, FollowsAnEffectiveDateChangeBothWays) {
+  const PriceTable table = MustParse(kResolutionTable);
+  ModelPriceCache cache(table);
+  const auto input_price = [&cache](std::string_view name, int64_t at) -> int64_t {
+    const ModelPrice* price = cache.Find(name, At(at));
+    return price == nullptr ? -1 : price->prices.input;
+  };
+  EXPECT_EQ(input_price("alpha-latest", k2025_06_10 - 1), 10'000'000);
+  EXPECT_EQ(input_price("alpha-latest", k2025_06_10), 2'000'000);  // the change
+  EXPECT_EQ(input_price("alpha-latest", k2025_06_10 - 1), 10'000'000);  // back before it
+  EXPECT_EQ(input_price("alpha-latest", k2025_04_16 - 1), -1);  // before the first period
+  EXPECT_EQ(input_price("alpha-latest", k2025_04_16), 10'000'000);
+  EXPECT_EQ(input_price("alpha-latest", kInt64Max), 2'000'000);
+  EXPECT_EQ(cache.size(), 1u);  // one name, however many periods it went through
+}
+
+TEST(ModelPriceCacheTest, StopsGrowingAtItsBoundAndStillAnswers) {
+  const PriceTable table = MustParse(kResolutionTable);
+  ModelPriceCache cache(table, /*max_entries=*/2);
+  for (int i = 0; i < 10; ++i) {
+    const std::string name =
+        (i % 2 ? "tenant-made-up-" : "p/alpha-mini-") + std::to_string(i);
+    EXPECT_EQ(cache.Find(name, At(k2026_11_22)), table.Find(name, At(k2026_11_22))) << name;
+  }
+  EXPECT_EQ(cache.size(), 2u);
+  // Odd names are unknown; even ones resolve, also past the bound.
+  EXPECT_EQ(cache.Find("tenant-made-up-9", At(k2026_11_22)), nullptr);
+  ASSERT_NE(cache.Find("p/alpha-mini-8", At(k2026_11_22)), nullptr);
+  EXPECT_EQ(cache.Find("p/alpha-mini-8", At(k2026_11_22))->model, "alpha-mini");
+  EXPECT_EQ(cache.size(), 2u);
+}
+
+TEST(ModelPriceCacheTest, TakesAPrecomputedHash) {
+  const PriceTable table = MustParse(kResolutionTable);
+  ModelPriceCache cache(table);
+  const HashedStringView name("openrouter/p/alpha-latest");
+  EXPECT_EQ(cache.Find(name, At(k2025_06_10)), table.Find(name.text, At(k2025_06_10)));
+  EXPECT_EQ(cache.Find("openrouter/p/alpha-latest", At(k2025_06_10)),
+            table.Find(name.text, At(k2025_06_10)));
+  EXPECT_EQ(cache.size(), 1u);
+}
+
 // ------------------------------------------------------------------ cost ---
 
 TEST(ComputeCostTest, PricesPlainInputAndOutput) {

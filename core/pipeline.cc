@@ -60,16 +60,18 @@ void EventPipeline::Process(std::string_view message, std::optional<EventTimeMs>
       Reject(message, {RejectReason::kDuplicate, "event_id", item});
       continue;
     }
+    // Hashed once for the price cache and the window's roll-up by model.
+    const HashedStringView model(event.model);
     Money cost;
     bool priced = false;
     if (options_.trust_reported_cost && event.has_reported_cost) {
       cost = Money::FromDollars(event.reported_cost_usd);
       priced = true;
-    } else if (const ModelPrice* price = model_prices_.Find(event.model, event.time)) {
+    } else if (const ModelPrice* price = model_prices_.Find(model, event.time)) {
       cost = ComputeCost(event, *price);
       priced = true;
     }
-    if (windows_.Add(event, cost, priced) == WindowAggregator::AddResult::kLate) {
+    if (windows_.Add(event, model, cost, priced) == WindowAggregator::AddResult::kLate) {
       Reject(message, {RejectReason::kLate, "window closed", item});
       continue;
     }

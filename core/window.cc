@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 
 #include "core/string_hash.h"
 
@@ -86,12 +87,125 @@ class StringArena {
   size_t used_ = 0;
 };
 
+// Bytes a packed key spends on each part's length.
+constexpr size_t kPackedLengthBytes = 2;
+constexpr size_t kMaxPartBytes = 0xffff;
+
+// An event's (tenant, feature, environment), each cut to what PackKey keeps,
+// with its hash: the window map is looked up with this directly, so no
+// packed key is built for events whose key is already open.
+struct KeyView {
+  KeyView(std::string_view tenant_in, std::string_view feature_in,
+          std::string_view environment_in);
+  std::string_view tenant;
+  std::string_view feature;
+  std::string_view environment;
+  size_t hash = 0;
+};
+
+// Seeded per process (the address of a global moves with ASLR), so a
+// producer cannot choose names that all land in one probe sequence.
+const char kKeyHashSeedAnchor = 0;
+
+// Eight bytes or fewer, read without a variable-length memcpy. Covers every
+// byte, so strings of one length that differ give different words.
+inline uint64_t LoadShort(const char* p, size_t n) {
+  if (n >= 4) {
+    uint32_t head, tail;
+    std::memcpy(&head, p, 4);
+    std::memcpy(&tail, p + n - 4, 4);
+    return head | static_cast<uint64_t>(tail) << 32;
+  }
+  if (n == 0) return 0;
+  return static_cast<uint64_t>(static_cast<unsigned char>(p[0])) |
+         static_cast<uint64_t>(static_cast<unsigned char>(p[n / 2])) << 8 |
+         static_cast<uint64_t>(static_cast<unsigned char>(p[n - 1])) << 16;
+}
+
+inline uint64_t MixWord(uint64_t h, uint64_t word) {
+  h = (h ^ word) * 0x9e3779b97f4a7c15ull;
+  return h ^ (h >> 29);
+}
+
+// Each part's length and then its bytes, eight at a time.
+inline uint64_t MixPart(uint64_t h, std::string_view part) {
+  h = MixWord(h, part.size());
+  size_t i = 0;
+  for (; i + 8 <= part.size(); i += 8) {
+    uint64_t word;
+    std::memcpy(&word, part.data() + i, 8);
+    h = MixWord(h, word);
+  }
+  if (i < part.size()) h = MixWord(h, LoadShort(part.data() + i, part.size() - i));
+  return h;
+}
+
+// Inline and word-wise: on the per-event path this replaces Abseil's
+// out-of-line string hash over a freshly packed copy of the key. Murmur3's
+// finaliser at the end, since Abseil's maps use both the low bits (the
+// in-group tag) and the high bits (the probe start).
+inline size_t HashKeyParts(std::string_view tenant, std::string_view feature,
+                           std::string_view environment) {
+  uint64_t h = reinterpret_cast<uintptr_t>(&kKeyHashSeedAnchor);
+  h = MixPart(MixPart(MixPart(h, tenant), feature), environment);
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return static_cast<size_t>(h);
+}
+
+KeyView::KeyView(std::string_view tenant_in, std::string_view feature_in,
+                 std::string_view environment_in)
+    : tenant(tenant_in.substr(0, kMaxPartBytes)),
+      feature(feature_in.substr(0, kMaxPartBytes)),
+      environment(environment_in.substr(0, kMaxPartBytes)),
+      hash(HashKeyParts(tenant, feature, environment)) {}
+
+// The window map stores packed keys (in the window's arena) and is looked up
+// with a KeyView; both hash as the unpacked parts do.
+struct PackedKeyHash {
+  using is_transparent = void;
+  size_t operator()(const KeyView& key) const noexcept { return key.hash; }
+  size_t operator()(std::string_view packed) const noexcept {
+    std::string_view tenant, feature, environment;
+    UnpackKey(packed, tenant, feature, environment);
+    return HashKeyParts(tenant, feature, environment);
+  }
+};
+
+struct PackedKeyEq {
+  using is_transparent = void;
+  bool operator()(std::string_view a, std::string_view b) const noexcept {
+    return StringViewEq{}(a, b);
+  }
+  bool operator()(std::string_view packed, const KeyView& key) const noexcept {
+    if (packed.size() != 3 * kPackedLengthBytes + key.tenant.size() + key.feature.size() +
+                             key.environment.size()) {
+      return false;
+    }
+    size_t pos = 0;
+    for (std::string_view part : {key.tenant, key.feature, key.environment}) {
+      const size_t n = (static_cast<unsigned char>(packed[pos]) << 8) |
+                       static_cast<unsigned char>(packed[pos + 1]);
+      pos += kPackedLengthBytes;
+      if (n != part.size() || !StringViewEq{}(packed.substr(pos, n), part)) return false;
+      pos += n;
+    }
+    return true;
+  }
+  bool operator()(const KeyView& key, std::string_view packed) const noexcept {
+    return (*this)(packed, key);
+  }
+};
+
 }  // namespace
 
 struct WindowAggregator::Window {
   WindowStartMs start{0};
   StringArena arena;
-  absl::flat_hash_map<std::string_view, WindowTotals, StringViewHash, StringViewEq> keys;
+  absl::flat_hash_map<std::string_view, WindowTotals, PackedKeyHash, PackedKeyEq> keys;
   absl::flat_hash_map<std::string_view, WindowTotals, StringViewHash, StringViewEq> models;
 };
 
@@ -104,7 +218,20 @@ size_t WindowAggregator::open_keys() const {
   return n;
 }
 
-WindowAggregator::AddResult WindowAggregator::Add(const CostEvent& event, Money cost, bool priced) {
+WindowAggregator::Window& WindowAggregator::WindowAt(WindowStartMs start) {
+  if (last_window_ != nullptr && last_window_->start == start) return *last_window_;
+  auto it = windows_.find(start);
+  if (it == windows_.end()) {
+    it = windows_.emplace(start, std::make_unique<Window>()).first;
+    it->second->start = start;
+  }
+  last_window_ = it->second.get();
+  return *last_window_;
+}
+
+WindowAggregator::AddResult WindowAggregator::Add(const CostEvent& event,
+                                                  const HashedStringView& model, Money cost,
+                                                  bool priced) {
   const WindowStartMs start = WindowStartFor(event.time, options_.size_ms);
   // Late is decided by event time alone (window end + lateness at or behind
   // the watermark), so the outcome does not depend on when CloseReady() ran.
@@ -118,30 +245,28 @@ WindowAggregator::AddResult WindowAggregator::Add(const CostEvent& event, Money 
     has_watermark_ = true;
   }
 
-  auto it = windows_.find(start);
-  if (it == windows_.end()) {
-    it = windows_.emplace(start, std::make_unique<Window>()).first;
-    it->second->start = start;
-  }
-  Window& w = *it->second;
-
-  // Built once per thread and reused: a lookup allocates nothing.
-  thread_local std::string packed;
-  PackKey(event.tenant, event.feature, event.environment, packed);
-  auto key_it = w.keys.find(std::string_view(packed));
+  Window& w = WindowAt(start);
+  const KeyView key(event.tenant, event.feature, event.environment);
+  auto key_it = w.keys.find(key);
   if (key_it == w.keys.end()) {
+    // A new key: pack it once into the arena, where it lives as long as the window.
+    KeyView stored = key;
     if (w.keys.size() >= options_.max_keys_per_window) {
       ++overflowed_events_;
-      PackKey(kOverflowDimension, kOverflowDimension, kOverflowDimension, packed);
-      key_it = w.keys.find(std::string_view(packed));
+      stored = KeyView(kOverflowDimension, kOverflowDimension, kOverflowDimension);
+      key_it = w.keys.find(stored);
     }
-    if (key_it == w.keys.end()) key_it = w.keys.emplace(w.arena.Copy(packed), WindowTotals{}).first;
+    if (key_it == w.keys.end()) {
+      thread_local std::string packed;
+      PackKey(stored.tenant, stored.feature, stored.environment, packed);
+      key_it = w.keys.emplace(w.arena.Copy(packed), WindowTotals{}).first;
+    }
   }
   key_it->second.Add(event, cost, priced);
 
-  auto model_it = w.models.find(event.model);
+  auto model_it = w.models.find(model);
   if (model_it == w.models.end()) {
-    model_it = w.models.emplace(w.arena.Copy(event.model), WindowTotals{}).first;
+    model_it = w.models.emplace(w.arena.Copy(model.text), WindowTotals{}).first;
   }
   model_it->second.Add(event, cost, priced);
   return AddResult::kAdded;
@@ -209,6 +334,7 @@ void WindowAggregator::Drain(const DeltaSink& sink) {
     for (const auto& [model, totals] : w->models) sink(start, model, true, totals);
   }
   windows_.clear();
+  last_window_ = nullptr;
 }
 
 void WindowAggregator::SeedWatermark(EventTimeMs watermark) {
@@ -227,6 +353,7 @@ size_t WindowAggregator::CloseReady(const RecordSink& sink) {
     if (end + options_.allowed_lateness_ms > watermark_.value()) break;
     CloseWindow(*it->second, sink);
     closed_through_ = it->first;
+    if (last_window_ == it->second.get()) last_window_ = nullptr;
     windows_.erase(it);
     ++closed;
   }
@@ -247,6 +374,7 @@ size_t WindowAggregator::CloseAll(const RecordSink& sink) {
     ++closed;
   }
   windows_.clear();
+  last_window_ = nullptr;
   return closed;
 }
 

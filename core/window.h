@@ -13,6 +13,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "core/event.h"
+#include "core/string_hash.h"
 #include "core/types.h"
 
 namespace burnrate {
@@ -80,7 +81,11 @@ class WindowAggregator {
   explicit WindowAggregator(WindowOptions options);
   ~WindowAggregator();
 
-  AddResult Add(const CostEvent& event, Money cost, bool priced);
+  AddResult Add(const CostEvent& event, Money cost, bool priced) {
+    return Add(event, HashedStringView(event.model), cost, priced);
+  }
+  // The same, with the model name already hashed by the caller.
+  AddResult Add(const CostEvent& event, const HashedStringView& model, Money cost, bool priced);
 
   // Emits every window whose end + allowed lateness <= watermark: first its
   // key rows (sorted by key, so output is deterministic), then the roll-ups.
@@ -113,9 +118,13 @@ class WindowAggregator {
  private:
   struct Window;
   void CloseWindow(Window& window, const RecordSink& sink);
+  Window& WindowAt(WindowStartMs start);
 
   WindowOptions options_;
   std::map<WindowStartMs, std::unique_ptr<Window>> windows_;
+  // The window the previous event went to: consecutive events nearly always
+  // share one. Reset whenever a window is erased.
+  Window* last_window_ = nullptr;
   EventTimeMs watermark_{0};
   bool has_watermark_ = false;
   // Windows at or before this start have been emitted; events for them are late.

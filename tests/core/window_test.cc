@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace burnrate {
@@ -131,6 +132,76 @@ TEST_F(WindowTest, KeysBeyondTheCapGoToOverflowWithoutLosingSpend) {
   }
   EXPECT_EQ(cost, 5);
   EXPECT_TRUE(saw_overflow);
+}
+
+TEST_F(WindowTest, KeysThatSplitTheSameBytesDifferentlyStayApart) {
+  WindowAggregator agg({.size_ms = 60'000, .allowed_lateness_ms = 0, .max_keys_per_window = 100});
+  CostEvent e = Event(1'000, "ab");
+  e.feature = "c";
+  agg.Add(e, Money::FromPicodollars(1), true);
+  e.tenant = "a";
+  e.feature = "bc";
+  agg.Add(e, Money::FromPicodollars(2), true);
+  e.feature = "b";
+  e.environment = "cprod";
+  agg.Add(e, Money::FromPicodollars(4), true);
+  e.tenant = "ab";
+  e.feature = "c";
+  e.environment = "prod";
+  agg.Add(e, Money::FromPicodollars(8), true);
+  agg.CloseAll(Collect());
+  std::vector<std::string> keys;
+  std::vector<int64_t> costs;
+  for (const auto& r : rows_) {
+    if (r.scope != WindowScope::kKey) continue;
+    keys.push_back(r.tenant + "|" + r.feature + "|" + r.environment);
+    costs.push_back(r.totals.cost.picodollars());
+  }
+  EXPECT_EQ(keys, (std::vector<std::string>{"a|b|cprod", "a|bc|prod", "ab|c|prod"}));
+  EXPECT_EQ(costs, (std::vector<int64_t>{4, 2, 9}));
+}
+
+// Thousands of keys from 1 to 40 bytes long, each added three times in an
+// interleaved order while the map grows: each key's total must be exactly
+// its own.
+TEST_F(WindowTest, ManyKeysOfManyLengthsKeepExactTotals) {
+  WindowAggregator agg({.size_ms = 60'000, .allowed_lateness_ms = 0, .max_keys_per_window = 100'000});
+  constexpr int kKeys = 5'000;
+  std::vector<std::string> tenants;
+  for (int i = 0; i < kKeys; ++i) tenants.push_back(std::to_string(i) + std::string(i % 37, 'x'));
+  for (int round = 1; round <= 3; ++round) {
+    for (int i = 0; i < kKeys; ++i) {
+      agg.Add(Event(1'000, tenants[i], /*input=*/i), Money::FromPicodollars(round), true);
+    }
+  }
+  agg.CloseAll(Collect());
+  int key_rows = 0;
+  for (const auto& r : rows_) {
+    if (r.scope != WindowScope::kKey) continue;
+    ++key_rows;
+    const int i = std::stoi(r.tenant);
+    EXPECT_EQ(r.tenant, tenants[i]);
+    EXPECT_EQ(r.totals.events, 3) << r.tenant;
+    EXPECT_EQ(r.totals.tokens[TokenKind::kInput], 3 * i) << r.tenant;
+    EXPECT_EQ(r.totals.cost.picodollars(), 6) << r.tenant;
+  }
+  EXPECT_EQ(key_rows, kKeys);
+}
+
+TEST_F(WindowTest, EventsAlternatingBetweenWindowsLandInTheirOwn) {
+  WindowAggregator agg({.size_ms = 60'000, .allowed_lateness_ms = 60'000, .max_keys_per_window = 100});
+  for (int i = 0; i < 6; ++i) agg.Add(Event(i % 2 ? 61'000 : 1'000, "a", 1), Money::FromPicodollars(1), true);
+  // Closes [0, 60s) only; the next event opens a third window.
+  agg.Add(Event(121'000, "a", 1), Money::FromPicodollars(1), true);
+  EXPECT_EQ(agg.CloseReady(Collect()), 1u);
+  agg.Add(Event(61'000, "a", 1), Money::FromPicodollars(1), true);
+  agg.CloseAll(Collect());
+  std::vector<std::pair<int64_t, int64_t>> starts_and_events;
+  for (const auto& r : rows_) {
+    if (r.scope == WindowScope::kKey) starts_and_events.emplace_back(r.start, r.totals.events);
+  }
+  EXPECT_EQ(starts_and_events,
+            (std::vector<std::pair<int64_t, int64_t>>{{0, 3}, {60'000, 4}, {120'000, 1}}));
 }
 
 }  // namespace

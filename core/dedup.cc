@@ -17,8 +17,22 @@ uint64_t StableHash64(std::string_view s) {
     h = (h ^ w) * kMul;
     h ^= h >> 29;
   }
+  // The last 0-7 bytes as a little-endian word padded with zeros, read with
+  // fixed-size loads (a variable-length memcpy is a library call).
+  const size_t rest = s.size() - i;
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data() + i);
   uint64_t tail = 0;
-  std::memcpy(&tail, s.data() + i, s.size() - i);
+  if (rest >= 4) {
+    uint32_t head, last;
+    std::memcpy(&head, p, 4);
+    std::memcpy(&last, p + rest - 4, 4);
+    // The two loads overlap when rest < 8; overlapping bytes are equal, so OR is exact.
+    tail = head | static_cast<uint64_t>(last) << (8 * (rest - 4));
+  } else if (rest > 0) {
+    tail = p[0];
+    if (rest > 1) tail |= static_cast<uint64_t>(p[1]) << 8;
+    if (rest > 2) tail |= static_cast<uint64_t>(p[2]) << 16;
+  }
   h = (h ^ tail) * kMul;
   // Murmur3's 64-bit finaliser spreads every input bit over the result.
   h ^= h >> 33;

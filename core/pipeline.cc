@@ -39,6 +39,10 @@ void EventPipeline::Process(std::string_view message, std::optional<EventTimeMs>
 
   for (size_t i = 0; i < events_.size(); ++i) {
     const CostEvent& event = events_[i];
+    // The dedup table is too big for the caches: start loading this id's
+    // slot now, so the checks and pricing below run while it arrives.
+    const uint64_t id_hash = StableHash64(event.event_id);
+    dedup_.Prefetch(id_hash);
     // An OTLP message holds many spans; a dead letter names the one refused.
     const int32_t item = events_.size() > 1 || !rejections_.empty() ? static_cast<int32_t>(i) : -1;
     // With a reference time (the wall clock in `run`) both bounds apply. In
@@ -55,12 +59,9 @@ void EventPipeline::Process(std::string_view message, std::optional<EventTimeMs>
       Reject(message, {RejectReason::kTimestampOutOfRange, "ts", item});
       continue;
     }
-    const uint64_t id_hash = StableHash64(event.event_id);
-    if (!dedup_.FirstSightingOfHash(id_hash, event.time)) {
-      Reject(message, {RejectReason::kDuplicate, "event_id", item});
-      continue;
-    }
-    // Hashed once for the price cache and the window's roll-up by model.
+    // Pricing has no side effect, so it runs before the dedup check and the
+    // prefetch above has that much longer to land. The model is hashed once,
+    // for the price cache and for the window's roll-up by model.
     const HashedStringView model(event.model);
     Money cost;
     bool priced = false;
@@ -70,6 +71,10 @@ void EventPipeline::Process(std::string_view message, std::optional<EventTimeMs>
     } else if (const ModelPrice* price = model_prices_.Find(model, event.time)) {
       cost = ComputeCost(event, *price);
       priced = true;
+    }
+    if (!dedup_.FirstSightingOfHash(id_hash, event.time)) {
+      Reject(message, {RejectReason::kDuplicate, "event_id", item});
+      continue;
     }
     if (windows_.Add(event, model, cost, priced) == WindowAggregator::AddResult::kLate) {
       Reject(message, {RejectReason::kLate, "window closed", item});

@@ -223,10 +223,7 @@ int RunEvaluate(const EvaluateOptions& opt) {
             << "| incidents | count | detected | delay median | target (median) | |\n"
             << "|---|---:|---:|---:|---:|---|\n";
   for (const auto& [name, k] : ours.by_delay_target) {
-    double target_s = 0;
-    for (const Incident& inc : *incidents) {
-      if (auto t = DelayTargetOf(inc, scoring.window_ms); t && t->name == name) target_s = t->max_median_s;
-    }
+    const double target_s = ours.delay_target_s.at(name);
     const double median = Percentile(k.delays_s, 0.5);
     std::cout << "| " << name << " | " << k.incidents << " | " << k.detected << " | " << Seconds(median) << " | "
               << Seconds(target_s) << " | " << (!k.delays_s.empty() && median <= target_s ? "met" : "not met")

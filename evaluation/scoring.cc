@@ -86,8 +86,12 @@ Score ScoreAlerts(const std::vector<Incident>& incidents, const std::vector<Scor
     KindFigures& k = s.by_kind[inc->kind];
     ++k.incidents;
     const std::optional<DelayTarget> target = DelayTargetOf(*inc, options.window_ms);
-    KindFigures* t = target ? &s.by_delay_target[target->name] : nullptr;
-    if (t) ++t->incidents;
+    KindFigures* t = nullptr;
+    if (target) {
+      t = &s.by_delay_target[target->name];
+      ++t->incidents;
+      s.delay_target_s[target->name] = target->max_median_s;
+    }
     const ScoredAlert* first = nullptr;
     for (const ScoredAlert* a : scored_alerts) {
       if (Matches(*a, *inc, options) && (!first || a->fired_ms < first->fired_ms)) first = a;

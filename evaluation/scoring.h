@@ -65,6 +65,7 @@ struct Score {
   std::map<std::string, KindFigures> by_kind;  // by incident kind
   // By the delay target that applies (DelayTargetOf); incidents with none are left out.
   std::map<std::string, KindFigures> by_delay_target;
+  std::map<std::string, double> delay_target_s;  // each target's bound on the median delay
   std::vector<std::string> missed;             // incident ids
   std::vector<std::string> false_alert_ids;
 };

@@ -26,22 +26,28 @@ class RedisHistoryTest : public ::testing::Test {
   }
   void TearDown() override { redis_.DeleteKeysWithPrefix(prefix_); }
 
-  std::vector<Alert> Window(DetectorEngine& engine, int64_t start, double cost, int64_t calls,
-                            const std::vector<std::string>& features = {"chat"}) {
+  // One window's rows (acme/<feature>/prod, each with this spend), not yet ended.
+  static void Observe(DetectorEngine& engine, int64_t start, double cost, int64_t calls,
+                      const std::vector<std::string>& features = {"chat"}) {
     WindowTotals t;
     t.events = calls;
     t.cost = Money::FromDollars(cost);
-    for (size_t i = 0; i < features.size(); ++i) {
+    for (const std::string& feature : features) {
       WindowRecord r;
       r.scope = WindowScope::kKey;
       r.start = WindowStartMs(start);
       r.size_ms = 60'000;
       r.tenant = "acme";
-      r.feature = features[i];
+      r.feature = feature;
       r.environment = "prod";
       r.totals = &t;
       engine.Observe(r);
     }
+  }
+
+  std::vector<Alert> Window(DetectorEngine& engine, int64_t start, double cost, int64_t calls,
+                            const std::vector<std::string>& features = {"chat"}) {
+    Observe(engine, start, cost, calls, features);
     auto alerts = engine.EndWindow(WindowStartMs(start), 60'000);
     EXPECT_TRUE(alerts.ok()) << alerts.status();
     return alerts.ok() ? *alerts : std::vector<Alert>{};
@@ -121,18 +127,7 @@ TEST_F(RedisHistoryTest, AnAlertTheOutboxRefusedIsDecidedAgainNotLost) {
   };
   absl::StatusOr<std::vector<Alert>> judged;
   for (int m = 0; m < 5; ++m, t += 60'000) {
-    WindowTotals spike;
-    spike.events = 100;
-    spike.cost = Money::FromDollars(1.0);
-    WindowRecord r;
-    r.scope = WindowScope::kKey;
-    r.start = WindowStartMs(t);
-    r.size_ms = 60'000;
-    r.tenant = "acme";
-    r.feature = "chat";
-    r.environment = "prod";
-    r.totals = &spike;
-    engine->Observe(r);
+    Observe(*engine, t, 1.0, 100);
     judged = engine->EndWindow(WindowStartMs(t), 60'000, refuse);
     if (!judged.ok()) break;
   }

@@ -8,10 +8,18 @@ die() { log "error: $*"; exit 1; }
 
 # Prints a TCP port on 127.0.0.1 that nothing listens on right now. Callers
 # still retry on a bind failure, since another process may take it first.
+# The port is below the kernel's ephemeral range: a service stopped for a
+# failure test must get its port back, and a client's own connection
+# attempts could otherwise be given that port (even connect to itself on it).
 free_port() {
-  local port
+  local port low=32768 span
+  if [ -r /proc/sys/net/ipv4/ip_local_port_range ]; then
+    read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+  fi
+  span=$((low - 20000))
+  ((span >= 1000)) || span=12768  # an unusual range: keep the usual window
   for _ in $(seq 1 200); do
-    port=$((20000 + RANDOM % 40000))
+    port=$((20000 + (RANDOM * 32768 + RANDOM) % span))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       if ! ss -ltnH "sport = :$port" 2>/dev/null | grep -q .; then
         echo "$port"

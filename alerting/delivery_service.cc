@@ -364,7 +364,6 @@ void AlertDeliveryService::Deliver(Receiver& r, const PendingDelivery& d) {
     case SinkResult::Outcome::kRetry: {
       ++r.retry;
       if (after - d.enqueued_ms >= config_.outbox.give_up_after_ms) {
-        ++r.dead;
         spdlog::warn("alerting: giving up on {} to receiver {} after {} attempts: {}",
                      d.transition_key, r.name, d.attempts + 1, result.error);
         stored = outbox_->DeadLetter(
@@ -372,6 +371,7 @@ void AlertDeliveryService::Deliver(Receiver& r, const PendingDelivery& d) {
             Concat("gave up after ", FormatDurationMs(config_.outbox.give_up_after_ms), ": ",
                    result.error),
             after);
+        ++r.dead;  // once stored: whoever reads the count can read the dead letter
         break;
       }
       int64_t delay;
@@ -390,9 +390,9 @@ void AlertDeliveryService::Deliver(Receiver& r, const PendingDelivery& d) {
     }
     case SinkResult::Outcome::kFatal:
       ++r.fatal;
-      ++r.dead;
       spdlog::warn("alerting: receiver {} refused {}: {}", r.name, d.transition_key, result.error);
       stored = outbox_->DeadLetter(d, result.error, after);
+      ++r.dead;
       break;
   }
   if (!stored.ok()) {

@@ -426,9 +426,13 @@ int RunService(const std::string& config_path) {
   if (runaway_enabled) {
     // One runaway detector per partition pipeline: a run (keyed by tenant)
     // is seen whole by the partition that holds it.
+    // Its runs are saved with each checkpoint and restored with the
+    // partition's state.
     engine.set_observer_factory([&config](int32_t) -> std::unique_ptr<EventObserver> {
-      return std::make_unique<RunawayDetector>(config.detectors.runaway,
-                                               config.pipeline.windows.size_ms);
+      auto detector = std::make_unique<RunawayDetector>(config.detectors.runaway,
+                                                        config.pipeline.windows.size_ms);
+      detector->KeepStateForCheckpoints();
+      return detector;
     });
   }
   engine.set_commit_listener([&metrics, &checkpoint_op](int32_t, RunEngine::CommitResult result,
@@ -444,9 +448,15 @@ int RunService(const std::string& config_path) {
     engine.set_seal_listener([&alerts](int32_t, EventObserver* observer,
                                        int64_t watermark_ms) -> RunEngine::DurableAction {
       if (observer == nullptr) return nullptr;
-      std::vector<Alert> taken = static_cast<RunawayDetector*>(observer)->TakeAlerts(watermark_ms);
+      auto* detector = static_cast<RunawayDetector*>(observer);
+      std::vector<Alert> taken = detector->TakeAlerts(watermark_ms);
       if (taken.empty()) return nullptr;
-      return [&alerts, taken = std::move(taken)] { alerts.Submit(taken); };
+      // Once handed on, a resolved run may be forgotten (until then it stays
+      // in the saved state, so a crash offers its resolve again).
+      return [&alerts, taken = std::move(taken), confirm = detector->ConfirmDelivery()] {
+        alerts.Submit(taken);
+        confirm();
+      };
     });
   }
 

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -62,6 +63,18 @@ class EventObserver {
  public:
   virtual ~EventObserver() = default;
   virtual void OnCounted(const CostEvent& event, Money cost, bool priced) = 0;
+
+  // `run` keeps an observer's state with each partition checkpoint, so a
+  // restart or the partition's next owner carries on from the durable
+  // state instead of from nothing. SaveState appends to `out` one record of
+  // what changed since its last call (all of the state when `full`) and
+  // returns false when there is nothing to record; RestoreState replaces
+  // the state with the one the records describe, applied oldest first.
+  // Stateless observers keep the defaults.
+  virtual bool SaveState(bool /*full*/, std::string& /*out*/) { return false; }
+  virtual bool RestoreState(const std::vector<std::string>& /*records*/) { return true; }
+  // Roughly how many bytes a full record would take now (when to compact).
+  virtual size_t StateBytes() const { return 0; }
 };
 
 // Not thread-safe: one pipeline per consuming thread (or per partition).

@@ -36,11 +36,27 @@ struct RunEngine::Batch {
   int64_t events = 0;
   MessageBuffer messages;
   std::vector<DurableAction> on_durable;
+  // The observer state records in the checkpoint, carried on to the next
+  // one if it is refused for duplicates.
+  std::vector<std::string> observer_state;
+  bool replace_observer_state = false;
+};
+
+// What a partition holds that is not durable yet, oldest first.
+struct RunEngine::Undurable {
+  std::vector<MessageBuffer> buffers;
+  std::vector<DurableAction> actions;
+  std::vector<std::string> observer_state;
+  bool replace_observer_state = false;
 };
 
 struct RunEngine::Partition {
   std::unique_ptr<EventPipeline> pipeline;
-  std::unique_ptr<EventObserver> observer;  // survives reloads of the pipeline
+  // Survives recounts of the pipeline; rebuilt from the store whenever the
+  // partition's state is loaded from it.
+  std::unique_ptr<EventObserver> observer;
+  size_t observer_bytes_since_full = 0;  // stored records since the last full one
+  bool observer_full_next = false;       // the stored records are unusable: replace them
   uint64_t epoch = 0;  // this life of the pipeline; reports of earlier lives are ignored
   // The position the store holds, as far as this replica knows; nullopt
   // when the store has never seen this partition. A stored -1 means
@@ -56,6 +72,8 @@ struct RunEngine::Partition {
   MessageBuffer open;
   int64_t open_events = 0;
   std::vector<DurableAction> open_actions;  // of refused checkpoints, for the next one
+  std::vector<std::string> open_observer_state;  // likewise
+  bool open_replace_observer_state = false;
   std::deque<Batch> in_flight;              // sealed, oldest first
   int64_t last_message_ms = 0;
   bool sealed_once = false;  // has sealed at least once in this life
@@ -66,27 +84,38 @@ struct RunEngine::Partition {
     for (const Batch& b : in_flight) n += b.events;
     return n;
   }
-  // Hands over every message and action not yet durable, oldest first.
-  std::pair<std::vector<MessageBuffer>, std::vector<DurableAction>> TakeUndurable() {
-    std::vector<MessageBuffer> buffers;
-    std::vector<DurableAction> actions;
+  // Hands over everything not yet durable.
+  Undurable TakeUndurable() {
+    Undurable u;
+    const auto take_records = [&u](std::vector<std::string>& records, bool replace) {
+      if (replace) u.observer_state.clear();  // a full record supersedes what came before
+      u.replace_observer_state = u.replace_observer_state || replace;
+      for (auto& r : records) u.observer_state.push_back(std::move(r));
+    };
     for (Batch& b : in_flight) {
-      buffers.push_back(std::move(b.messages));
-      for (auto& a : b.on_durable) actions.push_back(std::move(a));
+      u.buffers.push_back(std::move(b.messages));
+      for (auto& a : b.on_durable) u.actions.push_back(std::move(a));
+      take_records(b.observer_state, b.replace_observer_state);
     }
-    buffers.push_back(std::move(open));
-    for (auto& a : open_actions) actions.push_back(std::move(a));
+    u.buffers.push_back(std::move(open));
+    for (auto& a : open_actions) u.actions.push_back(std::move(a));
+    take_records(open_observer_state, open_replace_observer_state);
     in_flight.clear();
     open = MessageBuffer{};
     open_actions.clear();
+    open_observer_state.clear();
+    open_replace_observer_state = false;
     open_events = 0;
-    return {std::move(buffers), std::move(actions)};
+    return u;
   }
 };
 
 namespace {
 // How long a checkpoint that must finish (a stop, a revoke) waits for the store.
 constexpr std::chrono::seconds kCheckpointWait{30};
+// The observer's stored records are replaced by one full record once those
+// since the last full one outgrow twice its size and this much.
+constexpr size_t kObserverCompactionBytes = 1 << 20;
 }  // namespace
 
 RunEngine::RunEngine(const Config& config, const PriceTable& prices, StateStore& store,
@@ -104,10 +133,16 @@ RunEngine::RunEngine(const Config& config, const PriceTable& prices, StateStore&
 
 RunEngine::~RunEngine() = default;
 
-absl::Status RunEngine::LoadPartition(int32_t partition, Partition& state) {
+absl::Status RunEngine::LoadPartition(int32_t partition, Partition& state, bool restore_observer) {
   const std::string& topic = config_.kafka.topic;
   auto position = store_.Position(topic, partition);
   if (!position.ok()) return position.status();
+  if (restore_observer && observer_factory_) {
+    // Read right after the position: a checkpoint writes both at once.
+    auto records = store_.ObserverState(topic, partition);
+    if (!records.ok()) return records.status();
+    RestoreObserver(partition, state, *records);
+  }
   auto progress = store_.Progress(topic);
   if (!progress.ok()) return progress.status();
   auto closed = store_.ClosedThrough(topic);
@@ -134,6 +169,8 @@ absl::Status RunEngine::LoadPartition(int32_t partition, Partition& state) {
   state.open = MessageBuffer{};
   state.open_events = 0;
   state.open_actions.clear();
+  state.open_observer_state.clear();
+  state.open_replace_observer_state = false;
   state.in_flight.clear();
   state.last_message_ms = clock_();
   state.sealed_once = false;
@@ -143,13 +180,28 @@ absl::Status RunEngine::LoadPartition(int32_t partition, Partition& state) {
   return absl::OkStatus();
 }
 
-bool RunEngine::LoadPartitionRetrying(int32_t partition, Partition& state) {
+void RunEngine::RestoreObserver(int32_t partition, Partition& state, const std::vector<std::string>& records) {
+  state.observer = observer_factory_(partition);
+  state.observer_bytes_since_full = 0;
+  state.observer_full_next = false;
+  for (const std::string& r : records) state.observer_bytes_since_full += r.size();
+  if (!state.observer->RestoreState(records)) {
+    // Losing the detector's runs is better than not consuming: it counts
+    // them afresh from here, and the next checkpoint replaces the records.
+    spdlog::error("partition {}: the saved observer state ({} records) is corrupt; starting it afresh",
+                  partition, records.size());
+    state.observer = observer_factory_(partition);
+    state.observer_full_next = true;
+  }
+}
+
+bool RunEngine::LoadPartitionRetrying(int32_t partition, Partition& state, bool restore_observer) {
   // Without its state a partition cannot be consumed correctly, so the
   // rebalance waits for the store (librdkafka keeps the group membership),
   // unless the process is stopping.
   int delay_ms = 200;
   for (;;) {
-    const absl::Status s = LoadPartition(partition, state);
+    const absl::Status s = LoadPartition(partition, state, restore_observer);
     store_healthy_ = s.ok();
     if (s.ok()) return true;
     if (stop_requested_ && stop_requested_()) return false;
@@ -164,11 +216,8 @@ std::vector<std::optional<int64_t>> RunEngine::OnAssigned(const std::vector<int3
   std::vector<std::optional<int64_t>> starts;
   for (int32_t p : partitions) {
     auto& state = partitions_[p];
-    if (!state) {
-      state = std::make_unique<Partition>();
-      if (observer_factory_) state->observer = observer_factory_(p);
-    }
-    if (!LoadPartitionRetrying(p, *state)) {
+    if (!state) state = std::make_unique<Partition>();
+    if (!LoadPartitionRetrying(p, *state, /*restore_observer=*/true)) {
       // Stopping with no state for this partition: Handle() ignores its
       // messages (nothing is counted or committed), and the next owner reads
       // them from the stored position.
@@ -225,23 +274,29 @@ bool RunEngine::Recount(int32_t partition, Partition& state) {
   // A fresh pipeline from the durable state, then every message not yet
   // durable again; the known duplicates are now refused by its dedup filter.
   const std::optional<int64_t> expected = state.durable;
-  auto [buffers, actions] = state.TakeUndurable();
+  Undurable undurable = state.TakeUndurable();
   const int64_t last_message_ms = state.last_message_ms;
-  if (!LoadPartitionRetrying(partition, state)) return false;
-  state.open_actions = std::move(actions);
+  if (!LoadPartitionRetrying(partition, state, /*restore_observer=*/false)) return false;
   if (state.durable != expected) {
     // Someone else applied offsets meanwhile: our messages may overlap
-    // theirs, so read on from the store's position instead.
+    // theirs, so read on from the store's position instead, with the
+    // observer state saved with it.
     spdlog::warn("partition {}: store position moved on; reading from it", partition);
+    if (!LoadPartitionRetrying(partition, state, /*restore_observer=*/true)) return false;
+    state.open_actions = std::move(undurable.actions);
     if (seeker_ && state.durable && *state.durable >= 0) {
       if (auto s = seeker_(partition, *state.durable); !s.ok())
         spdlog::warn("partition {}: seek: {}", partition, std::string(s.message()));
     }
     return true;
   }
-  // The observer saw these messages already.
+  state.open_actions = std::move(undurable.actions);
+  // The observer saw these messages already; what it recorded of them goes
+  // with the next checkpoint.
+  state.open_observer_state = std::move(undurable.observer_state);
+  state.open_replace_observer_state = undurable.replace_observer_state;
   state.pipeline->set_observer(nullptr);
-  for (const MessageBuffer& buffer : buffers) {
+  for (const MessageBuffer& buffer : undurable.buffers) {
     buffer.ForEach([&](int64_t offset, std::string_view payload) {
       state.open.Add(offset, payload);
       Process(partition, state, offset, payload);
@@ -286,6 +341,14 @@ bool RunEngine::SealPartition(int32_t partition, Partition& state, int64_t now) 
     if (DurableAction action = seal_listener_(partition, state.observer.get(), c.watermark.value()))
       batch.on_durable.push_back(std::move(action));
   }
+  // After the listener: what it changed (runs resolved) is in this state.
+  if (state.observer) SaveObserverState(state);
+  c.observer_state = state.open_observer_state;
+  c.replace_observer_state = state.open_replace_observer_state;
+  batch.observer_state = std::move(state.open_observer_state);
+  batch.replace_observer_state = state.open_replace_observer_state;
+  state.open_observer_state.clear();
+  state.open_replace_observer_state = false;
   state.sealed_through = c.next;
   state.sealed_once = true;
   state.sealed_idle = c.idle;
@@ -295,6 +358,21 @@ bool RunEngine::SealPartition(int32_t partition, Partition& state, int64_t now) 
   committer_.Submit({state.epoch, batch.events, std::move(c)});
   state.in_flight.push_back(std::move(batch));
   return true;
+}
+
+void RunEngine::SaveObserverState(Partition& state) {
+  const bool full = state.observer_full_next ||
+                    state.observer_bytes_since_full > 2 * state.observer->StateBytes() + kObserverCompactionBytes;
+  std::string record;
+  if (!state.observer->SaveState(full, record)) return;
+  if (full) {
+    state.open_observer_state.clear();
+    state.open_replace_observer_state = true;
+    state.observer_bytes_since_full = 0;
+    state.observer_full_next = false;
+  }
+  state.observer_bytes_since_full += record.size();
+  state.open_observer_state.push_back(std::move(record));
 }
 
 bool RunEngine::ApplyReport(const CommitReport& report,
@@ -354,9 +432,9 @@ bool RunEngine::ApplyReport(const CommitReport& report,
       // the partition moved and came back). Drop what we hold and read
       // again from the store's position: counting on would count twice.
       spdlog::warn("partition {}: store position moved on; reloading state", partition);
-      auto actions = std::move(state.TakeUndurable().second);
+      auto actions = std::move(state.TakeUndurable().actions);
       state.known_duplicates.clear();
-      if (!LoadPartitionRetrying(partition, state)) {
+      if (!LoadPartitionRetrying(partition, state, /*restore_observer=*/true)) {
         Retire(it);
         return false;
       }

@@ -62,9 +62,12 @@ class RunEngine : public PartitionListener {
   void set_stop_requested(std::function<bool()> stop) { stop_requested_ = std::move(stop); }
 
   // Per-partition observers of counted events (the runaway detector): made
-  // when a partition is assigned, kept across reloads of its state and
-  // dropped when it is revoked. Messages counted again after a checkpoint
-  // was refused for duplicates are not shown to the observer a second time.
+  // whenever a partition's state is loaded from the store (assigned, or the
+  // store's position moved on), restored from the state saved with that
+  // position (EventObserver::SaveState: every checkpoint carries what the
+  // observer changed), and dropped when the partition is revoked. Messages
+  // counted again after a checkpoint was refused for duplicates are not
+  // shown to the observer a second time.
   using ObserverFactory = std::function<std::unique_ptr<EventObserver>(int32_t partition)>;
   void set_observer_factory(ObserverFactory factory) { observer_factory_ = std::move(factory); }
 
@@ -133,9 +136,16 @@ class RunEngine : public PartitionListener {
   struct MessageBuffer;
   struct Batch;
   struct Partition;
-  absl::Status LoadPartition(int32_t partition, Partition& state);
+  struct Undurable;
+  // Loads the partition's durable state: position, watermark, and with
+  // `restore_observer` a new observer rebuilt from the state saved with it.
+  absl::Status LoadPartition(int32_t partition, Partition& state, bool restore_observer);
   // False only when stop_requested() said so before the load succeeded.
-  bool LoadPartitionRetrying(int32_t partition, Partition& state);
+  bool LoadPartitionRetrying(int32_t partition, Partition& state, bool restore_observer);
+  void RestoreObserver(int32_t partition, Partition& state, const std::vector<std::string>& records);
+  // Adds what the observer changed to the partition's open checkpoint (all
+  // of its state, replacing the stored records, when they have grown long).
+  void SaveObserverState(Partition& state);
   // Seals what the partition counted since its last checkpoint; false when
   // there was nothing new to say.
   bool SealPartition(int32_t partition, Partition& state, int64_t now);

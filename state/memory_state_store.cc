@@ -24,7 +24,16 @@ absl::StatusOr<CheckpointOutcome> MemoryStateStore::Commit(const std::string& to
   int64_t& wm = t.watermarks[c.partition];
   wm = std::max(wm, c.watermark.value());
   t.idle[c.partition] = c.idle;
+  std::vector<std::string>& observer = t.observer_state[c.partition];
+  if (c.replace_observer_state) observer.clear();
+  observer.insert(observer.end(), c.observer_state.begin(), c.observer_state.end());
   return CheckpointOutcome{};
+}
+
+absl::StatusOr<std::vector<std::string>> MemoryStateStore::ObserverState(const std::string& topic,
+                                                                         int32_t partition) {
+  std::lock_guard lock(mu_);
+  return topics_[topic].observer_state[partition];
 }
 
 absl::StatusOr<std::optional<int64_t>> MemoryStateStore::Position(const std::string& topic, int32_t partition) {

@@ -22,8 +22,9 @@ bool ParseInt(std::string_view s, int64_t& out) {
 // ARGV: prefix, partition, from, next, watermark, window ttl, id ttl, idle,
 // then the id groups (count; per group: minute, n, ids...) and the windows
 // (count; per window: start, then one blob of packed deltas, see
-// state/delta_codec.h). Redis does a bulk operation per id group and one
-// RPUSH per window; the counters are summed when a window is read back.
+// state/delta_codec.h), then the observer state (count, replace flag,
+// records). Redis does a bulk operation per id group and one RPUSH per
+// window; the counters are summed when a window is read back.
 constexpr char kCommitScript[] = R"lua(
 local p = ARGV[1]
 local part = ARGV[2]
@@ -73,6 +74,9 @@ redis.call('HSET', p .. 'pos', part, ARGV[4])
 local wm = redis.call('HGET', p .. 'wm', part)
 if (not wm) or tonumber(wm) < tonumber(ARGV[5]) then redis.call('HSET', p .. 'wm', part, ARGV[5]) end
 redis.call('HSET', p .. 'idle', part, ARGV[8])
+local no = tonumber(ARGV[i])
+if ARGV[i + 1] == '1' then redis.call('DEL', p .. 'obs:' .. part) end
+if no > 0 then redis.call('RPUSH', p .. 'obs:' .. part, unpack(ARGV, i + 2, i + 1 + no)) end
 return {1, ARGV[4]}
 )lua";
 
@@ -238,6 +242,10 @@ absl::StatusOr<CheckpointOutcome> RedisStateStore::Commit(const std::string& top
   }
   args[windows_at] = std::to_string(windows);
 
+  args.push_back(std::to_string(c.observer_state.size()));
+  args.push_back(c.replace_observer_state ? "1" : "0");
+  for (const std::string& record : c.observer_state) args.push_back(record);
+
   auto reply = Script(kCommitScript, commit_sha_, std::move(args));
   if (!reply.ok()) return reply.status();
   const redisReply* r = (*reply)->r;
@@ -276,6 +284,16 @@ absl::StatusOr<std::optional<int64_t>> RedisStateStore::Position(const std::stri
     return absl::InternalError("redis position: not an integer");
   }
   return std::optional<int64_t>(v);
+}
+
+absl::StatusOr<std::vector<std::string>> RedisStateStore::ObserverState(const std::string& topic,
+                                                                        int32_t partition) {
+  auto reply = Command({"LRANGE", Key(topic, Concat("obs:", partition)), "0", "-1"});
+  if (!reply.ok()) return reply.status();
+  std::vector<std::string> out;
+  const redisReply* r = (*reply)->r;
+  for (size_t i = 0; i < r->elements; ++i) out.emplace_back(r->element[i]->str, r->element[i]->len);
+  return out;
 }
 
 absl::StatusOr<std::vector<PartitionProgress>> RedisStateStore::Progress(const std::string& topic) {

@@ -1,6 +1,7 @@
 // Where run mode keeps what must survive a crash, a restart or a rebalance:
 // each partition's applied position, the window totals the partitions added
-// up together, partition watermarks, and recent event ids for dedup.
+// up together, partition watermarks, recent event ids for dedup, and the
+// state of each partition's event observer.
 #pragma once
 
 #include <cstdint>
@@ -41,6 +42,13 @@ struct PartitionCheckpoint {
   std::vector<std::pair<int64_t, uint64_t>> event_ids;  // (minute start ms, id hash)
   // No message for a while: the partition does not hold windows open.
   bool idle = false;
+  // What the partition's event observer (the runaway detector) changed in
+  // its state, as records appended to those the store holds for the
+  // partition (see EventObserver::SaveState); with `replace_observer_state`
+  // they replace them (a full record first). Applied with the rest, so the
+  // stored observer state always matches the stored position.
+  std::vector<std::string> observer_state;
+  bool replace_observer_state = false;
 };
 
 // What the store knows of one partition's progress.
@@ -85,6 +93,8 @@ class StateStore {
                                                    const PartitionCheckpoint& checkpoint) = 0;
   // The position applied for a partition, if any.
   virtual absl::StatusOr<std::optional<int64_t>> Position(const std::string& topic, int32_t partition) = 0;
+  // The observer state records stored for a partition, oldest first.
+  virtual absl::StatusOr<std::vector<std::string>> ObserverState(const std::string& topic, int32_t partition) = 0;
   // Progress of every partition that has committed, by partition.
   virtual absl::StatusOr<std::vector<PartitionProgress>> Progress(const std::string& topic) = 0;
   // Window starts that hold totals and have not been closed yet, ascending.

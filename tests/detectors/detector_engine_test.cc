@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
+#include "core/concat.h"
 #include "detectors/history_store.h"
 #include "detectors/runaway/runaway_detector.h"
 
@@ -282,6 +284,142 @@ TEST(RunawayDetectorTest, MemoryStaysBounded) {
   }
   EXPECT_LE(d.tracked_runs(), 1001u);
   EXPECT_GT(d.evicted_runs(), 0u);
+}
+
+// The transitions a detector hands out, keyed by (alert id, status), with
+// what a receiver would see of them.
+std::map<std::pair<std::string, int>, std::string> Transitions(const std::vector<Alert>& alerts) {
+  std::map<std::pair<std::string, int>, std::string> out;
+  for (const Alert& a : alerts) {
+    const std::string seen = Concat(a.subject, " ", a.window_start_ms, " ", a.started_at_ms, " ", a.resolved_at_ms,
+                                    " ", a.observed, " ", a.unit, " | ", a.summary);
+    // A transition offered twice (after a restore) must be offered alike.
+    auto [it, inserted] = out.emplace(std::pair(a.alert_id, static_cast<int>(a.status)), seen);
+    if (!inserted) {
+      EXPECT_EQ(it->second, seen);
+    }
+  }
+  return out;
+}
+
+TEST(RunawayDetectorTest, SavedRunsCarryOnAfterARestoreAsIfNeverInterrupted) {
+  RunawayConfig c;
+  c.max_calls = 50;
+  // run-1: 300 calls over 5 minutes, cut in the middle; run-2: fires and
+  // goes quiet before the cut, resolves after it; run-3: 40 calls either
+  // side of the cut, past the bound only counted whole.
+  std::vector<CostEvent> events;
+  for (int i = 0; i < 300; ++i) events.push_back(RunEvent("run-1", kMonday + i * 1000, 100));
+  for (int i = 0; i < 60; ++i) events.push_back(RunEvent("run-2", kMonday + i * 100, 100));
+  for (int i = 0; i < 80; ++i) events.push_back(RunEvent("run-3", kMonday + i * 3000, 100));
+  std::stable_sort(events.begin(), events.end(),
+                   [](const CostEvent& a, const CostEvent& b) { return a.time < b.time; });
+  const size_t cut = events.size() / 2;
+  const Money cost = Money::FromDollars(0.01);
+  const auto drive = [&](RunawayDetector& d, size_t from, size_t to, std::vector<Alert>& alerts,
+                         std::vector<std::string>* records) {
+    for (size_t i = from; i < to; ++i) {
+      d.OnCounted(events[i], cost, true);
+      if (i % 37 == 0 || i + 1 == to) {  // a checkpoint
+        for (Alert& a : d.TakeAlerts(events[i].time.value())) alerts.push_back(std::move(a));
+        if (records) {
+          std::string r;
+          if (d.SaveState(false, r)) records->push_back(std::move(r));
+        }
+        d.ConfirmDelivery()();
+      }
+    }
+  };
+  const int64_t end = events.back().time.value() + c.idle_after_ms;
+
+  RunawayDetector whole(c, 60'000);
+  std::vector<Alert> expected;
+  drive(whole, 0, events.size(), expected, nullptr);
+  for (Alert& a : whole.TakeAlerts(end)) expected.push_back(std::move(a));
+  ASSERT_EQ(expected.size(), 6u);  // three runs fire and resolve
+
+  RunawayDetector first(c, 60'000);
+  first.KeepStateForCheckpoints();
+  std::vector<Alert> got;
+  std::vector<std::string> records;
+  drive(first, 0, cut, got, &records);
+  RunawayDetector second(c, 60'000);  // the next life, from the saved records
+  second.KeepStateForCheckpoints();
+  ASSERT_TRUE(second.RestoreState(records));
+  EXPECT_EQ(second.tracked_runs(), 3u);
+  drive(second, cut, events.size(), got, &records);
+  for (Alert& a : second.TakeAlerts(end)) got.push_back(std::move(a));
+  EXPECT_EQ(Transitions(got), Transitions(expected));
+}
+
+TEST(RunawayDetectorTest, AResolveStaysSavedUntilConfirmedAndIsOfferedAgainAfterARestore) {
+  RunawayConfig c;
+  c.max_calls = 5;
+  RunawayDetector d(c, 60'000);
+  d.KeepStateForCheckpoints();
+  for (int i = 0; i < 10; ++i) d.OnCounted(RunEvent("loop", kMonday + i * 1000, 100), Money::FromDollars(0.01), true);
+  const std::vector<Alert> decided = d.TakeAlerts(kMonday + 20 * 60'000);  // fired, then idle
+  ASSERT_EQ(decided.size(), 2u);
+  std::vector<std::string> records(1);
+  ASSERT_TRUE(d.SaveState(false, records[0]));
+
+  // A crash before the resolve was handed on: the next life offers both
+  // transitions again, exactly as decided (the outbox takes each once).
+  RunawayDetector next(c, 60'000);
+  next.KeepStateForCheckpoints();
+  ASSERT_TRUE(next.RestoreState(records));
+  EXPECT_EQ(Transitions(next.TakeAlerts(kMonday + 20 * 60'000)), Transitions(decided));
+
+  // Handed on: the run is forgotten at the next round, and saved as such.
+  d.ConfirmDelivery()();
+  EXPECT_TRUE(d.TakeAlerts(kMonday + 21 * 60'000).empty());
+  EXPECT_EQ(d.tracked_runs(), 0u);
+  records.emplace_back();
+  ASSERT_TRUE(d.SaveState(false, records[1]));
+  RunawayDetector after(c, 60'000);
+  ASSERT_TRUE(after.RestoreState(records));
+  EXPECT_EQ(after.tracked_runs(), 0u);
+  EXPECT_TRUE(after.TakeAlerts(kMonday + 21 * 60'000).empty());
+}
+
+TEST(RunawayDetectorTest, AFullRecordReplacesTheOnesBeforeIt) {
+  RunawayConfig c;
+  RunawayDetector d(c, 60'000);
+  d.KeepStateForCheckpoints();
+  std::vector<std::string> records(3);
+  d.OnCounted(RunEvent("a", kMonday, 100), Money::FromDollars(0.01), true);
+  ASSERT_TRUE(d.SaveState(false, records[0]));
+  EXPECT_FALSE(d.SaveState(false, records[1]));  // nothing changed since
+  d.OnCounted(RunEvent("b", kMonday + 1, 100), Money::FromDollars(0.01), true);
+  ASSERT_TRUE(d.SaveState(/*full=*/true, records[1]));
+  d.OnCounted(RunEvent("c", kMonday + 2, 100), Money::FromDollars(0.01), true);
+  ASSERT_TRUE(d.SaveState(false, records[2]));
+  RunawayDetector restored(c, 60'000);
+  ASSERT_TRUE(restored.RestoreState(records));
+  EXPECT_EQ(restored.tracked_runs(), 3u);
+  // Only the full record and what followed it: the same state.
+  RunawayDetector from_full(c, 60'000);
+  ASSERT_TRUE(from_full.RestoreState({records[1], records[2]}));
+  EXPECT_EQ(from_full.tracked_runs(), 3u);
+}
+
+TEST(RunawayDetectorTest, CorruptSavedStateIsRefusedAndLeavesTheDetectorAsItWas) {
+  RunawayConfig c;
+  c.max_calls = 5;
+  RunawayDetector d(c, 60'000);
+  d.KeepStateForCheckpoints();
+  for (int i = 0; i < 10; ++i) d.OnCounted(RunEvent("loop", kMonday + i, 100), Money::FromDollars(0.01), true);
+  std::string good;
+  ASSERT_TRUE(d.SaveState(false, good));
+  RunawayDetector target(c, 60'000);
+  target.OnCounted(RunEvent("mine", kMonday, 100), Money::FromDollars(0.01), true);
+  EXPECT_FALSE(target.RestoreState({"not a record"}));
+  EXPECT_FALSE(target.RestoreState({good.substr(0, good.size() - 3)}));  // cut short
+  EXPECT_FALSE(target.RestoreState({good + "X"}));                      // an unknown entry
+  EXPECT_EQ(target.tracked_runs(), 1u);
+  ASSERT_TRUE(target.RestoreState({good}));
+  EXPECT_EQ(target.tracked_runs(), 1u);
+  EXPECT_EQ(target.TakeAlerts(kMonday).size(), 1u);  // the restored run's firing, offered again
 }
 
 }  // namespace

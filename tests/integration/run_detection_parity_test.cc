@@ -6,7 +6,8 @@
 // incidents to a file; `burnrate replay --alerts-out` judges the file. The
 // same lines go, keyed by tenant, to a four-partition topic in two parts:
 // one `burnrate run` replica consumes the first, is stopped (SIGTERM, or
-// SIGKILL while it judges windows) and started again on the same Redis
+// SIGKILL; where the most alerts are open or inside a runaway agent's run)
+// and started again on the same Redis
 // state, then consumes the second, delivering its alerts to a webhook
 // receiver on 127.0.0.1. Every transition (firing and resolved) must be the
 // same on both sides: ids, kinds, keys, windows, times, and the figures up
@@ -162,6 +163,17 @@ std::vector<std::string> Differences(const json& run, const json& replay, double
     if (!da.contains(name)) out.push_back("details." + name + " only in replay");
   }
   return out;
+}
+
+// Messages whose counts are durable in Redis, all partitions together (the
+// engine's stored positions, docs/state.md).
+int64_t DurableMessages(testing::RedisClient& redis, const std::string& topic_prefix) {
+  int64_t position = 0;
+  auto positions = redis.Command("HVALS %s", (topic_prefix + ":pos").c_str());
+  for (size_t i = 0; positions && i < positions->elements; ++i) {
+    position += std::strtoll(positions->element[i]->str, nullptr, 10);
+  }
+  return position;
 }
 
 enum class Restart { kSigterm, kSigkill };
@@ -323,13 +335,15 @@ void RunAndReplayAgree(Restart restart, Cut cut) {
   publish(0, split);
   auto engine = start_engine();
   // SIGTERM once the first part is consumed (the closer is still far
-  // behind); SIGKILL while the closer judges the last hour or so before the
-  // split, where alerts are open (the closer's lease and the detectors'
-  // Redis history cut short).
+  // behind); SIGKILL likewise inside a runaway run (counted state not yet
+  // durable is lost), or, where most alerts are open, while the closer
+  // judges the last hour or so before the split (the closer's lease and the
+  // detectors' Redis history cut short).
   const bool kill9 = restart == Restart::kSigkill;
+  const bool while_judging = kill9 && cut == Cut::kMostAlertsOpen;
   const std::string_view progress_metric =
-      kill9 ? "burnrate_windows_closed_total" : "burnrate_messages_consumed_total";
-  const double target = kill9 ? windows_before_split - 90 : static_cast<double>(split);
+      while_judging ? "burnrate_windows_closed_total" : "burnrate_messages_consumed_total";
+  const double target = while_judging ? windows_before_split - 90 : static_cast<double>(split);
   double at_restart = 0;
   ASSERT_TRUE(WaitFor(
       [&] {
@@ -337,6 +351,13 @@ void RunAndReplayAgree(Restart restart, Cut cut) {
         return at_restart >= target;
       },
       120s, "the first part processed"));
+  if (kill9 && !while_judging) {
+    // Killed once the runaway run's first part is durable, so the second
+    // life starts inside the run (not before it, re-reading it whole).
+    testing::RedisClient redis;
+    ASSERT_TRUE(WaitFor([&] { return DurableMessages(redis, prefix + topic) >= static_cast<int64_t>(split); },
+                        60s, "the first part durable"));
+  }
   engine->Kill(kill9 ? SIGKILL : SIGTERM);
   const auto stopped = engine->Wait(60s);
   ASSERT_TRUE(stopped.has_value()) << "the engine did not stop";
@@ -353,11 +374,7 @@ void RunAndReplayAgree(Restart restart, Cut cut) {
   // and every transition replay decided received.
   testing::RedisClient redis;
   const auto all_windows_closed = [&]() {
-    int64_t position = 0;
-    auto positions = redis.Command("HVALS %s", (prefix + topic + ":pos").c_str());
-    for (size_t i = 0; positions && i < positions->elements; ++i) {
-      position += std::strtoll(positions->element[i]->str, nullptr, 10);
-    }
+    const int64_t position = DurableMessages(redis, prefix + topic);
     auto open = redis.Command("ZCARD %s", (prefix + topic + ":windows").c_str());
     return position == events && open && open->type == REDIS_REPLY_INTEGER && open->integer == 0;
   };
@@ -419,13 +436,9 @@ void RunAndReplayAgree(Restart restart, Cut cut) {
       ++differing;
       std::string all;
       for (const auto& d : diffs) all += "\n  " + d;
-      // The known failure of SameAlertsAsReplayWhenARestartCutsARunawayRun lands here.
-      const bool known = cut == Cut::kInsideARunawayRun && want.value("kind", "") == "runaway";
       ADD_FAILURE() << key << " (" << want.value("kind", "") << " " << want.value("tenant", "")
                     << "/" << want.value("feature", "") << "/" << want.value("environment", "")
-                    << ") differs:" << all
-                    << (known ? "\n  KNOWN: detectors/runaway counts a run afresh after a restart"
-                              : "");
+                    << ") differs:" << all;
     }
   }
   for (const auto& [key, got] : received) {
@@ -474,16 +487,15 @@ TEST(RunDetectionParityTest, SameAlertsAsReplayAcrossASigkillRestart) {
   RunAndReplayAgree(Restart::kSigkill, Cut::kMostAlertsOpen);
 }
 
-// DISABLED: a known gap (issue 4, docs/detection.md), kept here so the fix
-// has its test ready: run it with --gtest_also_run_disabled_tests.
-// It fails until detectors/runaway keeps its runs across restarts:
-// each partition's runaway detector lives in memory only, so the engine's
-// second life counts the run afresh from the restart. It fires again (the
-// outbox drops the repeat) and its resolve carries the second life's
-// started_at, window_start and call count instead of the incident's; a run
-// with fewer than max_calls calls left after the restart never resolves.
-TEST(RunDetectionParityTest, DISABLED_SameAlertsAsReplayWhenARestartCutsARunawayRun) {
+// A restart inside a runaway agent's run: each partition's runaway
+// detector is saved with its checkpoints, so the second life carries the
+// run on with its counts (its resolve is the incident's, not the restart's).
+TEST(RunDetectionParityTest, SameAlertsAsReplayWhenASigtermCutsARunawayRun) {
   RunAndReplayAgree(Restart::kSigterm, Cut::kInsideARunawayRun);
+}
+
+TEST(RunDetectionParityTest, SameAlertsAsReplayWhenASigkillCutsARunawayRun) {
+  RunAndReplayAgree(Restart::kSigkill, Cut::kInsideARunawayRun);
 }
 
 }  // namespace

@@ -4,7 +4,10 @@
 # burnrate should reach at least 80% of kcat's rate).
 #
 # Usage: bench/run_drain_bench.sh [BUILD_DIR]      (default: build)
-# Environment: EVENTS (1000000), KEYS (10000), RUNS (3), REPLICAS (1)
+# Environment: EVENTS (1000000), KEYS (10000), RUNS (3), REPLICAS (1),
+# DUPLICATES (fraction of lines that re-send an event, 0.01), BURNRATE (the
+# binary to measure, default BUILD_DIR/app/burnrate: compare two builds on
+# one generated topic by running the script once per binary).
 # Starts its own Kafka and Redis (scripts/stack) and stops them at the end.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -13,7 +16,8 @@ events=${EVENTS:-1000000}
 keys=${KEYS:-10000}
 runs=${RUNS:-3}
 replicas=${REPLICAS:-1}
-burnrate=$build_dir/app/burnrate
+burnrate=${BURNRATE:-$build_dir/app/burnrate}
+duplicates=${DUPLICATES:-0.01}
 generator=$build_dir/tools/burnrate-gen-events
 [[ -x $burnrate && -x $generator ]] || { echo "build burnrate and burnrate-gen-events first" >&2; exit 2; }
 
@@ -33,7 +37,7 @@ set +a
 # Event times within the last hour, so the wall-clock time bounds accept them.
 start_ms=$((($(date +%s) - 3600) / 60 * 60 * 1000))
 "$generator" --events "$events" --keys "$keys" --start "$start_ms" --out "$work/events.jsonl" \
-  --expected "$work/expected.jsonl" --prices "$work/prices.yaml" 2>/dev/null
+  --expected "$work/expected.jsonl" --prices "$work/prices.yaml" --duplicate-fraction "$duplicates" 2>/dev/null
 topic=drain-bench
 # librdkafka's sticky partitioner would send long runs to one partition; a
 # random partitioner spreads the load over the four partitions.

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "core/concat.h"
+#include "core/dedup.h"
 #include "detectors/detector.h"
 
 namespace burnrate {
@@ -11,9 +12,10 @@ namespace burnrate {
 namespace {
 
 // Saved state: records of one format byte, 'F' (everything) or 'D' (what
-// changed), then entries: 'U' run key and its fields (an upsert) or 'E' run
-// key (forgotten). Integers are zig-zag varints.
-constexpr char kStateFormat = '1';
+// changed), then entries: 'U', the run's hash (8 bytes, little-endian), its
+// tally, and '1' plus what it fired with or '0' (an upsert); or 'E' and the
+// hash (forgotten). Other integers are zig-zag varints.
+constexpr char kStateFormat = '2';
 
 void PutInt(int64_t v, std::string& out) {
   uint64_t z = (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
@@ -22,6 +24,10 @@ void PutInt(int64_t v, std::string& out) {
     z >>= 7;
   }
   out.push_back(static_cast<char>(z));
+}
+
+void PutHash(uint64_t h, std::string& out) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(h >> (8 * i)));
 }
 
 void PutString(std::string_view s, std::string& out) {
@@ -42,6 +48,14 @@ bool GetInt(std::string_view& in, int64_t& v) {
     }
   }
   return false;
+}
+
+bool GetHash(std::string_view& in, uint64_t& h) {
+  if (in.size() < 8) return false;
+  h = 0;
+  for (int i = 0; i < 8; ++i) h |= static_cast<uint64_t>(static_cast<uint8_t>(in[i])) << (8 * i);
+  in.remove_prefix(8);
+  return true;
 }
 
 bool GetString(std::string_view& in, std::string& s) {
@@ -66,65 +80,66 @@ void RunawayDetector::Track(std::string_view kind, std::string_view id, const Co
   scratch_.assign(kind);
   scratch_ += '=';
   scratch_.append(id);
+  const uint64_t hash = StableHash64(scratch_);
   // Make room before inserting, so the run being counted is never the one evicted.
-  if (static_cast<int64_t>(runs_.size()) >= config_.max_tracked_runs && !runs_.contains(scratch_)) Evict();
-  auto [it, inserted] = runs_.try_emplace(scratch_);
+  if (static_cast<int64_t>(runs_.size()) >= config_.max_tracked_runs && !runs_.contains(hash)) Evict();
+  auto [it, inserted] = runs_.try_emplace(hash);
   Run& run = it->second;
   const int64_t t = event.time.value();
-  if (run.resolved) {
+  if (run.fired && run.fired->resolved) {
     // The id is busy again after its run resolved: a new run, as if the
     // resolved one had been forgotten already.
     run = Run{};
     inserted = true;
   }
-  if (inserted) {
-    run.tally.first_ms = t;
-    run.tally.last_ms = t;
-    run.tenant = event.tenant;
-    run.feature = event.feature;
-    run.environment = event.environment;
-  }
   Tally& tally = run.tally;
+  if (inserted) tally.first_ms = tally.last_ms = t;
   ++tally.calls;
   tally.tokens += event.tokens[TokenKind::kInput] + event.tokens[TokenKind::kOutput];
   tally.cost += cost;
   tally.first_ms = std::min(tally.first_ms, t);
   tally.last_ms = std::max(tally.last_ms, t);
-  if (run.fired_ms == 0 && (tally.calls > config_.max_calls || tally.tokens > config_.max_tokens ||
-                            tally.cost.dollars() > config_.max_cost_usd)) {
-    run.fired_ms = t;
-    run.at_fire = tally;
-    pending_.push_back(MakeAlert(scratch_, run, tally));
+  if (!run.fired && (tally.calls > config_.max_calls || tally.tokens > config_.max_tokens ||
+                     tally.cost.dollars() > config_.max_cost_usd)) {
+    run.fired = std::make_unique<Fired>();
+    Fired& f = *run.fired;
+    f.key = scratch_;
+    f.tenant = event.tenant;
+    f.feature = event.feature;
+    f.environment = event.environment;
+    f.at_fire = tally;
+    f.fired_ms = t;
+    pending_.push_back(MakeAlert(f, tally));
   }
-  MarkChanged(it->first, run);
+  MarkChanged(hash, run);
 }
 
-void RunawayDetector::MarkChanged(const std::string& run_key, Run& run) {
+void RunawayDetector::MarkChanged(uint64_t hash, Run& run) {
   if (!checkpointed_ || run.change_mark == save_generation_) return;
   run.change_mark = save_generation_;
-  changed_.push_back(run_key);
+  changed_.push_back(hash);
 }
 
-void RunawayDetector::Erase(absl::flat_hash_map<std::string, Run>::iterator it) {
+void RunawayDetector::Erase(RunMap::iterator it) {
   if (checkpointed_) erased_.push_back(it->first);
   runs_.erase(it);
 }
 
-Alert RunawayDetector::MakeAlert(const std::string& run_key, const Run& run, const Tally& tally) const {
+Alert RunawayDetector::MakeAlert(const Fired& fired, const Tally& tally) const {
   Alert a;
   a.kind = AlertKind::kRunaway;
   // A run id names one run: the alert id depends on it alone, so a replica
   // that takes the partition over after a crash decides the same incident,
   // which the outbox delivers once.
-  a.alert_id = MakeAlertId(a.kind, run_key, 0);
+  a.alert_id = MakeAlertId(a.kind, fired.key, 0);
   a.severity = Severity::kCritical;
-  a.tenant = run.tenant;
-  a.feature = run.feature;
-  a.environment = run.environment;
-  a.subject = run_key;
+  a.tenant = fired.tenant;
+  a.feature = fired.feature;
+  a.environment = fired.environment;
+  a.subject = fired.key;
   a.window_size_ms = window_size_ms_;
-  a.window_start_ms = run.fired_ms - ((run.fired_ms % window_size_ms_) + window_size_ms_) % window_size_ms_;
-  a.started_at_ms = run.fired_ms;
+  a.window_start_ms = fired.fired_ms - ((fired.fired_ms % window_size_ms_) + window_size_ms_) % window_size_ms_;
+  a.started_at_ms = fired.fired_ms;
   // Report the bound that was crossed, as observed against limit.
   if (tally.calls > config_.max_calls) {
     a.observed = static_cast<double>(tally.calls);
@@ -140,8 +155,8 @@ Alert RunawayDetector::MakeAlert(const std::string& run_key, const Run& run, con
     a.unit = "usd";
   }
   a.ratio = a.observed / a.baseline;
-  a.summary = Concat(run_key, " of ", run.tenant, "/", run.feature, "/", run.environment, " made ", tally.calls,
-                     " calls, ", tally.tokens, " tokens, ", FormatUsd(tally.cost.dollars()), " in ",
+  a.summary = Concat(fired.key, " of ", fired.tenant, "/", fired.feature, "/", fired.environment, " made ",
+                     tally.calls, " calls, ", tally.tokens, " tokens, ", FormatUsd(tally.cost.dollars()), " in ",
                      (tally.last_ms - tally.first_ms) / 60'000, " minutes (limits: ", config_.max_calls, " calls, ",
                      config_.max_tokens, " tokens, ", FormatUsd(config_.max_cost_usd), ")");
   a.details = {{"calls", std::to_string(tally.calls)},
@@ -150,10 +165,10 @@ Alert RunawayDetector::MakeAlert(const std::string& run_key, const Run& run, con
   return a;
 }
 
-Alert RunawayDetector::MakeResolve(const std::string& run_key, const Run& run) const {
-  Alert a = MakeAlert(run_key, run, run.tally);
+Alert RunawayDetector::MakeResolve(const Fired& fired, const Tally& tally) const {
+  Alert a = MakeAlert(fired, tally);
   a.status = AlertStatus::kResolved;
-  a.resolved_at_ms = run.tally.last_ms + config_.idle_after_ms;
+  a.resolved_at_ms = tally.last_ms + config_.idle_after_ms;
   a.summary = Concat("resolved, idle for ", config_.idle_after_ms / 60'000, " minutes: ", a.summary);
   return a;
 }
@@ -162,8 +177,8 @@ std::vector<Alert> RunawayDetector::TakeAlerts(int64_t now_ms) {
   ++takes_;
   for (auto it = runs_.begin(); it != runs_.end();) {
     Run& run = it->second;
-    if (run.resolved) {
-      if (run.resolved_take <= *confirmed_take_) {
+    if (run.fired && run.fired->resolved) {
+      if (run.fired->resolved_take <= *confirmed_take_) {
         Erase(it++);
       } else {
         ++it;
@@ -174,11 +189,11 @@ std::vector<Alert> RunawayDetector::TakeAlerts(int64_t now_ms) {
       ++it;
       continue;
     }
-    if (run.fired_ms != 0) {
-      pending_.push_back(MakeResolve(it->first, run));
+    if (run.fired) {
+      pending_.push_back(MakeResolve(*run.fired, run.tally));
       if (checkpointed_) {
-        run.resolved = true;
-        run.resolved_take = takes_;
+        run.fired->resolved = true;
+        run.fired->resolved_take = takes_;
         MarkChanged(it->first, run);
         ++it;
         continue;
@@ -200,14 +215,14 @@ void RunawayDetector::Evict() {
   std::vector<int64_t> last;
   last.reserve(runs_.size());
   for (const auto& [_, r] : runs_) {
-    if (r.fired_ms == 0) last.push_back(r.tally.last_ms);
+    if (!r.fired) last.push_back(r.tally.last_ms);
   }
   if (last.empty()) return;
   const size_t drop = std::max<size_t>(1, runs_.size() / 10);
   std::nth_element(last.begin(), last.begin() + static_cast<ptrdiff_t>(std::min(drop, last.size() - 1)), last.end());
   const int64_t cutoff = last[std::min(drop, last.size() - 1)];
   for (auto it = runs_.begin(); it != runs_.end();) {
-    if (it->second.fired_ms == 0 && it->second.tally.last_ms <= cutoff) {
+    if (!it->second.fired && it->second.tally.last_ms <= cutoff) {
       Erase(it++);
       ++evicted_;
     } else {
@@ -230,33 +245,41 @@ void PutTally(int64_t calls, int64_t tokens, Money cost, int64_t first_ms, int64
 
 bool RunawayDetector::SaveState(bool full, std::string& out) {
   if (!full && changed_.empty() && erased_.empty()) return false;
-  const auto put_run = [&out](const std::string& key, const Run& r) {
+  const auto put_tally = [&out](const Tally& t) {
+    PutTally(t.calls, t.tokens, t.cost, t.first_ms, t.last_ms, out);
+  };
+  const auto put_run = [&](uint64_t hash, const Run& r) {
     out.push_back('U');
-    PutString(key, out);
-    PutTally(r.tally.calls, r.tally.tokens, r.tally.cost, r.tally.first_ms, r.tally.last_ms, out);
-    PutInt(r.fired_ms, out);
-    if (r.fired_ms != 0) {
-      PutTally(r.at_fire.calls, r.at_fire.tokens, r.at_fire.cost, r.at_fire.first_ms, r.at_fire.last_ms, out);
+    PutHash(hash, out);
+    put_tally(r.tally);
+    if (!r.fired) {
+      out.push_back('0');
+      return;
     }
-    out.push_back(r.resolved ? '1' : '0');
-    PutString(r.tenant, out);
-    PutString(r.feature, out);
-    PutString(r.environment, out);
+    const Fired& f = *r.fired;
+    out.push_back('1');
+    PutString(f.key, out);
+    PutString(f.tenant, out);
+    PutString(f.feature, out);
+    PutString(f.environment, out);
+    put_tally(f.at_fire);
+    PutInt(f.fired_ms, out);
+    out.push_back(f.resolved ? '1' : '0');
   };
   out.push_back(kStateFormat);
   out.push_back(full ? 'F' : 'D');
   if (full) {
-    for (const auto& [key, run] : runs_) put_run(key, run);
+    for (const auto& [hash, run] : runs_) put_run(hash, run);
   } else {
-    for (const std::string& key : erased_) {
-      if (runs_.contains(key)) continue;  // forgotten, then busy again: saved below
+    for (uint64_t hash : erased_) {
+      if (runs_.contains(hash)) continue;  // forgotten, then busy again: saved below
       out.push_back('E');
-      PutString(key, out);
+      PutHash(hash, out);
     }
-    for (const std::string& key : changed_) {
-      auto it = runs_.find(key);
+    for (uint64_t hash : changed_) {
+      auto it = runs_.find(hash);
       if (it == runs_.end() || it->second.change_mark != save_generation_) continue;  // gone, or written
-      put_run(key, it->second);
+      put_run(hash, it->second);
       it->second.change_mark = 0;
     }
   }
@@ -267,14 +290,19 @@ bool RunawayDetector::SaveState(bool full, std::string& out) {
 }
 
 bool RunawayDetector::RestoreState(const std::vector<std::string>& records) {
-  absl::flat_hash_map<std::string, Run> runs;
-  std::string key;
+  RunMap runs;
   const auto get_tally = [](std::string_view& in, Tally& t) {
     int64_t picos;
     if (!GetInt(in, t.calls) || !GetInt(in, t.tokens) || !GetInt(in, picos) || !GetInt(in, t.first_ms) ||
         !GetInt(in, t.last_ms))
       return false;
     t.cost = Money::FromPicodollars(picos);
+    return true;
+  };
+  const auto get_flag = [](std::string_view& in, bool& flag) {
+    if (in.empty() || (in.front() != '0' && in.front() != '1')) return false;
+    flag = in.front() == '1';
+    in.remove_prefix(1);
     return true;
   };
   for (std::string_view in : records) {
@@ -284,19 +312,24 @@ bool RunawayDetector::RestoreState(const std::vector<std::string>& records) {
     while (!in.empty()) {
       const char op = in.front();
       in.remove_prefix(1);
-      if ((op != 'U' && op != 'E') || !GetString(in, key)) return false;
+      uint64_t hash;
+      if ((op != 'U' && op != 'E') || !GetHash(in, hash)) return false;
       if (op == 'E') {
-        runs.erase(key);
+        runs.erase(hash);
         continue;
       }
       Run r;
-      if (!get_tally(in, r.tally) || !GetInt(in, r.fired_ms)) return false;
-      if (r.fired_ms != 0 && !get_tally(in, r.at_fire)) return false;
-      if (in.empty() || (in.front() != '0' && in.front() != '1')) return false;
-      r.resolved = in.front() == '1';
-      in.remove_prefix(1);
-      if (!GetString(in, r.tenant) || !GetString(in, r.feature) || !GetString(in, r.environment)) return false;
-      runs[key] = std::move(r);
+      bool fired;
+      if (!get_tally(in, r.tally) || !get_flag(in, fired)) return false;
+      if (fired) {
+        auto f = std::make_unique<Fired>();
+        if (!GetString(in, f->key) || !GetString(in, f->tenant) || !GetString(in, f->feature) ||
+            !GetString(in, f->environment) || !get_tally(in, f->at_fire) || !GetInt(in, f->fired_ms) ||
+            !get_flag(in, f->resolved))
+          return false;
+        r.fired = std::move(f);
+      }
+      runs[hash] = std::move(r);
     }
   }
   runs_ = std::move(runs);
@@ -306,26 +339,25 @@ bool RunawayDetector::RestoreState(const std::vector<std::string>& records) {
   // Offer again what these runs decided: the handing on may not have
   // happened before the state was saved (the outbox takes each transition
   // once). In key order, so every restore offers them alike.
-  std::vector<const std::string*> fired;
-  for (const auto& [k, run] : runs_) {
-    if (run.fired_ms != 0) fired.push_back(&k);
+  std::vector<Run*> fired;
+  for (auto& [_, run] : runs_) {
+    if (run.fired) fired.push_back(&run);
   }
-  std::sort(fired.begin(), fired.end(), [](const std::string* a, const std::string* b) { return *a < *b; });
-  for (const std::string* k : fired) {
-    Run& run = runs_.at(*k);
-    pending_.push_back(MakeAlert(*k, run, run.at_fire));
-    if (run.resolved) {
-      pending_.push_back(MakeResolve(*k, run));
-      run.resolved_take = takes_ + 1;  // handed out by the next TakeAlerts
+  std::sort(fired.begin(), fired.end(), [](const Run* a, const Run* b) { return a->fired->key < b->fired->key; });
+  for (Run* run : fired) {
+    Fired& f = *run->fired;
+    pending_.push_back(MakeAlert(f, f.at_fire));
+    if (f.resolved) {
+      pending_.push_back(MakeResolve(f, run->tally));
+      f.resolved_take = takes_ + 1;  // handed out by the next TakeAlerts
     }
   }
   return true;
 }
 
 size_t RunawayDetector::StateBytes() const {
-  // A typical run: its key (~30 bytes), three short dimension names and a
-  // dozen varints.
-  return runs_.size() * 96;
+  // A run within bounds: its hash, a tag and five varints.
+  return runs_.size() * 32;
 }
 
 }  // namespace burnrate

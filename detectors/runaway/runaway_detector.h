@@ -59,25 +59,35 @@ class RunawayDetector final : public EventObserver {
     int64_t first_ms = 0;
     int64_t last_ms = 0;
   };
-  struct Run {
-    Tally tally;
-    Tally at_fire;         // the tally when the run crossed a bound
-    int64_t fired_ms = 0;  // 0 while within bounds
+  // What only a run past a bound needs: most runs never get here, so a run
+  // within bounds holds no strings and costs no allocation.
+  struct Fired {
+    std::string key;  // "agent_run_id=<id>" / "correlation_id=<id>"
+    std::string tenant, feature, environment;  // of the event that crossed the bound
+    Tally at_fire;                              // the tally then
+    int64_t fired_ms = 0;
     bool resolved = false;       // resolve decided, not yet confirmed handed on
     uint64_t resolved_take = 0;  // the TakeAlerts call that handed the resolve out
-    uint64_t change_mark = 0;    // == save_generation_ when changed since the last save
-    std::string tenant, feature, environment;
   };
+  struct Run {
+    Tally tally;
+    uint64_t change_mark = 0;  // == save_generation_ when changed since the last save
+    std::unique_ptr<Fired> fired;
+  };
+  // Runs are keyed by a 64-bit hash of their key: two runs in a million
+  // share one with a probability of about 3e-8, and would be counted as one.
+  using RunMap = absl::flat_hash_map<uint64_t, Run>;
+
   void Track(std::string_view kind, std::string_view id, const CostEvent& event, Money cost);
-  Alert MakeAlert(const std::string& run_key, const Run& run, const Tally& tally) const;
-  Alert MakeResolve(const std::string& run_key, const Run& run) const;
-  void MarkChanged(const std::string& run_key, Run& run);
-  void Erase(absl::flat_hash_map<std::string, Run>::iterator it);
+  Alert MakeAlert(const Fired& fired, const Tally& tally) const;
+  Alert MakeResolve(const Fired& fired, const Tally& tally) const;
+  void MarkChanged(uint64_t hash, Run& run);
+  void Erase(RunMap::iterator it);
   void Evict();
 
   RunawayConfig config_;
   int64_t window_size_ms_;
-  absl::flat_hash_map<std::string, Run> runs_;  // "agent_run_id=<id>" / "correlation_id=<id>"
+  RunMap runs_;
   std::vector<Alert> pending_;
   std::string scratch_;
   uint64_t evicted_ = 0;
@@ -86,8 +96,8 @@ class RunawayDetector final : public EventObserver {
   uint64_t takes_ = 0;  // TakeAlerts calls so far
   std::shared_ptr<uint64_t> confirmed_take_ = std::make_shared<uint64_t>(0);
   uint64_t save_generation_ = 1;
-  std::vector<std::string> changed_;  // run keys changed since the last save (may repeat)
-  std::vector<std::string> erased_;   // run keys forgotten since the last save
+  std::vector<uint64_t> changed_;  // runs changed since the last save (may repeat)
+  std::vector<uint64_t> erased_;   // runs forgotten since the last save
 };
 
 }  // namespace burnrate

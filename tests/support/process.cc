@@ -15,6 +15,7 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -83,21 +84,32 @@ ExitStatus FromWaitStatus(int status) {
 }  // namespace
 
 int FreeLoopbackPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) Fail(Errno("socket"));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    const std::string error = Errno("bind/getsockname on 127.0.0.1:0");
+  // Below the kernel's ephemeral range (as scripts/lib/common.sh picks the
+  // stack's ports): a port found free here is never handed to some client's
+  // outgoing connection meanwhile, so a receiver stopped for an outage test
+  // can listen on it again.
+  int low = 32768;
+  if (std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range"); range) range >> low;
+  const int span = low - 20000 >= 1000 ? low - 20000 : 12768;
+  static std::mutex mu;
+  static std::mt19937 rng(std::random_device{}());
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    int port;
+    {
+      std::lock_guard lock(mu);
+      port = 20000 + static_cast<int>(rng() % static_cast<unsigned>(span));
+    }
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) Fail(Errno("socket"));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    const bool free = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
     close(fd);
-    Fail(error);
+    if (free) return port;
   }
-  close(fd);
-  return ntohs(addr.sin_port);
+  Fail("no free port on 127.0.0.1 between 20000 and the ephemeral range after 200 tries");
 }
 
 std::string ExitStatus::ToString() const {

@@ -12,9 +12,10 @@
 
 namespace burnrate::testing {
 
-// A TCP port on 127.0.0.1 that nothing listened on a moment ago (bound to
-// port 0, read back, closed). Another process may still take it before the
-// caller binds, so servers under test should prefer binding port 0 themselves.
+// A TCP port on 127.0.0.1 that nothing listened on a moment ago, chosen at
+// random below the kernel's ephemeral range (so no outgoing connection is
+// given it). Another process may still take it before the caller binds, so
+// servers under test should prefer binding port 0 themselves.
 int FreeLoopbackPort();
 
 // How a child process ended.

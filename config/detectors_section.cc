@@ -27,7 +27,46 @@ absl::Status ParseDetectorsSection(const YamlReader& r, const YAML::Node& node, 
   const int64_t hour = 3'600'000, day = 24 * hour;
   if (const auto s = node["spike"]) {
     BR_RETURN_IF_ERROR(r.OnlyKeys(s, "detectors.spike", {"windows", "min_excess_usd_per_hour", "min_calls", "min_z",
-                                                         "hold_ratio", "resolve_after", "critical_ratio", "sustained"}));
+                                                         "hold_ratio", "resolve_after", "critical_ratio", "sustained",
+                                                         "calls", "plateau"}));
+    if (const auto cl = s["calls"]) {
+      BR_RETURN_IF_ERROR(r.OnlyKeys(cl, "detectors.spike.calls", {"windows", "rate_factor", "max_p", "ratio",
+                                                                     "min_excess_usd_per_hour"}));
+      if (const auto w = cl["windows"]) {
+        if (!w.IsSequence()) return r.Error(w, "detectors.spike.calls.windows must be a list of durations");
+        c.spike.calls_windows_ms.clear();
+        for (const auto& item : w) {
+          int64_t ms = 0;
+          BR_RETURN_IF_ERROR(r.Duration(item, "detectors.spike.calls.windows[]", 60'000, hour, ms));
+          c.spike.calls_windows_ms.push_back(ms);
+        }
+      }
+      BR_RETURN_IF_ERROR(r.Double(cl["rate_factor"], "detectors.spike.calls.rate_factor", 1.0, 1e6,
+                                  c.spike.calls_rate_factor));
+      BR_RETURN_IF_ERROR(r.Double(cl["max_p"], "detectors.spike.calls.max_p", 1e-300, 1, c.spike.calls_max_p));
+      BR_RETURN_IF_ERROR(r.Double(cl["ratio"], "detectors.spike.calls.ratio", 1.0, 1e6, c.spike.calls_ratio));
+      BR_RETURN_IF_ERROR(r.Double(cl["min_excess_usd_per_hour"], "detectors.spike.calls.min_excess_usd_per_hour", 0, 1e9,
+                                  c.spike.calls_min_excess_usd_per_hour));
+    }
+    if (const auto pl = s["plateau"]) {
+      BR_RETURN_IF_ERROR(r.OnlyKeys(pl, "detectors.spike.plateau", {"block", "blocks", "ratio", "block_ratio",
+                                                                       "rate_factor", "max_p",
+                                                                       "min_excess_usd_per_hour"}));
+      BR_RETURN_IF_ERROR(r.Duration(pl["block"], "detectors.spike.plateau.block", 60'000, 20 * 60'000,
+                                    c.spike.plateau_block_ms));
+      BR_RETURN_IF_ERROR(r.IntAs(pl["blocks"], "detectors.spike.plateau.blocks", 1, 12, c.spike.plateau_blocks));
+      BR_RETURN_IF_ERROR(r.Double(pl["ratio"], "detectors.spike.plateau.ratio", 1.0, 1e6, c.spike.plateau_ratio));
+      BR_RETURN_IF_ERROR(r.Double(pl["block_ratio"], "detectors.spike.plateau.block_ratio", 1.0, 1e6,
+                                  c.spike.plateau_block_ratio));
+      BR_RETURN_IF_ERROR(r.Double(pl["rate_factor"], "detectors.spike.plateau.rate_factor", 1.0, 1e6,
+                                  c.spike.plateau_rate_factor));
+      BR_RETURN_IF_ERROR(r.Double(pl["max_p"], "detectors.spike.plateau.max_p", 1e-300, 1, c.spike.plateau_max_p));
+      BR_RETURN_IF_ERROR(r.Double(pl["min_excess_usd_per_hour"], "detectors.spike.plateau.min_excess_usd_per_hour", 0,
+                                  1e9, c.spike.plateau_min_excess_usd_per_hour));
+      if (c.spike.plateau_block_ms / 60'000 * c.spike.plateau_blocks > 60) {
+        return r.Error(pl, "detectors.spike.plateau spans more than 60 minutes (blocks x block)");
+      }
+    }
     if (const auto st = s["sustained"]) {
       BR_RETURN_IF_ERROR(r.OnlyKeys(st, "detectors.spike.sustained", {"block", "blocks", "ratio", "min_excess_usd_per_hour",
                                                                          "peak_factor"}));
@@ -118,6 +157,17 @@ absl::Status ParseDetectorsSection(const YamlReader& r, const YAML::Node& node, 
   return absl::OkStatus();
 }
 
+namespace {
+
+std::string JoinDurations(const std::vector<int64_t>& ms) {
+  std::vector<std::string> parts;
+  parts.reserve(ms.size());
+  for (int64_t v : ms) parts.push_back(FormatDurationMs(v));
+  return JoinStrings(parts, ", ");
+}
+
+}  // namespace
+
 std::string ExplainDetectorsConfig(const DetectorsConfig& c) {
   std::ostringstream o;
   o << "detectors: " << (c.enabled.empty() ? "none" : JoinStrings(c.enabled, ", ")) << "\n";
@@ -127,6 +177,13 @@ std::string ExplainDetectorsConfig(const DetectorsConfig& c) {
     o << " extra spend at least $" << c.spike.min_excess_usd_per_hour << "/hour, z >= " << c.spike.min_z
       << ", at least " << c.spike.min_calls << " calls in the short window\n";
   }
+  o << "  spike: calls over " << JoinDurations(c.spike.calls_windows_ms) << " beyond chance (p < " << c.spike.calls_max_p
+    << ") at " << c.spike.calls_rate_factor << "x the expected rate, spend above " << c.spike.calls_ratio
+    << "x and $" << c.spike.calls_min_excess_usd_per_hour << "/hour extra\n";
+  o << "  spike: plateau " << c.spike.plateau_blocks << " x " << FormatDurationMs(c.spike.plateau_block_ms) << " above "
+    << c.spike.plateau_block_ratio << "x, " << c.spike.plateau_ratio << "x in all, calls beyond chance (p < "
+    << c.spike.plateau_max_p << ") at " << c.spike.plateau_rate_factor << "x the expected rate, extra spend at least $"
+    << c.spike.plateau_min_excess_usd_per_hour << "/hour\n";
   o << "  spike: sustained " << c.spike.sustained_blocks << " x " << FormatDurationMs(c.spike.sustained_block_ms)
     << " above " << c.spike.sustained_ratio << "x, extra spend at least $" << c.spike.sustained_min_excess_usd_per_hour
     << "/hour and " << c.spike.sustained_peak_factor << "x the largest of the past 6 days\n";

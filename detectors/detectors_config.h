@@ -43,6 +43,35 @@ struct SpikeConfig {
   // ... and the rise must exceed this multiple of the largest the key showed
   // on any of the previous 6 days (bursty keys burst every day).
   double sustained_peak_factor = 3.0;
+  // Calls path: a rise in the number of calls that chance cannot explain,
+  // judged on the short windows `calls_windows` alone, so a leak on a quiet
+  // key or a retry loop pages in a window or two. The count over a window
+  // must be improbable (below `calls_max_p`) even for a key calling at
+  // `calls_rate_factor` x its expected rate: what a busy hour on a busy day
+  // reaches, so ordinary swings of the rate do not page, while on a quiet
+  // key a handful of calls is enough. Spend must rise too: `calls_ratio` x
+  // its expectation and `calls_min_excess_usd_per_hour` of extra spend.
+  std::vector<int64_t> calls_windows_ms = {60'000, 2 * 60'000, 3 * 60'000, 5 * 60'000};
+  double calls_rate_factor = 3.0;
+  double calls_max_p = 1e-6;
+  double calls_ratio = 3.0;
+  double calls_min_excess_usd_per_hour = 1.0;
+  // Plateau path: a rise that holds for `plateau_blocks` x `plateau_block`
+  // minutes (a tenant's script, a 3-5x plateau) without waiting for the
+  // hour-long window of the slow pair: the whole span above
+  // `plateau_ratio`, every block above `plateau_block_ratio` (a burst fills
+  // one block, not all), the span's calls improbable (below
+  // `plateau_max_p`) even at `plateau_rate_factor` x the expected rate, the
+  // span a robust outlier (`min_z`) and `plateau_min_excess_usd_per_hour` of
+  // extra spend. Calls must rise, not only spend: a few expensive calls
+  // lift a quiet quarter-hour's spend 3x often enough.
+  int64_t plateau_block_ms = 5 * 60'000;
+  int plateau_blocks = 3;
+  double plateau_ratio = 2.5;
+  double plateau_block_ratio = 1.5;
+  double plateau_rate_factor = 2.0;
+  double plateau_max_p = 1e-6;
+  double plateau_min_excess_usd_per_hour = 0.5;
   // Robust z-score of the long window against the key's noise.
   double min_z = 6.0;
   // Hysteresis: a firing spike holds while the 15-minute ratio stays above this.

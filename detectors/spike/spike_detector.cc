@@ -11,6 +11,27 @@ namespace {
 
 int Minutes(int64_t ms) { return static_cast<int>(std::clamp<int64_t>(ms / kMinuteMs, 1, kRecentMinutes)); }
 
+// A key that usually makes no calls at all is judged as if it made about
+// one an hour: against a rate of zero, any call would be a miracle.
+constexpr double kMinExpectedCallsPerMinute = 0.02;
+
+// log P(X >= k) for X ~ Poisson(rate): how improbable k calls are at that
+// rate. At or below the rate nothing is improbable (0, i.e. P = 1).
+double LogPoissonTail(double k, double rate) {
+  k = std::floor(k + 0.5);  // call counts are sums of 16-bit floats
+  if (k <= rate) return 0;
+  // The first term, then the rest of the series: each term is the last
+  // times rate / i, below 1 from here on, so it converges geometrically.
+  const double log_first = -rate + k * std::log(rate) - std::lgamma(k + 1);
+  double sum = 1, term = 1;
+  for (double i = k + 1; i < k + 100'000; ++i) {
+    term *= rate / i;
+    sum += term;
+    if (term < 1e-12 * sum) break;
+  }
+  return log_first + std::log(sum);
+}
+
 std::string Ratio(double r) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1fx", r);
@@ -25,6 +46,25 @@ Judgement SpikeDetector::Judge(const KeyHistory& history, const KeyIdentity& key
   // A floor for the expectation: a key that usually spends nothing is judged
   // against a tenth of the dollar floor, not against zero.
   const auto floor_for = [&](int minutes) { return config_.min_excess_usd_per_hour * minutes / 60.0 * 0.1; };
+  const double prior = context.peer_prior_usd_per_hour;
+  // Whether each of the last `blocks` blocks of `block` minutes spent at
+  // least `ratio` x its expectation.
+  const auto every_block_above = [&](int block, int blocks, double ratio) {
+    for (int b = 0; b < blocks; ++b) {
+      // Block b ends b blocks before now: its cost is the difference of two sums.
+      const double cost = history.RecentCost(block * (b + 1)) - history.RecentCost(block * b);
+      const double expected =
+          history.Expect(block * (b + 1), prior).cost_usd - (b == 0 ? 0 : history.Expect(block * b, prior).cost_usd);
+      if (cost < ratio * std::max(expected, floor_for(block))) return false;
+    }
+    return true;
+  };
+  // How improbable the calls of the last `minutes` are for a key calling at
+  // `rate_factor` x its expected rate (log of the Poisson tail).
+  const auto log_calls_tail = [&](int minutes, const Expectation& expected, double rate_factor) {
+    const double rate = rate_factor * std::max(expected.calls, kMinExpectedCallsPerMinute * minutes);
+    return LogPoissonTail(history.RecentCalls(minutes), rate);
+  };
   bool fired = false;
   std::string path;  // which test fired: "pair 1", "pair 2", ..., or "sustained"
   double fired_observed = 0, fired_expected = 0, fired_ratio = 0;
@@ -65,19 +105,58 @@ Judgement SpikeDetector::Judge(const KeyHistory& history, const KeyIdentity& key
       break;
     }
   }
+  for (size_t i = 0; i < config_.calls_windows_ms.size() && !fired; ++i) {
+    // The calls path: more calls than chance allows even at a busy rate.
+    // On a quiet key (a staging key, a few calls an hour) a leak is a
+    // handful of calls in a minute or two; the spend over the long window
+    // hardly moves yet, so the pairs wait for it.
+    const int minutes = Minutes(config_.calls_windows_ms[i]);
+    if (history.RecentCalls(minutes) < static_cast<double>(config_.min_calls)) continue;
+    const Expectation expected = history.Expect(minutes, prior);
+    const double observed = history.RecentCost(minutes);
+    const double ratio = observed / std::max(expected.cost_usd, floor_for(minutes));
+    const double excess_per_hour = (observed - expected.cost_usd) * 60.0 / minutes;
+    if (expected.history_values >= 3 && ratio >= config_.calls_ratio &&
+        excess_per_hour >= config_.calls_min_excess_usd_per_hour &&
+        log_calls_tail(minutes, expected, config_.calls_rate_factor) < std::log(config_.calls_max_p)) {
+      fired = true;
+      path = Concat("calls ", minutes, "m");
+      fired_observed = observed;
+      fired_expected = expected.cost_usd;
+      fired_ratio = ratio;
+      fired_minutes = minutes;
+    }
+  }
+  if (!fired) {
+    // The plateau path: a rise that has held for a quarter of an hour,
+    // without waiting for it to lift the hour-long window.
+    const int block = Minutes(config_.plateau_block_ms);
+    const int minutes = std::min(block * config_.plateau_blocks, kRecentMinutes);
+    const Expectation expected = history.Expect(minutes, prior);
+    const double observed = history.RecentCost(minutes);
+    const double ratio = observed / std::max(expected.cost_usd, floor_for(minutes));
+    const double sigma = std::max(expected.sigma_usd, history.LearnedSigma(minutes));
+    const double z = sigma > 0 ? (observed - expected.cost_usd) / sigma : INFINITY;
+    const double excess_per_hour = (observed - expected.cost_usd) * 60.0 / minutes;
+    if (expected.history_values >= 3 && ratio >= config_.plateau_ratio && z >= config_.min_z &&
+        excess_per_hour >= config_.plateau_min_excess_usd_per_hour &&
+        every_block_above(block, config_.plateau_blocks, config_.plateau_block_ratio) &&
+        log_calls_tail(minutes, expected, config_.plateau_rate_factor) < std::log(config_.plateau_max_p)) {
+      fired = true;
+      path = "plateau";
+      fired_observed = observed;
+      fired_expected = expected.cost_usd;
+      fired_ratio = ratio;
+      fired_minutes = minutes;
+    }
+  }
   if (!fired) {
     // The sustained path: smaller rises that last.
     const int block = Minutes(config_.sustained_block_ms);
     const int minutes = block * config_.sustained_blocks;
     const Expectation total_expected = history.Expect(minutes, context.peer_prior_usd_per_hour);
-    bool every_block = total_expected.history_values >= 3;
-    for (int b = 0; b < config_.sustained_blocks && every_block; ++b) {
-      // Block b ends b blocks before now: its cost is the difference of two sums.
-      const double cost = history.RecentCost(block * (b + 1)) - history.RecentCost(block * b);
-      const double expected = history.Expect(block * (b + 1), context.peer_prior_usd_per_hour).cost_usd -
-                              (b == 0 ? 0 : history.Expect(block * b, context.peer_prior_usd_per_hour).cost_usd);
-      every_block = cost >= config_.sustained_ratio * std::max(expected, floor_for(block));
-    }
+    const bool every_block = total_expected.history_values >= 3 &&
+                             every_block_above(block, config_.sustained_blocks, config_.sustained_ratio);
     const double observed = history.RecentCost(minutes);
     const double sigma = std::max(total_expected.sigma_usd, history.LearnedSigma(minutes));
     const double z = sigma > 0 ? (observed - total_expected.cost_usd) / sigma : INFINITY;

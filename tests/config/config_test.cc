@@ -83,6 +83,35 @@ TEST(Config, ErrorsNameFileLineAndReason) {
   EXPECT_EQ(ErrorOf("dedup:\n  horizon: 30s\n").rfind("burnrate.yaml:2: dedup.horizon (30s) must be at least", 0), 0u);
 }
 
+TEST(Config, ReadsTheSpikeCallsAndPlateauPaths) {
+  auto c = ParseConfig(R"(
+detectors:
+  spike:
+    calls: {windows: [1m, 4m], rate_factor: 2.5, max_p: 1e-7, ratio: 4, min_excess_usd_per_hour: 2}
+    plateau: {block: 4m, blocks: 4, ratio: 3, block_ratio: 2, rate_factor: 1.5, max_p: 1e-5, min_excess_usd_per_hour: 1}
+)", "spike.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const SpikeConfig& s = c->detectors.spike;
+  EXPECT_EQ(s.calls_windows_ms, (std::vector<int64_t>{60'000, 240'000}));
+  EXPECT_EQ(s.calls_rate_factor, 2.5);
+  EXPECT_EQ(s.calls_max_p, 1e-7);
+  EXPECT_EQ(s.calls_ratio, 4);
+  EXPECT_EQ(s.calls_min_excess_usd_per_hour, 2);
+  EXPECT_EQ(s.plateau_block_ms, 240'000);
+  EXPECT_EQ(s.plateau_blocks, 4);
+  EXPECT_EQ(s.plateau_ratio, 3);
+  EXPECT_EQ(s.plateau_block_ratio, 2);
+  EXPECT_EQ(s.plateau_rate_factor, 1.5);
+  EXPECT_EQ(s.plateau_max_p, 1e-5);
+  EXPECT_EQ(s.plateau_min_excess_usd_per_hour, 1);
+  EXPECT_EQ(ErrorOf("detectors:\n  spike:\n    plateau: {block: 20m, blocks: 4}\n")
+                .rfind("burnrate.yaml:3: detectors.spike.plateau spans more than 60 minutes", 0),
+            0u);
+  EXPECT_EQ(ErrorOf("detectors:\n  spike:\n    calls: {max_p: 2}\n")
+                .rfind("burnrate.yaml:3: detectors.spike.calls.max_p must be between", 0),
+            0u);
+}
+
 TEST(Config, MissingFileIsAClearError) {
   auto c = LoadConfig("/nonexistent/burnrate.yaml");
   ASSERT_FALSE(c.ok());

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <string>
+#include <utility>
 
 #include "core/concat.h"
 
@@ -66,9 +68,18 @@ Judgement SpikeDetector::Judge(const KeyHistory& history, const KeyIdentity& key
     return LogPoissonTail(history.RecentCalls(minutes), rate);
   };
   bool fired = false;
-  std::string path;  // which test fired: "pair 1", "pair 2", ..., or "sustained"
+  std::string path;  // which test fired: "pair 1", "calls 2m", "plateau", "sustained", ...
   double fired_observed = 0, fired_expected = 0, fired_ratio = 0;
   int fired_minutes = 0;
+  // What the alert reports: the window of the test that fired.
+  const auto fire = [&](std::string which, double observed, double expected, double ratio, int minutes) {
+    fired = true;
+    path = std::move(which);
+    fired_observed = observed;
+    fired_expected = expected;
+    fired_ratio = ratio;
+    fired_minutes = minutes;
+  };
   for (const auto& pair : config_.pairs) {
     const int short_minutes = Minutes(pair.short_ms), long_minutes = Minutes(pair.long_ms);
     const double short_observed = history.RecentCost(short_minutes);
@@ -96,12 +107,8 @@ Judgement SpikeDetector::Judge(const KeyHistory& history, const KeyIdentity& key
     const bool enough_calls = history.RecentCalls(short_minutes) >= static_cast<double>(config_.min_calls);
     if (has_baseline && enough_calls && unlike_its_week && short_ratio >= pair.short_ratio && long_ratio >= pair.long_ratio &&
         excess_per_hour >= config_.min_excess_usd_per_hour && z >= config_.min_z) {
-      fired = true;
-      path = Concat("pair ", &pair - &config_.pairs.front() + 1);
-      fired_observed = long_observed;
-      fired_expected = long_expected.cost_usd;
-      fired_ratio = long_ratio;
-      fired_minutes = long_minutes;
+      fire(Concat("pair ", &pair - &config_.pairs.front() + 1), long_observed, long_expected.cost_usd, long_ratio,
+           long_minutes);
       break;
     }
   }
@@ -119,12 +126,7 @@ Judgement SpikeDetector::Judge(const KeyHistory& history, const KeyIdentity& key
     if (expected.history_values >= 3 && ratio >= config_.calls_ratio &&
         excess_per_hour >= config_.calls_min_excess_usd_per_hour &&
         log_calls_tail(minutes, expected, config_.calls_rate_factor) < std::log(config_.calls_max_p)) {
-      fired = true;
-      path = Concat("calls ", minutes, "m");
-      fired_observed = observed;
-      fired_expected = expected.cost_usd;
-      fired_ratio = ratio;
-      fired_minutes = minutes;
+      fire(Concat("calls ", minutes, "m"), observed, expected.cost_usd, ratio, minutes);
     }
   }
   if (!fired) {
@@ -142,12 +144,7 @@ Judgement SpikeDetector::Judge(const KeyHistory& history, const KeyIdentity& key
         excess_per_hour >= config_.plateau_min_excess_usd_per_hour &&
         every_block_above(block, config_.plateau_blocks, config_.plateau_block_ratio) &&
         log_calls_tail(minutes, expected, config_.plateau_rate_factor) < std::log(config_.plateau_max_p)) {
-      fired = true;
-      path = "plateau";
-      fired_observed = observed;
-      fired_expected = expected.cost_usd;
-      fired_ratio = ratio;
-      fired_minutes = minutes;
+      fire("plateau", observed, expected.cost_usd, ratio, minutes);
     }
   }
   if (!fired) {
@@ -165,12 +162,8 @@ Judgement SpikeDetector::Judge(const KeyHistory& history, const KeyIdentity& key
         observed - total_expected.cost_usd > config_.sustained_peak_factor * history.UsualPeakExcess(1);
     if (every_block && unlike_its_week && z >= config_.min_z &&
         excess_per_hour >= config_.sustained_min_excess_usd_per_hour) {
-      fired_observed = observed;
-      fired_expected = total_expected.cost_usd;
-      fired_ratio = observed / std::max(total_expected.cost_usd, floor_for(minutes));
-      fired_minutes = minutes;
-      fired = true;
-      path = "sustained";
+      fire("sustained", observed, total_expected.cost_usd,
+           observed / std::max(total_expected.cost_usd, floor_for(minutes)), minutes);
     }
   }
   // Hysteresis: measured over 15 minutes whatever fired it.

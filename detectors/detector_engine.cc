@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <tuple>
 
 #include "core/concat.h"
 #include "detectors/new_spender/new_spender_detector.h"
@@ -180,6 +181,12 @@ absl::StatusOr<std::vector<Alert>> DetectorEngine::EndWindow(WindowStartMs start
     if (!store_.persistent() && firing) firing_.insert(store_key);
     if (store_.persistent()) to_save.emplace_back(store_key, history.Encode());
   }
+  // In key order, not the order the keys were judged in (a hash map's): a
+  // window's alerts come out the same on every run, so outputs can be diffed.
+  std::sort(alerts.begin(), alerts.end(), [](const Alert& a, const Alert& b) {
+    return std::tie(a.tenant, a.feature, a.environment, a.model, a.subject, a.kind, a.status) <
+           std::tie(b.tenant, b.feature, b.environment, b.model, b.subject, b.kind, b.status);
+  });
   if (commit_alerts) {
     if (absl::Status s = commit_alerts(alerts); !s.ok()) {
       // Nothing saved: the next call judges the window again from the stored histories.

@@ -433,6 +433,17 @@ TEST(DetectorEngineTest, UnpricedModelFiresAndResolves) {
   EXPECT_EQ(alerts[1].status, AlertStatus::kResolved);
 }
 
+TEST(DetectorEngineTest, AWindowsAlertsComeOutInKeyOrder) {
+  EngineHarness h;
+  std::map<std::string, int64_t> unpriced;
+  for (const char* model : {"zeta-1", "alpha-7", "mu-3", "beta-2", "omega-9", "kappa-4", "delta-5", "eta-6"})
+    unpriced[model] = 2;
+  const auto alerts = h.Window(kMonday, {{"acme/chat/prod", {0.1, 10}}}, unpriced);
+  ASSERT_EQ(alerts.size(), unpriced.size());
+  auto it = unpriced.begin();  // a std::map: in name order
+  for (const Alert& a : alerts) EXPECT_EQ(a.model, (it++)->first);
+}
+
 TEST(DetectorEngineTest, UnknownDetectorNamesAreRefused) {
   DetectorsConfig c;
   c.enabled = {"spike", "crystal_ball"};

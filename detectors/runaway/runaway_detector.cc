@@ -231,22 +231,10 @@ void RunawayDetector::Evict() {
   }
 }
 
-namespace {
-
-void PutTally(int64_t calls, int64_t tokens, Money cost, int64_t first_ms, int64_t last_ms, std::string& out) {
-  PutInt(calls, out);
-  PutInt(tokens, out);
-  PutInt(cost.picodollars(), out);
-  PutInt(first_ms, out);
-  PutInt(last_ms, out);
-}
-
-}  // namespace
-
 bool RunawayDetector::SaveState(bool full, std::string& out) {
   if (!full && changed_.empty() && erased_.empty()) return false;
   const auto put_tally = [&out](const Tally& t) {
-    PutTally(t.calls, t.tokens, t.cost, t.first_ms, t.last_ms, out);
+    for (int64_t v : {t.calls, t.tokens, t.cost.picodollars(), t.first_ms, t.last_ms}) PutInt(v, out);
   };
   const auto put_run = [&](uint64_t hash, const Run& r) {
     out.push_back('U');

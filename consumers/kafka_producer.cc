@@ -3,7 +3,10 @@
 #include <librdkafka/rdkafka.h>
 
 #include <chrono>
+#include <mutex>
+#include <thread>
 
+#include "consumers/kafka_metadata.h"
 #include "core/concat.h"
 
 namespace burnrate {
@@ -12,7 +15,15 @@ struct KafkaProducer::Impl {
   rd_kafka_t* producer = nullptr;
   std::atomic<uint64_t> failed_since_flush{0};
   std::atomic<uint64_t>* failed_total = nullptr;
-  std::string last_error;
+  // Why the first delivery since the last reporting Flush() failed.
+  std::mutex error_mutex;
+  std::string first_error;
+  void NoteFailure(std::string_view topic, std::string_view why) {
+    failed_since_flush.fetch_add(1);
+    failed_total->fetch_add(1);
+    std::lock_guard<std::mutex> lock(error_mutex);
+    if (first_error.empty()) first_error = Concat(topic, ": ", why);
+  }
   ~Impl() {
     if (producer) {
       rd_kafka_flush(producer, 10'000);
@@ -21,9 +32,8 @@ struct KafkaProducer::Impl {
   }
   static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
     if (!m->err) return;
-    auto* self = static_cast<Impl*>(opaque);
-    self->failed_since_flush.fetch_add(1);
-    self->failed_total->fetch_add(1);
+    static_cast<Impl*>(opaque)->NoteFailure(m->rkt ? rd_kafka_topic_name(m->rkt) : "?",
+                                            rd_kafka_err2str(m->err));
   }
 };
 
@@ -39,6 +49,12 @@ absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(const Kafka
   std::vector<std::pair<std::string, std::string>> settings = {
       {"bootstrap.servers", config.brokers},
       {"enable.idempotence", "true"},
+      // Retry until delivered, however long the broker is away: a dead
+      // letter or window row given up after librdkafka's default 5 minutes
+      // would be lost, since the offsets it belongs to become durable.
+      // Memory stays bounded because consumption pauses while the
+      // checkpoints that wait for these deliveries cannot be made.
+      {"message.timeout.ms", "0"},
       {"linger.ms", "20"},
       {"compression.type", "lz4"},
       {"client.id", "burnrate"},
@@ -97,27 +113,58 @@ void KafkaProducer::Produce(const std::string& topic, std::string_view key, std:
       continue;
     }
     // Anything else (unknown topic, message too large) is a delivery failure.
-    impl_->failed_since_flush.fetch_add(1);
-    failed_total_.fetch_add(1);
+    impl_->NoteFailure(topic, rd_kafka_err2str(err));
     return;
+  }
+}
+
+absl::Status KafkaProducer::Prepare(const std::string& topic, int timeout_ms) {
+  // A broker that auto-creates topics answers "unknown" to the lookup that
+  // starts the creation; ask again until the topic has its partitions.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    const absl::StatusOr<int32_t> count = TopicPartitionCount(impl_->producer, topic, timeout_ms);
+    if (count.ok() || absl::IsInvalidArgument(count.status()) ||
+        std::chrono::steady_clock::now() >= deadline)
+      return count.status();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 }
 
 absl::Status KafkaProducer::Flush(int timeout_ms) {
   const rd_kafka_resp_err_t err = rd_kafka_flush(impl_->producer, timeout_ms);
-  const uint64_t failed = impl_->failed_since_flush.exchange(0);
+  // Failures stay counted until a flush that finished reports them.
+  if (err == RD_KAFKA_RESP_ERR__TIMED_OUT) {
+    return absl::UnavailableError(Concat("kafka: ", rd_kafka_outq_len(impl_->producer),
+                                         " messages not delivered yet after ", timeout_ms,
+                                         " ms (librdkafka keeps retrying them)"));
+  }
   if (err) return absl::UnavailableError(Concat("kafka flush: ", rd_kafka_err2str(err)));
-  if (failed) return absl::UnavailableError(Concat("kafka: ", failed, " messages could not be delivered"));
-  return absl::OkStatus();
+  const uint64_t failed = impl_->failed_since_flush.exchange(0);
+  if (failed == 0) return absl::OkStatus();
+  std::string why;
+  {
+    std::lock_guard<std::mutex> lock(impl_->error_mutex);
+    why.swap(impl_->first_error);
+  }
+  // librdkafka retries what can be retried without end (message.timeout.ms
+  // 0), so a failure reported here is final: those messages are gone.
+  return absl::DataLossError(Concat("kafka: ", failed, " messages could not be delivered (first: ", why, ")"));
 }
 
 void KafkaDeadLetterSink::DeadLetter(std::string_view message, const Rejection& rejection) {
   std::string key = Concat(source_topic_, "/", partition_, "/", offset_);
   if (rejection.item >= 0) key += Concat("/", rejection.item);
-  producer_.Produce(topic_, key, message,
-                    {{"burnrate.reason", std::string(RejectReasonName(rejection.reason))},
-                     {"burnrate.detail", std::string(rejection.detail)},
-                     {"burnrate.source", key}});
+  std::vector<std::pair<std::string, std::string>> headers = {
+      {"burnrate.reason", std::string(RejectReasonName(rejection.reason))},
+      {"burnrate.detail", std::string(rejection.detail)},
+      {"burnrate.source", key}};
+  std::string_view value = message;
+  if (rejection.reason == RejectReason::kOversized && value.size() > oversized_keep_bytes_) {
+    headers.emplace_back("burnrate.original_bytes", std::to_string(message.size()));
+    value = value.substr(0, oversized_keep_bytes_);
+  }
+  producer_.Produce(topic_, key, value, headers);
 }
 
 }  // namespace burnrate

@@ -2,6 +2,7 @@
 // librdkafka's idempotent producer.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -30,8 +31,16 @@ class KafkaProducer {
   // reports and retries rather than drop (the engine then slows down).
   void Produce(const std::string& topic, std::string_view key, std::string_view value,
                const std::vector<std::pair<std::string, std::string>>& headers = {});
-  // Waits until everything queued is delivered. Fails if any delivery failed
-  // since the previous Flush, or on time-out.
+  // Looks `topic` up (which creates it where the brokers auto-create
+  // topics) and waits up to `timeout_ms` for the answer, so the first
+  // Flush() does not also wait for that. A failure is only a warning: the
+  // first Produce() tries again.
+  absl::Status Prepare(const std::string& topic, int timeout_ms);
+  // Waits until everything queued is delivered. On time-out: Unavailable
+  // (what is queued stays queued and is retried without end). If any
+  // delivery failed for good since the last Flush that did not time out (a
+  // topic not authorised or deleted, a record too large for it): DataLoss,
+  // naming the first failure.
   absl::Status Flush(int timeout_ms);
   uint64_t failed_deliveries() const { return failed_total_.load(); }
 
@@ -45,11 +54,22 @@ class KafkaProducer {
 // Dead letters to a Kafka topic: the value is the original message, the key
 // is where it came from ("<topic>/<partition>/<offset>[/<item>]", so a
 // re-read after a crash produces the same key), headers carry the reason.
+// A message refused as oversized keeps only its first
+// kOversizedDeadLetterBytes (or `max_message_bytes`, if smaller) with its
+// full size in the header `burnrate.original_bytes`: the whole of it would
+// likely be too large for the dead-letter topic too, and a dead letter
+// refused for good stops the replica (RunEngine::Seal).
 // Not thread-safe: one per pipeline thread, told the source position first.
 class KafkaDeadLetterSink : public DeadLetterSink {
  public:
-  KafkaDeadLetterSink(KafkaProducer& producer, std::string dead_letter_topic, std::string source_topic)
-      : producer_(producer), topic_(std::move(dead_letter_topic)), source_topic_(std::move(source_topic)) {}
+  static constexpr size_t kOversizedDeadLetterBytes = 64 * 1024;
+
+  KafkaDeadLetterSink(KafkaProducer& producer, std::string dead_letter_topic, std::string source_topic,
+                      size_t max_message_bytes)
+      : producer_(producer),
+        topic_(std::move(dead_letter_topic)),
+        source_topic_(std::move(source_topic)),
+        oversized_keep_bytes_(std::min(kOversizedDeadLetterBytes, max_message_bytes)) {}
   void SetSource(int32_t partition, int64_t offset) {
     partition_ = partition;
     offset_ = offset;
@@ -60,6 +80,7 @@ class KafkaDeadLetterSink : public DeadLetterSink {
   KafkaProducer& producer_;
   std::string topic_;
   std::string source_topic_;
+  size_t oversized_keep_bytes_;
   int32_t partition_ = -1;
   int64_t offset_ = -1;
 };

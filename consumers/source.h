@@ -30,7 +30,13 @@ class PartitionListener {
   // Returns, per partition, the offset to start from (the position the state
   // store holds), or nullopt to start from the committed offset.
   virtual std::vector<std::optional<int64_t>> OnAssigned(const std::vector<int32_t>& partitions) = 0;
+  // The partitions leave in an orderly rebalance (or on close): make their
+  // state durable first.
   virtual void OnRevoked(const std::vector<int32_t>& partitions) = 0;
+  // The partitions were lost: this member's session timed out (a broker
+  // outage, a stalled process) and the group may have given them to another
+  // member already. Nothing can be handed over any more; drop them.
+  virtual void OnLost(const std::vector<int32_t>& partitions) = 0;
 };
 
 }  // namespace burnrate

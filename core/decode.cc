@@ -176,6 +176,12 @@ bool ParseIntText(std::string_view s, int64_t& out) {
   return ec == std::errc() && ptr == end;
 }
 
+// Why reading a string value failed: a value of another type, or a string
+// simdjson could not unescape ("\q"), which is broken JSON.
+constexpr RejectReason StringFailure(simdjson::error_code error) {
+  return error == simdjson::INCORRECT_TYPE ? RejectReason::kWrongType : RejectReason::kMalformedJson;
+}
+
 // Event times outside [2000-01-01, 2100-01-01) are producer bugs (seconds
 // sent as milliseconds, nanoseconds, zero), whatever the clock says.
 constexpr int64_t kMinSaneMs = 946'684'800'000;
@@ -271,12 +277,35 @@ class DecodeRun {
     }
   }
 
+  // The usual value of a string or count field (a JSON string, an integer),
+  // read without ReadValue's type dispatch. Everything else takes ReadValue:
+  // null, a count written as a string or as 12.0, a wrong type, the special
+  // fields. get_string() on a value that is not a string, and a failed
+  // get_int64(), consume nothing: ReadValue reads the same value again.
+  void ReadFlatValue(PartialEvent& p, Field f, od::value v) {
+    if (IsString(f)) {
+      std::string_view s;
+      const simdjson::error_code error = v.get_string().get(s);
+      if (!error) return SetString(p, f, s);
+      // A value of another type goes on to ReadValue (it may be null).
+      if (error != simdjson::INCORRECT_TYPE) {
+        return p.Fail(StringFailure(error), kFieldNames[static_cast<size_t>(f)]);
+      }
+    } else if (IsCount(f)) {
+      int64_t n;
+      if (!v.get_int64().get(n)) return SetCount(p, f, n);
+    }
+    ReadValue(p, f, v);
+  }
+
   // Reads a flat-schema value for `f` into p.
   void ReadValue(PartialEvent& p, Field f, od::value v) {
     if (v.is_null()) return;  // null reads as absent
     if (IsString(f)) {
       std::string_view s;
-      if (v.get_string().get(s)) return p.Fail(RejectReason::kWrongType, kFieldNames[static_cast<size_t>(f)]);
+      if (const simdjson::error_code error = v.get_string().get(s)) {
+        return p.Fail(StringFailure(error), kFieldNames[static_cast<size_t>(f)]);
+      }
       return SetString(p, f, s);
     }
     if (IsCount(f)) {
@@ -408,7 +437,7 @@ class DecodeRun {
   }
 
   // Turns a partial event into a CostEvent: defaults for missing dimensions,
-  // then the checks that need the whole event.
+  // then the checks that need the whole event. `e` is a fresh CostEvent.
   bool Finalize(PartialEvent& p, CostEvent& e) {
     if (p.failed) return false;
     if (!p.Has(Field::kEventId)) return p.Fail(RejectReason::kMissingField, "event_id"), false;
@@ -421,7 +450,6 @@ class DecodeRun {
       return p.Fail(RejectReason::kInvalidTokenCount, "reasoning_tokens exceed output_tokens"), false;
     }
     const auto str = [&p](Field f) { return p.strings[static_cast<size_t>(f)]; };
-    e = CostEvent{};
     e.event_id = str(Field::kEventId);
     e.time = EventTimeMs(p.ts_ms);
     const Field dims[] = {Field::kTenant, Field::kFeature, Field::kEnvironment};
@@ -516,10 +544,8 @@ class DecodeRun {
           continue;
         }
         Inherit(span, resource);
-        CostEvent event;
-        if (Finalize(span, event)) {
-          events.push_back(event);
-        } else {
+        if (!Finalize(span, events.emplace_back())) {
+          events.pop_back();
           Rejection r = span.rejection;
           r.item = index[i];
           rejections.push_back(r);
@@ -577,7 +603,7 @@ void EventDecoder::Decode(std::string_view message, std::vector<CostEvent>& even
                           std::vector<Rejection>& rejections) {
   events.clear();
   rejections.clear();
-  impl_->scratch.clear();
+  if (!impl_->scratch.empty()) impl_->scratch.clear();  // clearing a deque is not free
   if (message.size() > options_.max_message_bytes) {
     rejections.push_back({RejectReason::kOversized, "message", -1});
     return;
@@ -622,7 +648,7 @@ void EventDecoder::Decode(std::string_view message, std::vector<CostEvent>& even
       }
       continue;
     }
-    run.ReadValue(flat, f, member.value());
+    run.ReadFlatValue(flat, f, member.value());
   }
   // Trailing bytes, or an error the iteration surfaced late (e.g. a truncated
   // document), make the whole message malformed.
@@ -632,10 +658,9 @@ void EventDecoder::Decode(std::string_view message, std::vector<CostEvent>& even
     return;
   }
   if (saw_otlp) return;
-  CostEvent event;
-  if (run.Finalize(flat, event)) {
-    events.push_back(event);
-  } else {
+  // Built in place: a CostEvent is a few hundred bytes.
+  if (!run.Finalize(flat, events.emplace_back())) {
+    events.pop_back();
     rejections.push_back(flat.rejection);
   }
 }

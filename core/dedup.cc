@@ -1,5 +1,6 @@
 #include "core/dedup.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace burnrate {
@@ -57,6 +58,41 @@ bool DedupFilter::FirstSightingOfHash(uint64_t id_hash, EventTimeMs time) {
 void DedupFilter::Expire() {
   const int64_t cutoff = max_time_ - horizon_ms_;
   absl::erase_if(seen_, [cutoff](const auto& entry) { return entry.second < cutoff; });
+  last_expiry_ = max_time_;
+}
+
+ClaimTable::Claim ClaimTable::Take(uint64_t id_hash, int32_t partition, EventTimeMs time) {
+  const int64_t t = time.value();
+  if (auto [it, inserted] = partition_max_time_.try_emplace(partition, t);
+      !inserted && t > it->second)
+    it->second = t;
+  if (t > max_time_) {
+    max_time_ = t;
+    if (last_expiry_ == INT64_MIN) last_expiry_ = t;
+    if (t - last_expiry_ >= horizon_ms_ / 4) Expire();
+  }
+  const auto [it, inserted] = claims_.try_emplace(id_hash, Entry{t, partition});
+  if (inserted) return Claim::kNew;
+  return it->second.partition == partition ? Claim::kOwn : Claim::kElsewhere;
+}
+
+void ClaimTable::Release(int32_t partition) {
+  partition_max_time_.erase(partition);
+  absl::erase_if(claims_,
+                 [partition](const auto& entry) { return entry.second.partition == partition; });
+}
+
+void ClaimTable::Expire() {
+  // A claim is needed until every partition has read past it by the
+  // horizon: partitions drained from a backlog can be minutes of event time
+  // apart. A partition further behind than kMaxSpread horizons no longer
+  // holds the others' claims (memory stays bounded); a copy it then reads is
+  // caught by the store instead.
+  constexpr int64_t kMaxSpread = 4;
+  int64_t slowest = max_time_;
+  for (const auto& [partition, time] : partition_max_time_) slowest = std::min(slowest, time);
+  const int64_t cutoff = std::max(slowest, max_time_ - kMaxSpread * horizon_ms_) - horizon_ms_;
+  absl::erase_if(claims_, [cutoff](const auto& entry) { return entry.second.time < cutoff; });
   last_expiry_ = max_time_;
 }
 

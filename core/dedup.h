@@ -47,4 +47,49 @@ class DedupFilter {
   int64_t last_expiry_ = INT64_MIN;
 };
 
+// Which partition counted each event id, for all the partitions one `run`
+// replica holds, kept until every partition has read `horizon_ms` of event
+// time past it (at most five horizons behind the newest event). A copy of an event in a second partition is then dropped before its
+// checkpoint reaches the store, instead of that checkpoint being refused for
+// it there and the partition counted again (RunEngine). Dropping is safe
+// because the claiming partition counts the event: either its checkpoint
+// becomes durable, or its messages are read and judged again, from its
+// durable position by whoever takes it over (Release() is called when its
+// state is dropped) or by itself after a refused checkpoint (keeping its
+// claims: it counts the same messages again).
+// Not thread-safe.
+class ClaimTable {
+ public:
+  explicit ClaimTable(int64_t horizon_ms) : horizon_ms_(horizon_ms) {}
+
+  enum class Claim : uint8_t {
+    kNew,       // nobody had it: now `partition` does
+    kOwn,       // `partition` had it already (its messages counted again)
+    kElsewhere  // another partition counts it: a duplicate here
+  };
+  Claim Take(uint64_t id_hash, int32_t partition, EventTimeMs time);
+  // Gives up a claim (its event was refused after all, e.g. as late).
+  void Drop(uint64_t id_hash) { claims_.erase(id_hash); }
+  // Forgets every claim of `partition`: its state was dropped, and whatever
+  // reads it next decides those events again.
+  void Release(int32_t partition);
+  void Prefetch(uint64_t id_hash) const { claims_.prefetch(id_hash); }
+  size_t size() const { return claims_.size(); }
+
+ private:
+  void Expire();
+  struct Entry {
+    int64_t time;
+    int32_t partition;
+  };
+  struct AlreadyHashed {
+    size_t operator()(uint64_t h) const noexcept { return h; }
+  };
+  int64_t horizon_ms_;
+  absl::flat_hash_map<uint64_t, Entry, AlreadyHashed> claims_;
+  absl::flat_hash_map<int32_t, int64_t> partition_max_time_;  // the latest event time each claimed
+  int64_t max_time_ = INT64_MIN;
+  int64_t last_expiry_ = INT64_MIN;
+};
+
 }  // namespace burnrate

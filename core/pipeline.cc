@@ -17,6 +17,15 @@ PipelineStats& PipelineStats::operator+=(const PipelineStats& other) {
   return *this;
 }
 
+PipelineStats& PipelineStats::operator-=(const PipelineStats& other) {
+  messages -= other.messages;
+  events -= other.events;
+  unpriced_events -= other.unpriced_events;
+  missing_dimension_events -= other.missing_dimension_events;
+  for (size_t i = 0; i < kRejectReasonCount; ++i) rejected[i] -= other.rejected[i];
+  return *this;
+}
+
 EventPipeline::EventPipeline(PipelineOptions options, const PriceTable& prices,
                              DeadLetterSink& dead_letters)
     : options_(std::move(options)),
@@ -27,9 +36,10 @@ EventPipeline::EventPipeline(PipelineOptions options, const PriceTable& prices,
       dedup_(options_.dedup_horizon_ms),
       windows_(options_.windows) {}
 
-void EventPipeline::Reject(std::string_view message, const Rejection& rejection) {
+void EventPipeline::Reject(std::string_view message, const Rejection& rejection,
+                           DeadLetterSink& sink) {
   ++stats_.rejected[static_cast<size_t>(rejection.reason)];
-  dead_letters_.DeadLetter(message, rejection);
+  sink.DeadLetter(message, rejection);
 }
 
 void EventPipeline::Process(std::string_view message, std::optional<EventTimeMs> reference_time) {
@@ -43,6 +53,7 @@ void EventPipeline::Process(std::string_view message, std::optional<EventTimeMs>
     // slot now, so the checks and pricing below run while it arrives.
     const uint64_t id_hash = StableHash64(event.event_id);
     dedup_.Prefetch(id_hash);
+    if (claims_) claims_->Prefetch(id_hash);
     // An OTLP message holds many spans; a dead letter names the one refused.
     const int32_t item = events_.size() > 1 || !rejections_.empty() ? static_cast<int32_t>(i) : -1;
     // With a reference time (the wall clock in `run`) both bounds apply. In
@@ -76,7 +87,19 @@ void EventPipeline::Process(std::string_view message, std::optional<EventTimeMs>
       Reject(message, {RejectReason::kDuplicate, "event_id", item});
       continue;
     }
+    const ClaimTable::Claim claim =
+        claims_ ? claims_->Take(id_hash, claim_partition_, event.time) : ClaimTable::Claim::kNew;
+    if (claim == ClaimTable::Claim::kElsewhere) {
+      // Whether this copy stays dropped is settled only once its checkpoint
+      // is applied (ClaimTable): its dead letter waits for that.
+      Reject(message, {RejectReason::kDuplicate, "event_id", item},
+             held_dead_letters_ ? *held_dead_letters_ : dead_letters_);
+      continue;
+    }
     if (windows_.Add(event, model, cost, priced) == WindowAggregator::AddResult::kLate) {
+      // Not counted after all: nobody holds the id (a recount finds its own
+      // claim, kOwn, and gives it up the same way).
+      if (claims_ && claim != ClaimTable::Claim::kElsewhere) claims_->Drop(id_hash);
       Reject(message, {RejectReason::kLate, "window closed", item});
       continue;
     }

@@ -46,6 +46,7 @@ struct PipelineStats {
 
   uint64_t total_rejected() const;
   PipelineStats& operator+=(const PipelineStats& other);
+  PipelineStats& operator-=(const PipelineStats& other);  // `other` must be part of this
 };
 
 // Receives everything that was not counted, with the message it came from.
@@ -103,6 +104,17 @@ class EventPipeline {
     for (uint64_t h : id_hashes) dedup_.Remember(h, time);
   }
 
+  // Run mode: event ids are also claimed for `partition` in `claims`
+  // (shared by the pipelines of one replica's partitions; not owned), and an
+  // event another partition claimed is refused as a duplicate, its dead
+  // letter going to `held` (not owned): the engine holds those until the
+  // refusal is settled.
+  void set_claims(ClaimTable* claims, int32_t partition, DeadLetterSink* held) {
+    claims_ = claims;
+    claim_partition_ = partition;
+    held_dead_letters_ = held;
+  }
+
   // Optional; not owned. Null (the default) costs one branch per event.
   void set_observer(EventObserver* observer) { observer_ = observer; }
 
@@ -111,7 +123,10 @@ class EventPipeline {
   const EventDecoder& decoder() const { return decoder_; }
 
  private:
-  void Reject(std::string_view message, const Rejection& rejection);
+  void Reject(std::string_view message, const Rejection& rejection) {
+    Reject(message, rejection, dead_letters_);
+  }
+  void Reject(std::string_view message, const Rejection& rejection, DeadLetterSink& sink);
 
   PipelineOptions options_;
   const PriceTable& prices_;
@@ -127,6 +142,9 @@ class EventPipeline {
   std::vector<Rejection> rejections_;
   bool record_counted_ids_ = false;
   EventObserver* observer_ = nullptr;
+  ClaimTable* claims_ = nullptr;
+  int32_t claim_partition_ = -1;
+  DeadLetterSink* held_dead_letters_ = nullptr;
   std::vector<std::pair<int64_t, uint64_t>> counted_ids_;
 };
 

@@ -3,39 +3,24 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <deque>
 #include <thread>
-#include <tuple>
 
 #include "core/concat.h"
 
 namespace burnrate {
 
-// The messages behind counted state, kept until that state is durable so a
-// checkpoint refused for duplicates is counted again from memory, not
-// fetched again.
-struct RunEngine::MessageBuffer {
-  std::string bytes;
-  std::vector<std::tuple<int64_t, size_t, size_t>> messages;  // offset, begin, length
-
-  void Add(int64_t offset, std::string_view payload) {
-    messages.emplace_back(offset, bytes.size(), payload.size());
-    bytes.append(payload);
-  }
-  template <typename Fn>
-  void ForEach(Fn fn) const {
-    for (const auto& [offset, begin, length] : messages)
-      fn(offset, std::string_view(bytes).substr(begin, length));
-  }
-};
-
 // A sealed checkpoint the committer has not reported on yet.
 struct RunEngine::Batch {
   int64_t next = 0;
   int64_t events = 0;
-  MessageBuffer messages;
+  PipelineStats stats;  // of the messages behind it
+  KeptMessages messages;
   std::vector<DurableAction> on_durable;
+  // Published once the checkpoint is applied (PartitionCheckpoint::held_dead_letters).
+  std::vector<std::pair<int64_t, std::string>> held_dead_letters;
   // The observer state records in the checkpoint, carried on to the next
   // one if it is refused for duplicates.
   std::vector<std::string> observer_state;
@@ -44,7 +29,7 @@ struct RunEngine::Batch {
 
 // What a partition holds that is not durable yet, oldest first.
 struct RunEngine::Undurable {
-  std::vector<MessageBuffer> buffers;
+  std::vector<KeptMessages> buffers;
   std::vector<DurableAction> actions;
   std::vector<std::string> observer_state;
   bool replace_observer_state = false;
@@ -58,6 +43,17 @@ struct RunEngine::Partition {
   size_t observer_bytes_since_full = 0;  // stored records since the last full one
   bool observer_full_next = false;       // the stored records are unusable: replace them
   uint64_t epoch = 0;  // this life of the pipeline; reports of earlier lives are ignored
+  // A replaced pipeline's counters would be lost with it, and the messages
+  // it counted that were not durable are counted again by the next: so the
+  // totals keep what earlier lives made durable, plus this life's pipeline.
+  PipelineStats stats_of_earlier_lives;
+  PipelineStats stats_applied;  // this life: of the checkpoints applied
+  PipelineStats stats_at_seal;  // this life: the pipeline's, at the last seal
+  PipelineStats stats() const {
+    PipelineStats s = stats_of_earlier_lives;
+    if (pipeline) s += pipeline->stats();
+    return s;
+  }
   // The position the store holds, as far as this replica knows; nullopt
   // when the store has never seen this partition. A stored -1 means
   // "reported, but no message yet".
@@ -69,11 +65,23 @@ struct RunEngine::Partition {
   // minute: treated as duplicates when the partition is counted again.
   std::vector<std::pair<int64_t, uint64_t>> known_duplicates;
   // Counted since the last seal.
-  MessageBuffer open;
+  KeptMessages open;
   int64_t open_events = 0;
   std::vector<DurableAction> open_actions;  // of refused checkpoints, for the next one
   std::vector<std::string> open_observer_state;  // likewise
   bool open_replace_observer_state = false;
+  // Dead letters of copies dropped on another partition's claim, since the
+  // last seal: stored with the checkpoint, published once it is applied.
+  std::vector<std::pair<int64_t, std::string>> open_held_dead_letters;
+  // Held dead letters of the offsets below these were published, flushed,
+  // and told to the store (which then drops them); -1: none.
+  int64_t held_published_below = -1;
+  int64_t held_flushed_below = -1;
+  int64_t held_drop_sealed = -1;
+  // (offset, item) of the dead letters published for messages not yet
+  // durable: counting them again after a refusal does not publish those
+  // again (a malformed message stays malformed, a duplicate a duplicate).
+  absl::flat_hash_set<std::pair<int64_t, int32_t>> dead_lettered;
   std::deque<Batch> in_flight;              // sealed, oldest first
   int64_t last_message_ms = 0;
   bool sealed_once = false;  // has sealed at least once in this life
@@ -101,7 +109,7 @@ struct RunEngine::Partition {
     for (auto& a : open_actions) u.actions.push_back(std::move(a));
     take_records(open_observer_state, open_replace_observer_state);
     in_flight.clear();
-    open = MessageBuffer{};
+    open_held_dead_letters.clear();  // decided again when the messages are counted again
     open_actions.clear();
     open_observer_state.clear();
     open_replace_observer_state = false;
@@ -111,8 +119,32 @@ struct RunEngine::Partition {
 };
 
 namespace {
-// How long a checkpoint that must finish (a stop, a revoke) waits for the store.
+// A held dead letter as stored: "<offset>:<item>:<message>". The offset
+// makes copies of one message at different offsets distinct records.
+std::string EncodeHeldDeadLetter(int64_t offset, int32_t item, std::string_view message) {
+  return Concat(offset, ":", item, ":", message);
+}
+bool DecodeHeldDeadLetter(std::string_view record, int32_t& item, std::string_view& message) {
+  const size_t first = record.find(':');
+  const size_t second = first == std::string_view::npos ? first : record.find(':', first + 1);
+  if (second == std::string_view::npos) return false;
+  const char* begin = record.data() + first + 1;
+  const char* end = record.data() + second;
+  if (auto [at, ec] = std::from_chars(begin, end, item); ec != std::errc() || at != end)
+    return false;
+  message = record.substr(second + 1);
+  return true;
+}
+
+// How long a checkpoint that must finish (a stop, a revoke) waits for the
+// store, and for the dead letters to be delivered.
 constexpr std::chrono::seconds kCheckpointWait{30};
+// How long a seal while consuming waits for the dead letters: the polling
+// thread also serves rebalances and must not sit out a broker outage in
+// here (a member that waited 30 s here lost its partitions and kept the
+// group from settling). Not delivered in time: the state stays open and is
+// sealed, bigger, next time.
+constexpr std::chrono::milliseconds kSealFlushWait{500};
 // The observer's stored records are replaced by one full record once those
 // since the last full one outgrow twice its size and this much.
 constexpr size_t kObserverCompactionBytes = 1 << 20;
@@ -121,7 +153,7 @@ constexpr size_t kObserverCompactionBytes = 1 << 20;
 RunEngine::RunEngine(const Config& config, const PriceTable& prices, StateStore& store,
                      CheckpointCommitter& committer, DeadLetterSink& dead_letters,
                      std::function<void(int32_t, int64_t)> on_source_position,
-                     std::function<absl::Status()> flush_outputs, Clock clock)
+                     FlushOutputs flush_outputs, Clock clock)
     : config_(config),
       prices_(prices),
       store_(store),
@@ -129,19 +161,59 @@ RunEngine::RunEngine(const Config& config, const PriceTable& prices, StateStore&
       dead_letters_(dead_letters),
       on_source_position_(std::move(on_source_position)),
       flush_outputs_(std::move(flush_outputs)),
-      clock_(std::move(clock)) {}
+      clock_(std::move(clock)),
+      claims_(config.pipeline.dedup_horizon_ms) {
+  once_sink_.out = &dead_letters_;
+}
+
+void RunEngine::OnceDeadLetterSink::DeadLetter(std::string_view message,
+                                               const Rejection& rejection) {
+  if (dead_lettered->insert({offset, rejection.item}).second) out->DeadLetter(message, rejection);
+}
+
+void RunEngine::HeldDeadLetterSink::DeadLetter(std::string_view message,
+                                               const Rejection& rejection) {
+  held->emplace_back(offset, EncodeHeldDeadLetter(offset, rejection.item, message));
+}
+
+void RunEngine::PublishHeldDeadLetters(int32_t partition,
+                                       const std::vector<std::pair<int64_t, std::string>>& held) {
+  for (const auto& [offset, record] : held) {
+    int32_t item;
+    std::string_view message;
+    if (!DecodeHeldDeadLetter(record, item, message)) {
+      spdlog::error("partition {}: held dead letter at offset {} is corrupt; skipped", partition,
+                    offset);
+      continue;
+    }
+    on_source_position_(partition, offset);
+    dead_letters_.DeadLetter(message, {RejectReason::kDuplicate, "event_id", item});
+  }
+}
+
+void RunEngine::NoteOutputsFlushed() {
+  for (auto& [p, state] : partitions_) state->held_flushed_below = state->held_published_below;
+}
 
 RunEngine::~RunEngine() = default;
 
-absl::Status RunEngine::LoadPartition(int32_t partition, Partition& state, bool restore_observer) {
+absl::Status RunEngine::LoadPartition(int32_t partition, Partition& state, bool take_over) {
   const std::string& topic = config_.kafka.topic;
   auto position = store_.Position(topic, partition);
   if (!position.ok()) return position.status();
-  if (restore_observer && observer_factory_) {
+  if (take_over && observer_factory_) {
     // Read right after the position: a checkpoint writes both at once.
     auto records = store_.ObserverState(topic, partition);
     if (!records.ok()) return records.status();
     RestoreObserver(partition, state, *records);
+  }
+  std::vector<std::pair<int64_t, std::string>> held;
+  if (take_over) {
+    // Dropped copies of applied checkpoints whose dead letters may not have
+    // been published before the last owner stopped: publish them (again).
+    auto stored = store_.HeldDeadLetters(topic, partition);
+    if (!stored.ok()) return stored.status();
+    held = *std::move(stored);
   }
   auto progress = store_.Progress(topic);
   if (!progress.ok()) return progress.status();
@@ -154,8 +226,17 @@ absl::Status RunEngine::LoadPartition(int32_t partition, Partition& state, bool 
   // A replaced pipeline's counts are dropped with it: its messages are
   // counted again (recount) or by whoever holds the stored position. A new
   // epoch makes the committer's reports on its checkpoints stale.
-  state.pipeline = std::make_unique<EventPipeline>(config_.pipeline, prices_, dead_letters_);
+  state.stats_of_earlier_lives += state.stats_applied;
+  state.stats_applied = PipelineStats{};
+  state.stats_at_seal = PipelineStats{};
+  state.pipeline = std::make_unique<EventPipeline>(config_.pipeline, prices_, once_sink_);
   state.pipeline->set_record_counted_ids(true);
+  // Taking the partition over from the store: what it claimed before is
+  // decided again by whoever counts those messages. A recount keeps the
+  // claims: its durable events are still counted, and the messages counted
+  // again find their own claims.
+  if (take_over) claims_.Release(partition);
+  state.pipeline->set_claims(&claims_, partition, &held_sink_);
   state.pipeline->set_observer(state.observer.get());
   if (watermark && *watermark > 0) state.pipeline->SeedWatermark(EventTimeMs(*watermark));
   for (const auto& [minute, id] : state.known_duplicates)
@@ -166,11 +247,19 @@ absl::Status RunEngine::LoadPartition(int32_t partition, Partition& state, bool 
   state.durable = *position;
   state.sealed_through = *position;
   state.next = -1;
-  state.open = MessageBuffer{};
+  state.open.Clear();
   state.open_events = 0;
   state.open_actions.clear();
   state.open_observer_state.clear();
   state.open_replace_observer_state = false;
+  state.open_held_dead_letters.clear();
+  state.held_drop_sealed = -1;  // a refused checkpoint may have carried it
+  if (take_over) {
+    state.dead_lettered.clear();  // read from the store's position on: all new
+    PublishHeldDeadLetters(partition, held);
+    state.held_published_below = position->value_or(-1);
+    state.held_flushed_below = -1;
+  }
   state.in_flight.clear();
   state.last_message_ms = clock_();
   state.sealed_once = false;
@@ -195,13 +284,13 @@ void RunEngine::RestoreObserver(int32_t partition, Partition& state, const std::
   }
 }
 
-bool RunEngine::LoadPartitionRetrying(int32_t partition, Partition& state, bool restore_observer) {
+bool RunEngine::LoadPartitionRetrying(int32_t partition, Partition& state, bool take_over) {
   // Without its state a partition cannot be consumed correctly, so the
   // rebalance waits for the store (librdkafka keeps the group membership),
   // unless the process is stopping.
   int delay_ms = 200;
   for (;;) {
-    const absl::Status s = LoadPartition(partition, state, restore_observer);
+    const absl::Status s = LoadPartition(partition, state, take_over);
     store_healthy_ = s.ok();
     if (s.ok()) return true;
     if (stop_requested_ && stop_requested_()) return false;
@@ -216,8 +305,11 @@ std::vector<std::optional<int64_t>> RunEngine::OnAssigned(const std::vector<int3
   std::vector<std::optional<int64_t>> starts;
   for (int32_t p : partitions) {
     auto& state = partitions_[p];
-    if (!state) state = std::make_unique<Partition>();
-    if (!LoadPartitionRetrying(p, *state, /*restore_observer=*/true)) {
+    if (!state) {
+      state = std::make_unique<Partition>();
+      state->open = KeptMessages(message_blocks_);
+    }
+    if (!LoadPartitionRetrying(p, *state, /*take_over=*/true)) {
       // Stopping with no state for this partition: Handle() ignores its
       // messages (nothing is counted or committed), and the next owner reads
       // them from the stored position.
@@ -225,7 +317,9 @@ std::vector<std::optional<int64_t>> RunEngine::OnAssigned(const std::vector<int3
       starts.push_back(std::nullopt);
       continue;
     }
-    starts.push_back(state->durable && *state->durable >= 0 ? state->durable : std::nullopt);
+    const bool stored = state->durable && *state->durable >= 0;
+    starts.push_back(stored ? state->durable : std::nullopt);
+    if (stored) NoteToCommit(p, *state->durable);
   }
   return starts;
 }
@@ -245,8 +339,27 @@ void RunEngine::OnRevoked(const std::vector<int32_t>& partitions) {
   }
 }
 
+void RunEngine::OnLost(const std::vector<int32_t>& partitions) {
+  // No checkpoint: while the session was gone the partitions may have moved
+  // on, and waiting here for a broker that is away keeps this member out of
+  // the group. What was counted and not durable is counted again by the
+  // next owner from the stored position (a checkpoint of ours already queued
+  // is refused if that owner got there first).
+  for (int32_t p : partitions) {
+    auto it = partitions_.find(p);
+    if (it == partitions_.end()) continue;
+    spdlog::warn(
+        "partition {}: lost (the group session timed out); {} events not yet durable are "
+        "left to its next owner",
+        p, it->second->pending_events());
+    Retire(it);
+  }
+}
+
 void RunEngine::Retire(std::map<int32_t, std::unique_ptr<Partition>>::iterator it) {
-  retired_stats_ += it->second->pipeline->stats();
+  claims_.Release(it->first);
+  to_commit_.erase(it->first);  // the partition's next owner commits it
+  retired_stats_ += it->second->stats();
   retired_overflow_ += it->second->pipeline->windows().overflowed_events();
   partitions_.erase(it);
 }
@@ -263,6 +376,10 @@ void RunEngine::Handle(const SourceMessage& message) {
 void RunEngine::Process(int32_t partition, Partition& state, int64_t offset,
                         std::string_view payload) {
   on_source_position_(partition, offset);
+  held_sink_.held = &state.open_held_dead_letters;
+  held_sink_.offset = offset;
+  once_sink_.dead_lettered = &state.dead_lettered;
+  once_sink_.offset = offset;
   const int64_t now = clock_();
   state.pipeline->Process(payload, EventTimeMs(now));
   state.next = offset + 1;
@@ -276,13 +393,13 @@ bool RunEngine::Recount(int32_t partition, Partition& state) {
   const std::optional<int64_t> expected = state.durable;
   Undurable undurable = state.TakeUndurable();
   const int64_t last_message_ms = state.last_message_ms;
-  if (!LoadPartitionRetrying(partition, state, /*restore_observer=*/false)) return false;
+  if (!LoadPartitionRetrying(partition, state, /*take_over=*/false)) return false;
   if (state.durable != expected) {
     // Someone else applied offsets meanwhile: our messages may overlap
     // theirs, so read on from the store's position instead, with the
     // observer state saved with it.
     spdlog::warn("partition {}: store position moved on; reading from it", partition);
-    if (!LoadPartitionRetrying(partition, state, /*restore_observer=*/true)) return false;
+    if (!LoadPartitionRetrying(partition, state, /*take_over=*/true)) return false;
     state.open_actions = std::move(undurable.actions);
     if (seeker_ && state.durable && *state.durable >= 0) {
       if (auto s = seeker_(partition, *state.durable); !s.ok())
@@ -296,11 +413,11 @@ bool RunEngine::Recount(int32_t partition, Partition& state) {
   state.open_observer_state = std::move(undurable.observer_state);
   state.open_replace_observer_state = undurable.replace_observer_state;
   state.pipeline->set_observer(nullptr);
-  for (const MessageBuffer& buffer : undurable.buffers) {
+  for (KeptMessages& buffer : undurable.buffers) {
     buffer.ForEach([&](int64_t offset, std::string_view payload) {
-      state.open.Add(offset, payload);
       Process(partition, state, offset, payload);
     });
+    state.open.Append(std::move(buffer));  // the same bytes, kept again without a copy
   }
   state.pipeline->set_observer(state.observer.get());
   state.last_message_ms = last_message_ms;
@@ -327,14 +444,19 @@ bool RunEngine::SealPartition(int32_t partition, Partition& state, int64_t now) 
   // keeps holding windows open, or its events would turn up late.
   c.idle = CaughtUp(partition, state) && now - state.last_message_ms >= config_.idle_timeout_ms;
   const bool moved = !state.sealed_through || c.next != *state.sealed_through;
+  c.held_dead_letters_published_below = state.held_flushed_below;
   if (state.sealed_once && !moved && c.deltas.empty() && c.event_ids.empty() &&
-      c.idle == state.sealed_idle) {
+      c.idle == state.sealed_idle && state.open_held_dead_letters.empty() &&
+      state.held_flushed_below <= state.held_drop_sealed) {
     return false;  // nothing new to say
   }
 
   Batch batch;
   batch.next = c.next;
   batch.events = state.open_events;
+  batch.stats = state.pipeline->stats();
+  batch.stats -= state.stats_at_seal;
+  state.stats_at_seal = state.pipeline->stats();
   batch.messages = std::move(state.open);
   batch.on_durable = std::move(state.open_actions);
   if (seal_listener_) {
@@ -349,10 +471,13 @@ bool RunEngine::SealPartition(int32_t partition, Partition& state, int64_t now) 
   batch.replace_observer_state = state.open_replace_observer_state;
   state.open_observer_state.clear();
   state.open_replace_observer_state = false;
+  c.held_dead_letters = state.open_held_dead_letters;
+  batch.held_dead_letters = std::move(state.open_held_dead_letters);
+  state.open_held_dead_letters.clear();
+  state.held_drop_sealed = state.held_flushed_below;
   state.sealed_through = c.next;
   state.sealed_once = true;
   state.sealed_idle = c.idle;
-  state.open = MessageBuffer{};
   state.open_events = 0;
   state.open_actions.clear();
   committer_.Submit({state.epoch, batch.events, std::move(c)});
@@ -375,8 +500,7 @@ void RunEngine::SaveObserverState(Partition& state) {
   state.open_observer_state.push_back(std::move(record));
 }
 
-bool RunEngine::ApplyReport(const CommitReport& report,
-                            std::vector<std::pair<int32_t, int64_t>>& durable) {
+bool RunEngine::ApplyReport(const CommitReport& report) {
   switch (report.kind) {
     case CommitReport::Kind::kApplied:
       Tell(report, CommitResult::kApplied);
@@ -405,9 +529,16 @@ bool RunEngine::ApplyReport(const CommitReport& report,
       Batch done = std::move(state.in_flight.front());
       state.in_flight.pop_front();
       state.durable = report.next;
+      state.stats_applied += done.stats;
       state.known_duplicates.clear();
+      // Those copies stay dropped now: their dead letters go out (flushed
+      // before the next seal, which tells the store to forget them).
+      PublishHeldDeadLetters(partition, done.held_dead_letters);
+      state.held_published_below = std::max(state.held_published_below, report.next);
+      absl::erase_if(state.dead_lettered,
+                     [&report](const auto& key) { return key.first < report.next; });
       for (const DurableAction& action : done.on_durable) action();
-      if (report.next >= 0) durable.emplace_back(partition, report.next);
+      NoteToCommit(partition, report.next);
       return true;
     }
     case CommitReport::Kind::kDuplicateEvents:
@@ -425,7 +556,10 @@ bool RunEngine::ApplyReport(const CommitReport& report,
         return false;
       }
       // The dead letters of the recount go first, as in Seal().
-      if (flush_outputs_().ok()) SealPartition(partition, state, clock_());
+      if (FlushOutputsUnlessLost(kSealFlushWait).ok()) {
+        NoteOutputsFlushed();
+        SealPartition(partition, state, clock_());
+      }
       return false;
     case CommitReport::Kind::kStalePosition: {
       // Someone else applied these offsets (a zombie of this replica, or
@@ -434,7 +568,7 @@ bool RunEngine::ApplyReport(const CommitReport& report,
       spdlog::warn("partition {}: store position moved on; reloading state", partition);
       auto actions = std::move(state.TakeUndurable().actions);
       state.known_duplicates.clear();
-      if (!LoadPartitionRetrying(partition, state, /*restore_observer=*/true)) {
+      if (!LoadPartitionRetrying(partition, state, /*take_over=*/true)) {
         Retire(it);
         return false;
       }
@@ -461,7 +595,8 @@ bool RunEngine::ApplyReport(const CommitReport& report,
 
 absl::Status RunEngine::Seal() {
   // Dead letters of the offsets about to become durable must be durable first.
-  if (absl::Status s = flush_outputs_(); !s.ok()) return s;
+  if (absl::Status s = FlushOutputsUnlessLost(kSealFlushWait); !s.ok()) return s;
+  NoteOutputsFlushed();
   const int64_t now = clock_();
   for (auto& [p, state] : partitions_) {
     // A full queue leaves the partition's state open: it is sealed (bigger)
@@ -472,10 +607,39 @@ absl::Status RunEngine::Seal() {
   return absl::OkStatus();
 }
 
+absl::Status RunEngine::FlushOutputsUnlessLost(std::chrono::milliseconds timeout) {
+  if (!outputs_lost_.ok()) return outputs_lost_;
+  absl::Status s = flush_outputs_(timeout);
+  if (absl::IsDataLoss(s)) {
+    // Dead letters of state not yet durable were refused for good (a topic
+    // not authorised or deleted, a record too large for it). Sealing later
+    // state would make their offsets durable without them: from now on
+    // nothing is, and the messages are read again by whoever reads the
+    // partitions next.
+    outputs_lost_ = s;
+    spdlog::error(
+        "dead letters could not be delivered ({}); no more state is made durable, so the "
+        "messages since the last checkpoint are read again after a restart",
+        std::string(s.message()));
+  }
+  return s;
+}
+
+void RunEngine::ApplyReports() {
+  for (const CommitReport& report : committer_.TakeReports()) ApplyReport(report);
+}
+
+void RunEngine::NoteToCommit(int32_t partition, int64_t next) {
+  if (next < 0) return;
+  auto [it, inserted] = to_commit_.try_emplace(partition, next);
+  if (!inserted) it->second = std::max(it->second, next);
+}
+
 std::vector<std::pair<int32_t, int64_t>> RunEngine::CollectCommits() {
-  std::vector<std::pair<int32_t, int64_t>> durable;
-  for (const CommitReport& report : committer_.TakeReports()) ApplyReport(report, durable);
-  return durable;
+  ApplyReports();
+  std::vector<std::pair<int32_t, int64_t>> positions(to_commit_.begin(), to_commit_.end());
+  to_commit_.clear();
+  return positions;
 }
 
 bool RunEngine::CaughtUp(int32_t partition, const Partition& state) const {
@@ -494,18 +658,36 @@ absl::StatusOr<std::vector<std::pair<int32_t, int64_t>>> RunEngine::Checkpoint()
   // duplicates appear only while other partitions race this one, so a few
   // rounds settle it (what is left waits for the next checkpoint).
   for (int round = 0; round < 6; ++round) {
-    if (absl::Status s = flush_outputs_(); !s.ok()) return s;
+    if (absl::Status s = FlushOutputsUnlessLost(kCheckpointWait); !s.ok()) return s;
+    NoteOutputsFlushed();
     const int64_t now = clock_();
     for (auto& [p, state] : partitions_) SealPartition(p, *state, now);
     if (!committer_.WaitUntilIdle(kCheckpointWait)) {
       return absl::DeadlineExceededError("state store: checkpoint not applied in time");
     }
-    CollectCommits();
+    ApplyReports();
     if (!commit_failure_.ok()) return commit_failure_;
     const bool settled = std::all_of(partitions_.begin(), partitions_.end(), [](const auto& entry) {
       return entry.second->pending_events() == 0;
     });
     if (settled) break;
+  }
+  // The held dead letters published by the last applies go out now; the
+  // store forgets them with a later checkpoint. If this flush fails they
+  // stay in the store and the next owner publishes them: the state itself
+  // is durable, so the checkpoint has not failed.
+  if (absl::Status s = FlushOutputsUnlessLost(kCheckpointWait); s.ok()) {
+    NoteOutputsFlushed();
+    // One more round tells the store to forget them, so that the
+    // partitions' next owners (after a revoke or a stop) do not publish
+    // them again.
+    const int64_t now = clock_();
+    bool sealed = false;
+    for (auto& [p, state] : partitions_) sealed = SealPartition(p, *state, now) || sealed;
+    if (sealed && committer_.WaitUntilIdle(kCheckpointWait)) ApplyReports();
+  } else {
+    spdlog::warn("held dead letters not flushed ({}); the partitions' next owners publish them",
+                 std::string(s.message()));
   }
   std::vector<std::pair<int32_t, int64_t>> durable;
   for (const auto& [p, state] : partitions_) {
@@ -528,9 +710,15 @@ int64_t RunEngine::pending_events() const {
   return n;
 }
 
+int64_t RunEngine::unsealed_events() const {
+  int64_t n = 0;
+  for (const auto& [p, state] : partitions_) n += state->open_events;
+  return n;
+}
+
 PipelineStats RunEngine::TotalStats() const {
   PipelineStats total = retired_stats_;
-  for (const auto& [p, state] : partitions_) total += state->pipeline->stats();
+  for (const auto& [p, state] : partitions_) total += state->stats();
   return total;
 }
 

@@ -12,12 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "config/config.h"
 #include "consumers/source.h"
 #include "core/pipeline.h"
 #include "core/pricing.h"
 #include "engine/checkpoint_committer.h"
+#include "engine/kept_messages.h"
 #include "engine/window_closer.h"
 #include "state/state_store.h"
 
@@ -40,16 +42,20 @@ class RunEngine : public PartitionListener {
  public:
   using Clock = std::function<int64_t()>;  // wall clock, epoch ms
   using Seeker = std::function<absl::Status(int32_t partition, int64_t offset)>;
+  // Delivers everything published so far, waiting at most `timeout`.
+  using FlushOutputs = std::function<absl::Status(std::chrono::milliseconds timeout)>;
 
   // `dead_letters` receives refused input; `on_source_position` is told the
   // partition and offset of each message before it is processed (the Kafka
   // dead-letter sink keys records by it); `flush_outputs` makes dead letters
-  // durable and runs before every checkpoint.
+  // durable and runs before every checkpoint (briefly while consuming, see
+  // Seal()).
   // `store` is read on the polling thread (partition loads); `committer`
   // writes checkpoints to a store connection of its own.
   RunEngine(const Config& config, const PriceTable& prices, StateStore& store,
-            CheckpointCommitter& committer, DeadLetterSink& dead_letters, std::function<void(int32_t, int64_t)> on_source_position,
-            std::function<absl::Status()> flush_outputs, Clock clock);
+            CheckpointCommitter& committer, DeadLetterSink& dead_letters,
+            std::function<void(int32_t, int64_t)> on_source_position, FlushOutputs flush_outputs,
+            Clock clock);
   ~RunEngine() override;
 
   void set_seeker(Seeker seeker) { seeker_ = std::move(seeker); }
@@ -93,16 +99,26 @@ class RunEngine : public PartitionListener {
 
   std::vector<std::optional<int64_t>> OnAssigned(const std::vector<int32_t>& partitions) override;
   void OnRevoked(const std::vector<int32_t>& partitions) override;
+  void OnLost(const std::vector<int32_t>& partitions) override;
 
   void Handle(const SourceMessage& message);
 
   // Seals every partition with something new into a checkpoint for the
   // committer (flushing dead letters first, through `flush_outputs`), as
-  // far as the committer's queue has room. Never waits for the store.
+  // far as the committer's queue has room. Never waits for the store, and
+  // for the dead letters only briefly: an error when they are not
+  // delivered in time (the state stays open for the next seal). When the
+  // flush reports messages refused for good (absl::DataLoss), this and
+  // every later Seal() and Checkpoint() fail with that status and make
+  // nothing durable: the process should stop (see `burnrate run`).
   absl::Status Seal();
   // Takes the committer's reports: advances durable positions, counts again
   // or reloads partitions whose checkpoint was refused. Returns the
-  // positions that became durable, to commit to Kafka.
+  // positions to commit to Kafka: those that became durable since the last
+  // call, and those partitions were assigned at (so that the group's
+  // committed offset catches up with the store after a rebalance even when
+  // no new message arrives, e.g. after an assignment lost while the broker
+  // was away).
   std::vector<std::pair<int32_t, int64_t>> CollectCommits();
   // Waits up to `timeout` for the committer to report something (the
   // polling thread's back-pressure when the queue is full).
@@ -120,6 +136,8 @@ class RunEngine : public PartitionListener {
 
   // Events counted in memory but not yet durable (sealed or not).
   int64_t pending_events() const;
+  // Of those, the ones not sealed into a checkpoint yet.
+  int64_t unsealed_events() const;
   // Whether the last store operations (loads here, commits on the
   // committer's thread) succeeded.
   bool store_healthy() const { return store_healthy_ && committer_.store_healthy(); }
@@ -133,15 +151,19 @@ class RunEngine : public PartitionListener {
   size_t partitions_owned() const { return partitions_.size(); }
 
  private:
-  struct MessageBuffer;
   struct Batch;
   struct Partition;
   struct Undurable;
-  // Loads the partition's durable state: position, watermark, and with
-  // `restore_observer` a new observer rebuilt from the state saved with it.
-  absl::Status LoadPartition(int32_t partition, Partition& state, bool restore_observer);
+  // flush_outputs_, unless outputs were lost before (see outputs_lost_).
+  absl::Status FlushOutputsUnlessLost(std::chrono::milliseconds timeout);
+  // Loads the partition's durable state: position and watermark. With
+  // `take_over` (assigned, or the store's position moved on: not a recount
+  // of this replica's own messages) also a new observer rebuilt from the
+  // state saved with it, the stored held dead letters published, and the
+  // partition's claims released.
+  absl::Status LoadPartition(int32_t partition, Partition& state, bool take_over);
   // False only when stop_requested() said so before the load succeeded.
-  bool LoadPartitionRetrying(int32_t partition, Partition& state, bool restore_observer);
+  bool LoadPartitionRetrying(int32_t partition, Partition& state, bool take_over);
   void RestoreObserver(int32_t partition, Partition& state, const std::vector<std::string>& records);
   // Adds what the observer changed to the partition's open checkpoint (all
   // of its state, replacing the stored records, when they have grown long).
@@ -149,9 +171,13 @@ class RunEngine : public PartitionListener {
   // Seals what the partition counted since its last checkpoint; false when
   // there was nothing new to say.
   bool SealPartition(int32_t partition, Partition& state, int64_t now);
+  // Applies the committer's reports so far (see CollectCommits).
+  void ApplyReports();
   // Applies one report; returns false when the partition's state was
   // dropped or replaced (counted again or reloaded).
-  bool ApplyReport(const CommitReport& report, std::vector<std::pair<int32_t, int64_t>>& durable);
+  bool ApplyReport(const CommitReport& report);
+  // Notes a durable position for the next CollectCommits.
+  void NoteToCommit(int32_t partition, int64_t next);
   void Process(int32_t partition, Partition& state, int64_t offset, std::string_view payload);
   // Counts every message not yet durable again, from the durable state.
   // False when stopping prevented reloading (the partition is dropped).
@@ -159,6 +185,26 @@ class RunEngine : public PartitionListener {
   bool CaughtUp(int32_t partition, const Partition& state) const;
   // Drops a partition's state, keeping its counters for the totals.
   void Retire(std::map<int32_t, std::unique_ptr<Partition>>::iterator it);
+  // Dead letters of copies dropped on another partition's claim go here
+  // first (into the partition's open checkpoint), see
+  // PartitionCheckpoint::held_dead_letters.
+  struct HeldDeadLetterSink : DeadLetterSink {
+    std::vector<std::pair<int64_t, std::string>>* held = nullptr;
+    int64_t offset = -1;
+    void DeadLetter(std::string_view message, const Rejection& rejection) override;
+  };
+  // Everything the pipelines refuse goes through here: a message counted
+  // again after a refusal is not dead-lettered a second time.
+  struct OnceDeadLetterSink : DeadLetterSink {
+    DeadLetterSink* out = nullptr;
+    absl::flat_hash_set<std::pair<int64_t, int32_t>>* dead_lettered = nullptr;
+    int64_t offset = -1;
+    void DeadLetter(std::string_view message, const Rejection& rejection) override;
+  };
+  void PublishHeldDeadLetters(int32_t partition,
+                              const std::vector<std::pair<int64_t, std::string>>& held);
+  // Outputs were just flushed: what was published so far is durable.
+  void NoteOutputsFlushed();
   void Tell(const CommitReport& report, CommitResult result) const {
     if (commit_listener_) commit_listener_(report.partition, result, report.store_seconds);
   }
@@ -169,7 +215,7 @@ class RunEngine : public PartitionListener {
   CheckpointCommitter& committer_;
   DeadLetterSink& dead_letters_;
   std::function<void(int32_t, int64_t)> on_source_position_;
-  std::function<absl::Status()> flush_outputs_;
+  FlushOutputs flush_outputs_;
   Clock clock_;
   Seeker seeker_;
   LogBounds log_bounds_;
@@ -177,13 +223,23 @@ class RunEngine : public PartitionListener {
   ObserverFactory observer_factory_;
   CommitListener commit_listener_;
   SealListener seal_listener_;
+  // Event ids counted by each partition held here: a copy in another of
+  // them is dropped at once instead of refusing a checkpoint in the store.
+  ClaimTable claims_;
+  HeldDeadLetterSink held_sink_;
+  OnceDeadLetterSink once_sink_;
+  BlockPool message_blocks_;  // for the partitions' kept messages: declared before them
   uint64_t last_epoch_ = 0;  // of any partition's state; each load takes a new one
   std::map<int32_t, std::unique_ptr<Partition>> partitions_;
+  std::map<int32_t, int64_t> to_commit_;  // next offsets, for CollectCommits
   std::optional<WindowStartMs> closed_through_;
   PipelineStats retired_stats_;  // of partitions this replica no longer holds
   uint64_t retired_overflow_ = 0;
   bool store_healthy_ = true;
   absl::Status commit_failure_;  // of the checkpoint being made durable by Checkpoint()
+  // Set for good when flushing the outputs reports messages refused for
+  // good (DataLoss): every later seal and checkpoint then fails with it.
+  absl::Status outputs_lost_;
 };
 
 }  // namespace burnrate

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <optional>
 
 namespace burnrate {
 
@@ -20,6 +21,27 @@ absl::StatusOr<size_t> WindowCloser::CloseReady(int32_t partition_count) {
     auto open = store_.OpenWindows(topic);
     if (!open.ok()) return open.status();
     const auto& w = config_.pipeline.windows;
+    // A window is marked closed only once it is judged and its rows are
+    // delivered: a replica that dies half-way, or whose rows are refused,
+    // leaves the window to the next attempt, which publishes it again (rows
+    // are at least once, with the same content) and judges it again (the
+    // detectors and budgets refuse a window they already applied). Claiming
+    // first lost the window's judgement, and claiming before the rows were
+    // delivered lost them when their delivery failed. One flush and one
+    // claim serve a run of windows: a claim closes every window up to its
+    // start.
+    std::optional<WindowStartMs> last_done;
+    size_t done = 0;
+    const auto deliver_and_claim = [&]() -> absl::Status {
+      if (!last_done) return absl::OkStatus();
+      if (absl::Status s = sink_.Flush(); !s.ok()) return s;
+      auto claimed = store_.ClaimClose(topic, *last_done);
+      if (!claimed.ok()) return claimed.status();
+      if (*claimed) closed += done;  // else another replica closed them meanwhile
+      last_done.reset();
+      done = 0;
+      return absl::OkStatus();
+    };
     for (WindowStartMs start : *open) {
       if (stop_requested_ && stop_requested_()) break;
       if (low != INT64_MAX && start.value() + w.size_ms + w.allowed_lateness_ms > low) break;
@@ -31,18 +53,12 @@ absl::StatusOr<size_t> WindowCloser::CloseReady(int32_t partition_count) {
       EmitWindowRecords(start, w.size_ms, std::move(keys), std::move(models),
                         [this](const WindowRecord& r) { sink_.Publish(r); });
       sink_.WindowDone(start, w.size_ms);
-      // Marked closed only once judged: a replica that dies half-way leaves
-      // the window to the next closer, which publishes it again (rows are
-      // at least once, with the same content) and judges it again (the
-      // detectors and budgets refuse a window they already applied).
-      // Claiming first lost the window's judgement instead.
-      auto claimed = store_.ClaimClose(topic, start);
-      if (!claimed.ok()) return claimed.status();
-      if (*claimed) ++closed;  // else another replica closed it meanwhile
+      last_done = start;
+      if (++done >= kWindowsPerClaim) {
+        if (absl::Status s = deliver_and_claim(); !s.ok()) return s;
+      }
     }
-    if (closed > 0) {
-      if (absl::Status s = sink_.Flush(); !s.ok()) return s;
-    }
+    if (absl::Status s = deliver_and_claim(); !s.ok()) return s;
   }
   if (absl::Status s = RefreshClosedThrough(); !s.ok()) return s;
   return closed;

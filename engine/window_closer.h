@@ -54,6 +54,9 @@ class WindowCloser {
   std::optional<WindowStartMs> closed_through() const { return closed_through_; }
 
  private:
+  // Windows published before their rows are flushed and they are claimed
+  // closed together: what a refused flush makes the next round publish again.
+  static constexpr size_t kWindowsPerClaim = 64;
   const Config& config_;
   StateStore& store_;
   WindowRecordSink& sink_;

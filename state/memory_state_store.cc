@@ -1,5 +1,7 @@
 #include "state/memory_state_store.h"
 
+#include <algorithm>
+
 namespace burnrate {
 
 absl::StatusOr<CheckpointOutcome> MemoryStateStore::Commit(const std::string& topic,
@@ -27,7 +29,21 @@ absl::StatusOr<CheckpointOutcome> MemoryStateStore::Commit(const std::string& to
   std::vector<std::string>& observer = t.observer_state[c.partition];
   if (c.replace_observer_state) observer.clear();
   observer.insert(observer.end(), c.observer_state.begin(), c.observer_state.end());
+  auto& held = t.held_dead_letters[c.partition];
+  std::erase_if(
+      held, [&c](const auto& entry) { return entry.second < c.held_dead_letters_published_below; });
+  for (const auto& [offset, record] : c.held_dead_letters) held[record] = offset;
   return CheckpointOutcome{};
+}
+
+absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> MemoryStateStore::HeldDeadLetters(
+    const std::string& topic, int32_t partition) {
+  std::lock_guard lock(mu_);
+  std::vector<std::pair<int64_t, std::string>> out;
+  for (const auto& [record, offset] : topics_[topic].held_dead_letters[partition])
+    out.emplace_back(offset, record);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 absl::StatusOr<std::vector<std::string>> MemoryStateStore::ObserverState(const std::string& topic,

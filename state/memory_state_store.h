@@ -16,6 +16,8 @@ class MemoryStateStore : public StateStore {
   absl::StatusOr<CheckpointOutcome> Commit(const std::string& topic, const PartitionCheckpoint& c) override;
   absl::StatusOr<std::optional<int64_t>> Position(const std::string& topic, int32_t partition) override;
   absl::StatusOr<std::vector<std::string>> ObserverState(const std::string& topic, int32_t partition) override;
+  absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> HeldDeadLetters(
+      const std::string& topic, int32_t partition) override;
   absl::StatusOr<std::vector<PartitionProgress>> Progress(const std::string& topic) override;
   absl::StatusOr<std::vector<WindowStartMs>> OpenWindows(const std::string& topic) override;
   absl::StatusOr<bool> ClaimClose(const std::string& topic, WindowStartMs start) override;
@@ -29,6 +31,8 @@ class MemoryStateStore : public StateStore {
     std::map<int32_t, int64_t> watermarks;
     std::map<int32_t, bool> idle;
     std::map<int32_t, std::vector<std::string>> observer_state;
+    std::map<int32_t, std::map<std::string, int64_t>>
+        held_dead_letters;                      // record -> offset, as a Redis sorted set
     std::map<int64_t, std::set<uint64_t>> ids;  // minute -> ids counted, all partitions
     std::map<WindowStartMs, std::map<std::string, WindowTotals>> keys;
     std::map<WindowStartMs, std::map<std::string, WindowTotals>> models;

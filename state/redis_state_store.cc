@@ -23,7 +23,8 @@ bool ParseInt(std::string_view s, int64_t& out) {
 // then the id groups (count; per group: minute, n, ids...) and the windows
 // (count; per window: start, then one blob of packed deltas, see
 // state/delta_codec.h), then the observer state (count, replace flag,
-// records). Redis does a bulk operation per id group and one RPUSH per
+// records), then the held dead letters (published-below offset, count, then
+// offset and record each). Redis does a bulk operation per id group and one RPUSH per
 // window; the counters are summed when a window is read back.
 constexpr char kCommitScript[] = R"lua(
 local p = ARGV[1]
@@ -77,6 +78,11 @@ redis.call('HSET', p .. 'idle', part, ARGV[8])
 local no = tonumber(ARGV[i])
 if ARGV[i + 1] == '1' then redis.call('DEL', p .. 'obs:' .. part) end
 if no > 0 then redis.call('RPUSH', p .. 'obs:' .. part, unpack(ARGV, i + 2, i + 1 + no)) end
+i = i + 2 + no
+local held = p .. 'held:' .. part
+if ARGV[i] ~= '-1' then redis.call('ZREMRANGEBYSCORE', held, '-inf', '(' .. ARGV[i]) end
+local nh = tonumber(ARGV[i + 1])
+for h = 1, nh do redis.call('ZADD', held, ARGV[i + 2 * h], ARGV[i + 1 + 2 * h]) end
 return {1, ARGV[4]}
 )lua";
 
@@ -245,6 +251,12 @@ absl::StatusOr<CheckpointOutcome> RedisStateStore::Commit(const std::string& top
   args.push_back(std::to_string(c.observer_state.size()));
   args.push_back(c.replace_observer_state ? "1" : "0");
   for (const std::string& record : c.observer_state) args.push_back(record);
+  args.push_back(std::to_string(c.held_dead_letters_published_below));
+  args.push_back(std::to_string(c.held_dead_letters.size()));
+  for (const auto& [offset, record] : c.held_dead_letters) {
+    args.push_back(std::to_string(offset));
+    args.push_back(record);
+  }
 
   auto reply = Script(kCommitScript, commit_sha_, std::move(args));
   if (!reply.ok()) return reply.status();
@@ -293,6 +305,22 @@ absl::StatusOr<std::vector<std::string>> RedisStateStore::ObserverState(const st
   std::vector<std::string> out;
   const redisReply* r = (*reply)->r;
   for (size_t i = 0; i < r->elements; ++i) out.emplace_back(r->element[i]->str, r->element[i]->len);
+  return out;
+}
+
+absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> RedisStateStore::HeldDeadLetters(
+    const std::string& topic, int32_t partition) {
+  auto reply = Command({"ZRANGE", Key(topic, Concat("held:", partition)), "0", "-1", "WITHSCORES"});
+  if (!reply.ok()) return reply.status();
+  std::vector<std::pair<int64_t, std::string>> out;
+  const redisReply* r = (*reply)->r;
+  for (size_t i = 0; i + 1 < r->elements; i += 2) {
+    int64_t offset;
+    if (!ParseInt({r->element[i + 1]->str, r->element[i + 1]->len}, offset)) {
+      return absl::InternalError("redis held dead letters: offset is not an integer");
+    }
+    out.emplace_back(offset, std::string(r->element[i]->str, r->element[i]->len));
+  }
   return out;
 }
 

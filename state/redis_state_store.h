@@ -36,6 +36,8 @@ class RedisStateStore : public StateStore {
   absl::StatusOr<CheckpointOutcome> Commit(const std::string& topic, const PartitionCheckpoint& c) override;
   absl::StatusOr<std::optional<int64_t>> Position(const std::string& topic, int32_t partition) override;
   absl::StatusOr<std::vector<std::string>> ObserverState(const std::string& topic, int32_t partition) override;
+  absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> HeldDeadLetters(
+      const std::string& topic, int32_t partition) override;
   absl::StatusOr<std::vector<PartitionProgress>> Progress(const std::string& topic) override;
   absl::StatusOr<std::vector<WindowStartMs>> OpenWindows(const std::string& topic) override;
   absl::StatusOr<bool> ClaimClose(const std::string& topic, WindowStartMs start) override;

@@ -49,6 +49,15 @@ struct PartitionCheckpoint {
   // stored observer state always matches the stored position.
   std::vector<std::string> observer_state;
   bool replace_observer_state = false;
+  // Dead letters for copies dropped on another partition's claim that was
+  // not durable yet (ClaimTable): whether such a copy stays dropped is only
+  // settled once this checkpoint is applied, so they are stored with it,
+  // published after it, and forgotten by a later checkpoint (below). Pairs
+  // of (offset, record); the store keeps them ordered by offset.
+  std::vector<std::pair<int64_t, std::string>> held_dead_letters;
+  // Held dead letters below this offset have been published: the store
+  // drops them. -1: nothing to drop.
+  int64_t held_dead_letters_published_below = -1;
 };
 
 // What the store knows of one partition's progress.
@@ -95,6 +104,10 @@ class StateStore {
   virtual absl::StatusOr<std::optional<int64_t>> Position(const std::string& topic, int32_t partition) = 0;
   // The observer state records stored for a partition, oldest first.
   virtual absl::StatusOr<std::vector<std::string>> ObserverState(const std::string& topic, int32_t partition) = 0;
+  // The held dead letters stored for a partition and not yet dropped, by
+  // offset (see PartitionCheckpoint::held_dead_letters).
+  virtual absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> HeldDeadLetters(
+      const std::string& topic, int32_t partition) = 0;
   // Progress of every partition that has committed, by partition.
   virtual absl::StatusOr<std::vector<PartitionProgress>> Progress(const std::string& topic) = 0;
   // Window starts that hold totals and have not been closed yet, ascending.

@@ -21,13 +21,24 @@ free_port() {
   for _ in $(seq 1 200); do
     port=$((20000 + (RANDOM * 32768 + RANDOM) % span))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      if ! ss -ltnH "sport = :$port" 2>/dev/null | grep -q .; then
+      if ! prints_match . ss -ltnH "sport = :$port" 2>/dev/null; then
         echo "$port"
         return 0
       fi
     fi
   done
   return 1
+}
+
+# prints_match PATTERN CMD...: CMD succeeds and prints a line matching PATTERN.
+# Not `CMD | grep -q PATTERN`: under pipefail that fails whenever grep stops
+# reading at the first match while CMD still writes (CMD dies of SIGPIPE),
+# which happens only for long enough output, so only sometimes.
+prints_match() {
+  local pattern=$1 out
+  shift
+  out=$("$@") || return 1
+  grep -- "$pattern" <<<"$out" >/dev/null
 }
 
 # wait_until SECONDS CMD...: runs CMD every 0.2 s until it succeeds or the deadline passes.

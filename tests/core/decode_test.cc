@@ -182,6 +182,29 @@ TEST(DecodeOptionsTest, OversizedMessagesAndConfiguredDimensionKeys) {
   EXPECT_EQ(rejections[0].reason, RejectReason::kOversized);
 }
 
+TEST_F(DecodeTest, CountsWrittenAsTextOrAsWholeDecimalsAreRead) {
+  const CostEvent e =
+      One(R"({"event_id":"a","ts":1795365000000,"input_tokens":"1200","output_tokens":30.0})");
+  EXPECT_EQ(e.tokens[TokenKind::kInput], 1200);
+  EXPECT_EQ(e.tokens[TokenKind::kOutput], 30);
+}
+
+TEST_F(DecodeTest, AStringWithABrokenEscapeIsMalformed) {
+  EXPECT_EQ(Rejected(R"({"event_id":"a","ts":1795365000000,"tenant":"acme \q corp"})"),
+            RejectReason::kMalformedJson);
+  EXPECT_EQ(Rejected(R"({"event_id":"a","ts":1795365000000,"tenant":"\u12"})"),
+            RejectReason::kMalformedJson);
+  // The same in an OTLP attribute.
+  const std::string otlp = R"({"resourceSpans":[{"scopeSpans":[{"spans":[
+    {"traceId":"t","spanId":"a","endTimeUnixNano":"1795365000000000000","attributes":[
+      {"key":"gen_ai.request.model","value":{"stringValue":"gen \q"}},
+      {"key":"gen_ai.usage.input_tokens","value":{"intValue":"5"}}]}]}]}]})";
+  decoder_.Decode(otlp, events_, rejections_);
+  EXPECT_TRUE(events_.empty());
+  ASSERT_EQ(rejections_.size(), 1u);
+  EXPECT_EQ(rejections_[0].reason, RejectReason::kMalformedJson);
+}
+
 TEST_F(DecodeTest, NullFieldsReadAsAbsent) {
   const CostEvent e = One(R"({"event_id":"a","ts":1795365000000,"tenant":null,"input_tokens":null})");
   EXPECT_EQ(e.tenant, kUnknownDimension);

@@ -68,5 +68,52 @@ TEST(DedupFilter, ForgetsIdsOlderThanTheHorizon) {
   EXPECT_TRUE(f.FirstSighting("old", EventTimeMs(0)));
 }
 
+using Claim = ClaimTable::Claim;
+
+TEST(ClaimTable, AnIdBelongsToTheFirstPartitionThatClaimsIt) {
+  ClaimTable claims(60'000);
+  EXPECT_EQ(claims.Take(1, /*partition=*/0, EventTimeMs(1'000)), Claim::kNew);
+  EXPECT_EQ(claims.Take(1, 0, EventTimeMs(1'000)), Claim::kOwn)
+      << "counted again by its own partition";
+  EXPECT_EQ(claims.Take(1, 1, EventTimeMs(1'000)), Claim::kElsewhere)
+      << "a copy in another partition";
+  claims.Drop(1);
+  EXPECT_EQ(claims.Take(1, 1, EventTimeMs(1'000)), Claim::kNew) << "a dropped claim is free again";
+}
+
+TEST(ClaimTable, ReleasingAPartitionFreesOnlyItsClaims) {
+  ClaimTable claims(60'000);
+  ASSERT_EQ(claims.Take(1, 0, EventTimeMs(1'000)), Claim::kNew);
+  ASSERT_EQ(claims.Take(2, 1, EventTimeMs(1'000)), Claim::kNew);
+  claims.Release(0);
+  EXPECT_EQ(claims.Take(1, 1, EventTimeMs(1'000)), Claim::kNew);
+  EXPECT_EQ(claims.Take(2, 0, EventTimeMs(1'000)), Claim::kElsewhere);
+}
+
+TEST(ClaimTable, KeepsClaimsUntilTheSlowestPartitionHasPassedThem) {
+  ClaimTable claims(60'000);
+  ASSERT_EQ(claims.Take(7, 0, EventTimeMs(0)), Claim::kNew);
+  // Partition 1 races ahead by two horizons; partition 0 stays at t=0, so a
+  // copy of id 7 can still arrive there... or in partition 2, which starts late.
+  for (int64_t t = 0; t <= 120'000; t += 1'000) claims.Take(1'000 + t, 1, EventTimeMs(t));
+  EXPECT_EQ(claims.Take(7, 2, EventTimeMs(0)), Claim::kElsewhere);
+  // Once partitions 0 and 2 have moved on by the horizon too, it expires.
+  for (int64_t t = 0; t <= 120'000; t += 1'000) {
+    claims.Take(500'000 + t, 0, EventTimeMs(t));
+    claims.Take(700'000 + t, 2, EventTimeMs(t));
+  }
+  for (int64_t t = 121'000; t <= 200'000; t += 1'000) claims.Take(1'000 + t, 1, EventTimeMs(t));
+  EXPECT_EQ(claims.Take(7, 3, EventTimeMs(0)), Claim::kNew);
+}
+
+TEST(ClaimTable, APartitionFarBehindNoLongerHoldsEveryClaim) {
+  ClaimTable claims(60'000);
+  ASSERT_EQ(claims.Take(7, 0, EventTimeMs(0)), Claim::kNew);  // partition 0 then stalls
+  for (int64_t t = 0; t <= 600'000; t += 1'000) claims.Take(1'000 + t, 1, EventTimeMs(t));
+  // Memory stays bounded: five horizons behind the latest time at most.
+  EXPECT_LT(claims.size(), 5u * 60 + 20);
+  EXPECT_EQ(claims.Take(7, 2, EventTimeMs(0)), Claim::kNew);
+}
+
 }  // namespace
 }  // namespace burnrate

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
 #include <string>
 #include <vector>
@@ -63,8 +64,14 @@ struct Replica {
       : committer(store, config.kafka.topic, CheckpointCommitterOptions{}),
         engine(
             config, prices, store, committer, dead,
-            [this](int32_t p, int64_t o) { dead.source = {p, o}; },
-            [] { return absl::OkStatus(); }, [&now] { return now; }),
+            [this](int32_t p, int64_t o) {
+              dead.source = {p, o};
+            },
+            [this](std::chrono::milliseconds timeout) {
+              flush_timeouts.push_back(timeout);
+              return flush_result;
+            },
+            [&now] { return now; }),
         closer(config, store, out) {
     engine.set_seeker([this](int32_t p, int64_t o) {
       cursor[p] = o;
@@ -98,6 +105,8 @@ struct Replica {
     return absl::OkStatus();
   }
   NoDeadLetters dead;
+  absl::Status flush_result;                              // what flushing the outputs returns
+  std::vector<std::chrono::milliseconds> flush_timeouts;  // how long each flush could wait
   CheckpointCommitter committer;
   RunEngine engine;
   WindowCloser closer;
@@ -110,6 +119,48 @@ class RunEngineTest : public ::testing::Test {
     config_.kafka.topic = "costs";
     config_.idle_timeout_ms = 5'000;
   }
+  void CrashWithOnlyPartitionZeroDurable(int32_t claimer);
+
+  // One partition of n events of one tenant, all in one window.
+  static std::vector<std::vector<std::string>> OneWindowLog(int n) {
+    std::vector<std::vector<std::string>> log(1);
+    for (int i = 0; i < n; ++i)
+      log[0].push_back(Event("e" + std::to_string(i), kT0 + i * 100, "acme", 1));
+    return log;
+  }
+  // A new replica takes partition 0 of `log` over: it resumes at `resume_at`
+  // and the window ends with every event of the log counted once.
+  void ExpectNextOwnerCountsTheRest(const std::vector<std::vector<std::string>>& log,
+                                    int64_t resume_at, const std::string& why) {
+    Replica next(config_, prices_, store_, out_, now_);
+    next.SetLog(&log);
+    next.Assign({0});
+    EXPECT_EQ(next.cursor[0], resume_at) << why;
+    next.Feed(log, log[0].size());
+    now_ += 10'000;
+    ASSERT_TRUE(next.engine.Checkpoint().ok());
+    ASSERT_TRUE(next.CloseWindows(1).ok());
+    ASSERT_EQ(out_.rows.size(), 1u);
+    EXPECT_NE(out_.rows.begin()->second.find("\"events\":" + std::to_string(log[0].size()) + ","),
+              std::string::npos)
+        << out_.rows.begin()->second;
+  }
+
+  // Three windows a minute apart (kT0, +1 min, +2 min), one event each, on
+  // partition 0: counted, durable and idle, so all three are ready to close.
+  void MakeThreeWindowsDurable() {
+    std::vector<std::vector<std::string>> log(1);
+    for (int i = 0; i < 3; ++i)
+      log[0].push_back(Event("w" + std::to_string(i), kT0 + i * 60'000, "acme", 1));
+    Replica r(config_, prices_, store_, out_, now_);
+    r.SetLog(&log);
+    r.Assign({0});
+    r.Feed(log, 3);
+    now_ += 10'000;
+    ASSERT_TRUE(r.engine.Checkpoint().ok());
+    ASSERT_TRUE(r.engine.Checkpoint().ok());  // idle now
+  }
+
   Config config_ = DefaultConfig();
   PriceTable prices_;
   MemoryStateStore store_;
@@ -228,18 +279,24 @@ TEST_F(RunEngineTest, PipelinedCheckpointsWithCrossPartitionDuplicatesCountEachE
   EXPECT_EQ(events, 2000);
   EXPECT_EQ(input, expected_input);
   EXPECT_GT(results[RunEngine::CommitResult::kDuplicateEvents], 0);  // the case under test happened
-  // One dead letter (perhaps sent more than once) per copy, none for a
-  // message that was counted in the end.
+  // The counters behind the metrics count each message once, although
+  // refused checkpoints were counted again by fresh pipelines.
+  const PipelineStats stats_a = a.engine.TotalStats(), stats_b = b.engine.TotalStats();
+  size_t messages = 0;
+  for (const auto& partition : log) messages += partition.size();
+  EXPECT_EQ(stats_a.messages + stats_b.messages, messages);
+  EXPECT_EQ(stats_a.events + stats_b.events, 2000u);
+  // One dead letter per copy, none for a message that was counted in the
+  // end, and none sent twice although messages were counted again.
   EXPECT_EQ(a.dead.distinct.size() + b.dead.distinct.size(), (2000u + 6) / 7);
+  EXPECT_EQ(a.dead.count + b.dead.count, (2000 + 6) / 7);
   for (int32_t p = 0; p < 4; ++p) {
     EXPECT_EQ(*store_.Position("costs", p), std::optional<int64_t>(log[p].size())) << p;
   }
 }
 
 TEST_F(RunEngineTest, AReplicaThatCrashedBeforeItsCheckpointLosesNothingAndCountsNothingTwice) {
-  std::vector<std::vector<std::string>> log(1);
-  for (int i = 0; i < 100; ++i)
-    log[0].push_back(Event("e" + std::to_string(i), kT0 + i * 100, "acme", 1));
+  const auto log = OneWindowLog(100);
   {
     Replica first(config_, prices_, store_, out_, now_);
     first.SetLog(&log);
@@ -248,17 +305,89 @@ TEST_F(RunEngineTest, AReplicaThatCrashedBeforeItsCheckpointLosesNothingAndCount
     ASSERT_TRUE(first.engine.Checkpoint().ok());
     first.Feed(log, 30);  // counted in memory only: the crash below loses it
   }
+  ExpectNextOwnerCountsTheRest(log, 40, "resumes where the durable state ends");
+}
+
+TEST_F(RunEngineTest, ASealWaitsBrieflyForOutputsAndLeavesTheStateOpenWhenTheyAreLate) {
+  // The broker is away: the dead letters cannot be delivered, so nothing may
+  // become durable, and the polling thread must not sit in the flush.
+  std::vector<std::vector<std::string>> log(1);
+  for (int i = 0; i < 10; ++i)
+    log[0].push_back(Event("e" + std::to_string(i), kT0 + i * 100, "acme", 1));
+  log[0].push_back("not json");
+  Replica r(config_, prices_, store_, out_, now_);
+  r.SetLog(&log);
+  r.Assign({0});
+  r.Feed(log, 11);
+  r.flush_result = absl::UnavailableError("broker away");
+  EXPECT_FALSE(r.engine.Seal().ok());
+  ASSERT_EQ(r.flush_timeouts.size(), 1u);
+  EXPECT_LE(r.flush_timeouts[0], std::chrono::seconds(1)) << "a seal waits briefly";
+  EXPECT_EQ(r.engine.unsealed_events(), 11) << "the state stays open";
+  r.engine.WaitForCommits(std::chrono::milliseconds(50));
+  EXPECT_TRUE(r.engine.CollectCommits().empty());
+
+  // Back: the next seal takes it all.
+  r.flush_result = absl::OkStatus();
+  ASSERT_TRUE(r.engine.Seal().ok());
+  EXPECT_EQ(r.engine.unsealed_events(), 0);
+  std::vector<std::pair<int32_t, int64_t>> commits;
+  for (int i = 0; i < 100 && commits.empty(); ++i) {
+    r.engine.WaitForCommits(std::chrono::milliseconds(50));
+    commits = r.engine.CollectCommits();
+  }
+  EXPECT_EQ(commits, (std::vector<std::pair<int32_t, int64_t>>{{0, 11}}));
+  // A checkpoint that must finish (a stop, a revoke) waits long.
+  ASSERT_TRUE(r.engine.Checkpoint().ok());
+  EXPECT_GE(r.flush_timeouts.back(), std::chrono::seconds(10));
+}
+
+TEST_F(RunEngineTest, ALostPartitionIsDroppedWithoutACheckpointAndItsNextOwnerCountsTheRest) {
+  const auto log = OneWindowLog(100);
+  Replica first(config_, prices_, store_, out_, now_);
+  first.SetLog(&log);
+  first.Assign({0});
+  first.Feed(log, 40);
+  ASSERT_TRUE(first.engine.Checkpoint().ok());
+  first.Feed(log, 30);
+  first.engine.OnLost({0});
+  EXPECT_EQ(first.engine.partitions_owned(), 0);
+  EXPECT_EQ(first.engine.pending_events(), 0) << "a lost partition's state is dropped";
+  ASSERT_TRUE(first.engine.Checkpoint().ok());
+  ExpectNextOwnerCountsTheRest(log, 40,
+                               "nothing of the lost partition was made durable after loss");
+}
+
+TEST_F(RunEngineTest, AnAssignedPartitionsStoredPositionIsCommittedWithoutNewMessages) {
+  // A partition lost while the broker was away (its revoke could not
+  // commit) and assigned again once everything was durable gets no new
+  // message: the group's committed offset must still catch up with the
+  // store, or its lag stays wrong until traffic resumes.
+  std::vector<std::vector<std::string>> log(2);
+  for (int i = 0; i < 60; ++i)
+    log[0].push_back(Event("e" + std::to_string(i), kT0 + i * 100, "acme", 1));
+  {
+    Replica first(config_, prices_, store_, out_, now_);
+    first.SetLog(&log);
+    first.Assign({0, 1});
+    first.Feed(log, 60);
+    ASSERT_TRUE(first.engine.Checkpoint().ok());
+    first.engine.OnRevoked({0, 1});
+  }
   Replica second(config_, prices_, store_, out_, now_);
   second.SetLog(&log);
+  second.Assign({0, 1});
+  const auto commits = second.engine.CollectCommits();
+  EXPECT_EQ(commits, (std::vector<std::pair<int32_t, int64_t>>{{0, 60}}))
+      << "partition 1 was never read: nothing to commit for it";
+  EXPECT_TRUE(second.engine.CollectCommits().empty()) << "each position is handed out once";
+
+  // A partition revoked before its position was collected is its next
+  // owner's to commit.
+  second.engine.OnRevoked({0});
   second.Assign({0});
-  EXPECT_EQ(second.cursor[0], 40);  // resumes where the durable state ends
-  second.Feed(log, 100);
-  now_ += 10'000;
-  ASSERT_TRUE(second.engine.Checkpoint().ok());
-  ASSERT_TRUE(second.CloseWindows(1).ok());
-  ASSERT_EQ(out_.rows.size(), 1u);
-  EXPECT_NE(out_.rows.begin()->second.find("\"events\":100,"), std::string::npos)
-      << out_.rows.begin()->second;
+  second.engine.OnRevoked({0});
+  EXPECT_TRUE(second.engine.CollectCommits().empty());
 }
 
 TEST_F(RunEngineTest, AStalledPartitionThatHasNotCaughtUpHoldsWindowsOpen) {
@@ -302,6 +431,144 @@ TEST_F(RunEngineTest, AZombieCheckpointIsRefused) {
   ASSERT_EQ(out_.rows.size(), 1u);
   EXPECT_NE(out_.rows.begin()->second.find("\"events\":10,"), std::string::npos)
       << out_.rows.begin()->second;
+}
+
+// Sums the "events" of every published row.
+int64_t EventsIn(const CollectWindows& out) {
+  int64_t events = 0;
+  for (const auto& [key, row] : out.rows)
+    events += std::stoll(row.substr(row.find("\"events\":") + 9));
+  return events;
+}
+
+TEST_F(RunEngineTest, OneReplicaDropsCopiesAcrossItsPartitionsWithoutAnyCheckpointRefused) {
+  // Every 3rd event is re-sent into the next partition, all four held by
+  // one replica: the copy is dropped when it arrives (the other partition
+  // claimed the id), so no checkpoint is refused in the store for it.
+  std::vector<std::vector<std::string>> log(4);
+  for (int i = 0; i < 1200; ++i) {
+    const std::string e =
+        Event("e" + std::to_string(i), kT0 + i * 100, "t" + std::to_string(i % 5), 1);
+    log[i % 4].push_back(e);
+    if (i % 3 == 0) log[(i + 1) % 4].push_back(e);
+  }
+  Replica a(config_, prices_, store_, out_, now_);
+  a.SetLog(&log);
+  std::map<RunEngine::CommitResult, int> results;
+  a.engine.set_commit_listener(
+      [&results](int32_t, RunEngine::CommitResult result, double) { ++results[result]; });
+  a.Assign({0, 1, 2, 3});
+  for (int round = 0; round < 100; ++round) {
+    a.Feed(log, 7);
+    now_ += 10;
+    ASSERT_TRUE(a.engine.Seal().ok());
+    a.engine.CollectCommits();
+  }
+  now_ += 10'000;
+  ASSERT_TRUE(a.engine.Checkpoint().ok());
+  ASSERT_TRUE(a.CloseWindows(4).ok());
+  EXPECT_EQ(EventsIn(out_), 1200);
+  EXPECT_EQ(results[RunEngine::CommitResult::kDuplicateEvents], 0);
+  EXPECT_GT(results[RunEngine::CommitResult::kApplied], 0);
+  EXPECT_EQ(a.dead.distinct.size(), 400u);  // one dead letter per copy
+}
+
+// Delegates to another store, but never applies one partition's checkpoints.
+struct StoreFailingOnePartition : StateStore {
+  StateStore& inner;
+  int32_t failing;
+  StoreFailingOnePartition(StateStore& s, int32_t p) : inner(s), failing(p) {}
+  absl::StatusOr<CheckpointOutcome> Commit(const std::string& topic,
+                                           const PartitionCheckpoint& c) override {
+    if (c.partition == failing) return absl::UnavailableError("partition held back by the test");
+    return inner.Commit(topic, c);
+  }
+  absl::StatusOr<std::optional<int64_t>> Position(const std::string& t, int32_t p) override {
+    return inner.Position(t, p);
+  }
+  absl::StatusOr<std::vector<std::string>> ObserverState(const std::string& t, int32_t p) override {
+    return inner.ObserverState(t, p);
+  }
+  absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> HeldDeadLetters(const std::string& t,
+                                                                               int32_t p) override {
+    return inner.HeldDeadLetters(t, p);
+  }
+  absl::StatusOr<std::vector<PartitionProgress>> Progress(const std::string& t) override {
+    return inner.Progress(t);
+  }
+  absl::StatusOr<std::vector<WindowStartMs>> OpenWindows(const std::string& t) override {
+    return inner.OpenWindows(t);
+  }
+  absl::StatusOr<bool> ClaimClose(const std::string& t, WindowStartMs s) override {
+    return inner.ClaimClose(t, s);
+  }
+  absl::StatusOr<std::optional<WindowStartMs>> ClosedThrough(const std::string& t) override {
+    return inner.ClosedThrough(t);
+  }
+  absl::StatusOr<StoredWindow> ReadWindow(const std::string& t, WindowStartMs s) override {
+    return inner.ReadWindow(t, s);
+  }
+  absl::Status Ping() override { return inner.Ping(); }
+};
+
+// One partition (the claimer) counts e100..e109 first; the other (the
+// dropper) then reads copies of them and drops them. The store applies
+// partition 0's checkpoint but never partition 1's, and the replica crashes
+// before it hears back. The next owner must count e100..e109 exactly once
+// and dead-letter exactly the copies it dropped in the end: a dead letter is
+// never published for a copy that a later life counts.
+void RunEngineTest::CrashWithOnlyPartitionZeroDurable(int32_t claimer) {
+  const int32_t dropper = 1 - claimer;
+  std::vector<std::vector<std::string>> log(2);
+  for (int i = 0; i < 20; ++i)
+    log[dropper].push_back(Event("e" + std::to_string(i), kT0 + i * 100, "acme", 1));
+  for (int i = 100; i < 110; ++i)
+    log[claimer].push_back(Event("e" + std::to_string(i), kT0 + i * 10, "acme", 1));
+  for (int i = 100; i < 110; ++i) log[dropper].push_back(log[claimer][i - 100]);
+  const int64_t end_of_zero = static_cast<int64_t>(log[0].size());
+  {
+    StoreFailingOnePartition holding_back(store_, /*failing=*/1);
+    Replica first(config_, prices_, holding_back, out_, now_);
+    first.SetLog(&log);
+    first.Assign({0, 1});
+    first.Feed(log, 20);  // the dropper: e0..e19; the claimer: e100..e109
+    first.Feed(log, 20);  // the dropper: the copies, dropped; their dead letters held
+    ASSERT_TRUE(first.engine.Seal().ok());
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (*store_.Position("costs", 0) != std::optional<int64_t>(end_of_zero) &&
+           std::chrono::steady_clock::now() < deadline)
+      first.engine.WaitForCommits(std::chrono::milliseconds(10));
+    ASSERT_EQ(*store_.Position("costs", 0), std::optional<int64_t>(end_of_zero));
+    ASSERT_EQ(*store_.Position("costs", 1), std::nullopt);
+    EXPECT_EQ(first.dead.count, 0) << "held until the checkpoint that drops the copies is applied";
+  }  // the crash, before the engine heard of the applied checkpoint
+  Replica second(config_, prices_, store_, out_, now_);
+  second.SetLog(&log);
+  second.Assign({0, 1});
+  second.Feed(log, 100);
+  now_ += 10'000;
+  ASSERT_TRUE(second.engine.Checkpoint().ok());
+  ASSERT_TRUE(second.CloseWindows(2).ok());
+  EXPECT_EQ(EventsIn(out_), 30);
+  std::map<std::pair<int32_t, int64_t>, int> copies;
+  for (int64_t offset = 20; offset < 30; ++offset) copies[{dropper, offset}] = 1;
+  EXPECT_EQ(second.dead.distinct, copies) << "one dead letter per copy";
+  EXPECT_TRUE(store_.HeldDeadLetters("costs", dropper)->empty())
+      << "published ones are dropped from the store";
+}
+
+TEST_F(RunEngineTest, CopiesDroppedOnAClaimThatNeverBecameDurableAreDeadLetteredOnceAfterACrash) {
+  // The dropper's checkpoint is applied, the claimer's never is. The next
+  // owner publishes the held dead letters from the store and counts the
+  // originals from the claimer's partition.
+  CrashWithOnlyPartitionZeroDurable(/*claimer=*/1);
+}
+
+TEST_F(RunEngineTest, CopiesDroppedInACheckpointThatNeverBecameDurableGetNoDeadLetterFromIt) {
+  // The claimer's checkpoint is applied, the dropper's never is, so its held
+  // dead letters are never published. The next owner drops the copies
+  // again (the store has the ids) and dead-letters them itself.
+  CrashWithOnlyPartitionZeroDurable(/*claimer=*/0);
 }
 
 }  // namespace
@@ -379,20 +646,15 @@ struct OrderedSink : WindowRecordSink {
   void WindowDone(WindowStartMs start, int64_t size_ms) override {
     calls.push_back("done " + std::to_string(start.value()) + " " + std::to_string(size_ms));
   }
-  absl::Status Flush() override { return absl::OkStatus(); }
+  absl::Status Flush() override {
+    calls.push_back("flush");
+    return flush_result;
+  }
+  absl::Status flush_result;
 };
 
 TEST_F(RunEngineTest, TheCloserEndsEachWindowAfterItsRowsAndStopsBetweenWindows) {
-  std::vector<std::vector<std::string>> log(1);
-  for (int i = 0; i < 3; ++i)
-    log[0].push_back(Event("w" + std::to_string(i), kT0 + i * 60'000, "acme", 1));
-  Replica r(config_, prices_, store_, out_, now_);
-  r.SetLog(&log);
-  r.Assign({0});
-  r.Feed(log, 3);
-  now_ += 10'000;
-  ASSERT_TRUE(r.engine.Checkpoint().ok());
-  ASSERT_TRUE(r.engine.Checkpoint().ok());  // idle now
+  ASSERT_NO_FATAL_FAILURE(MakeThreeWindowsDurable());
 
   OrderedSink sink;
   WindowCloser closer(config_, store_, sink);
@@ -407,7 +669,55 @@ TEST_F(RunEngineTest, TheCloserEndsEachWindowAfterItsRowsAndStopsBetweenWindows)
   ASSERT_TRUE(rest.ok());
   EXPECT_EQ(*rest, 1u);  // the window left open is closed next time
   const std::string w2 = std::to_string(kT0 + 120'000);
-  EXPECT_EQ(sink.calls, (std::vector<std::string>{"row " + w2, "done " + w2 + " 60000"}));
+  EXPECT_EQ(sink.calls,
+            (std::vector<std::string>{"row " + w2, "done " + w2 + " 60000", "flush"}));
+}
+
+TEST_F(RunEngineTest, AWindowWhoseRowsAreNotDeliveredStaysOpenAndIsPublishedAgain) {
+  ASSERT_NO_FATAL_FAILURE(MakeThreeWindowsDurable());
+
+  OrderedSink sink;
+  WindowCloser closer(config_, store_, sink);
+  sink.flush_result = absl::DataLossError("window topic: not authorised");
+  EXPECT_FALSE(closer.CloseReady(1).ok());
+  // The windows' rows went out but were refused: none of them is closed.
+  const std::string w0 = std::to_string(kT0);
+  ASSERT_FALSE(sink.calls.empty());
+  EXPECT_EQ(sink.calls.front(), "row " + w0);
+  EXPECT_EQ(sink.calls.back(), "flush");
+  EXPECT_FALSE(store_.ClosedThrough(config_.kafka.topic).value().has_value());
+
+  sink.calls.clear();
+  sink.flush_result = absl::OkStatus();
+  auto closed = closer.CloseReady(1);
+  ASSERT_TRUE(closed.ok()) << closed.status();
+  EXPECT_EQ(*closed, 3u);
+  ASSERT_FALSE(sink.calls.empty());
+  EXPECT_EQ(sink.calls[0], "row " + w0) << "published again";
+}
+
+TEST_F(RunEngineTest, DeadLettersRefusedForGoodStopAllFurtherCheckpoints) {
+  // A dead-letter topic that refuses records for good: the state whose dead
+  // letters were lost must not become durable, nor any later state.
+  const auto log = OneWindowLog(20);
+  Replica r(config_, prices_, store_, out_, now_);
+  r.SetLog(&log);
+  r.Assign({0});
+  r.Feed(log, 10);
+  ASSERT_TRUE(r.engine.Checkpoint().ok());
+  (void)r.engine.CollectCommits();  // offset 10, committed
+  r.Feed(log, 20);
+  r.flush_result = absl::DataLossError("kafka: 1 messages could not be delivered");
+  const absl::Status sealed = r.engine.Seal();
+  EXPECT_TRUE(absl::IsDataLoss(sealed)) << sealed;
+  // The producer reports a failure once; the engine remembers it.
+  r.flush_result = absl::OkStatus();
+  EXPECT_TRUE(absl::IsDataLoss(r.engine.Seal()));
+  EXPECT_TRUE(absl::IsDataLoss(r.engine.Checkpoint().status()));
+  r.engine.WaitForCommits(std::chrono::milliseconds(50));
+  EXPECT_TRUE(r.engine.CollectCommits().empty());
+  // After a restart the messages since the last checkpoint are read again.
+  ExpectNextOwnerCountsTheRest(log, 10, "nothing past the last checkpoint is durable");
 }
 
 }  // namespace

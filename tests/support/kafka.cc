@@ -250,6 +250,14 @@ void Produce(const std::string& topic, const std::vector<std::string>& values,
 
 std::vector<std::pair<std::string, std::string>> ReadAll(const std::string& topic,
                                                          std::chrono::milliseconds deadline) {
+  std::vector<std::pair<std::string, std::string>> messages;
+  for (KafkaRecord& r : ReadAllRecords(topic, deadline)) {
+    messages.emplace_back(std::move(r.key), std::move(r.value));
+  }
+  return messages;
+}
+
+std::vector<KafkaRecord> ReadAllRecords(const std::string& topic, std::chrono::milliseconds deadline) {
   const auto until = Clock::now() + deadline;
   // librdkafka wants a group.id even for assign(); this one never joins a
   // group (no subscribe) and never commits.
@@ -281,7 +289,7 @@ std::vector<std::pair<std::string, std::string>> ReadAll(const std::string& topi
     }
   }
 
-  std::vector<std::pair<std::string, std::string>> messages;
+  std::vector<KafkaRecord> messages;
   if (assignment->cnt > 0) {
     if (rd_kafka_resp_err_t err = rd_kafka_assign(rk.get(), assignment.get())) {
       Fail("assign " + topic + ": " + rd_kafka_err2str(err));
@@ -314,9 +322,20 @@ std::vector<std::pair<std::string, std::string>> ReadAll(const std::string& topi
     }
     const int p = m->partition;
     if (p < 0 || p >= partitions || m->offset >= high[p]) continue;
-    messages.emplace_back(
-        m->key ? std::string(static_cast<const char*>(m->key), m->key_len) : std::string(),
-        m->payload ? std::string(static_cast<const char*>(m->payload), m->len) : std::string());
+    KafkaRecord& record = messages.emplace_back();
+    if (m->key) record.key.assign(static_cast<const char*>(m->key), m->key_len);
+    if (m->payload) record.value.assign(static_cast<const char*>(m->payload), m->len);
+    rd_kafka_headers_t* headers = nullptr;
+    if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const char* name;
+      const void* value;
+      size_t size;
+      for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
+                         RD_KAFKA_RESP_ERR_NO_ERROR;
+           ++i) {
+        record.headers[name] = value ? std::string(static_cast<const char*>(value), size) : "";
+      }
+    }
     if (m->offset + 1 >= high[p]) done[p] = true;
   }
   rd_kafka_consumer_close(rk.get());

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -32,5 +33,13 @@ void Produce(const std::string& topic, const std::vector<std::string>& values,
 // partitions. Throws if it cannot read everything before the deadline.
 std::vector<std::pair<std::string, std::string>> ReadAll(const std::string& topic,
                                                          std::chrono::milliseconds deadline);
+
+// The same, with each record's headers.
+struct KafkaRecord {
+  std::string key;
+  std::string value;
+  std::map<std::string, std::string> headers;
+};
+std::vector<KafkaRecord> ReadAllRecords(const std::string& topic, std::chrono::milliseconds deadline);
 
 }  // namespace burnrate::testing

@@ -1,0 +1,130 @@
+// KafkaSource, the engine's consumer-group member, against the real broker:
+// what the engine relies on from it beyond delivering messages.
+#include "consumers/kafka_source.h"
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/support/kafka.h"
+#include "tests/support/stack.h"
+#include "tests/support/wait.h"
+
+namespace burnrate {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Records what the source tells it; called on the member's polling thread,
+// read by the test thread.
+class RecordingListener : public PartitionListener {
+ public:
+  explicit RecordingListener(const std::atomic<int64_t>* handled) : handled_(handled) {}
+
+  std::vector<std::optional<int64_t>> OnAssigned(const std::vector<int32_t>& partitions) override {
+    assigned_ += static_cast<int>(partitions.size());
+    return std::vector<std::optional<int64_t>>(partitions.size());
+  }
+  void OnRevoked(const std::vector<int32_t>& partitions) override { Left(partitions); }
+  void OnLost(const std::vector<int32_t>& partitions) override { Left(partitions); }
+
+  int assigned() const { return assigned_; }
+  // Messages the member had handled when it was first told to give
+  // partitions up; -1 before that.
+  int64_t handled_at_first_revoke() const { return handled_at_first_revoke_; }
+
+ private:
+  void Left(const std::vector<int32_t>& partitions) {
+    if (!partitions.empty() && handled_at_first_revoke_ < 0) {
+      handled_at_first_revoke_ = handled_->load();
+    }
+  }
+  const std::atomic<int64_t>* handled_;
+  std::atomic<int> assigned_{0};
+  std::atomic<int64_t> handled_at_first_revoke_{-1};
+};
+
+// One member polling on its own thread, handling each message with a fixed
+// cost (a busy engine), until stopped.
+class Member {
+ public:
+  Member(const std::string& topic, const std::string& group, std::chrono::microseconds cost)
+      : listener_(&handled_) {
+    KafkaConfig config;
+    config.brokers = testing::Stack().kafka_brokers;
+    config.topic = topic;
+    config.group_id = group;
+    config.properties["heartbeat.interval.ms"] = "500";
+    auto source = KafkaSource::Create(config, listener_);
+    if (!source.ok()) throw std::runtime_error(std::string(source.status().message()));
+    source_ = std::move(*source);
+    thread_ = std::thread([this, cost] {
+      while (!stop_) {
+        auto polled = source_->Poll(500, 100, [&](const SourceMessage&) {
+          const auto until = std::chrono::steady_clock::now() + cost;
+          while (std::chrono::steady_clock::now() < until) {
+          }
+          ++handled_;
+        });
+        if (!polled.ok()) ADD_FAILURE() << polled.status().message();
+      }
+      source_->Close();
+    });
+  }
+  ~Member() {
+    stop_ = true;
+    thread_.join();
+  }
+  Member(const Member&) = delete;
+  Member& operator=(const Member&) = delete;
+
+  int64_t handled() const { return handled_; }
+  const RecordingListener& listener() const { return listener_; }
+
+ private:
+  std::atomic<int64_t> handled_{0};
+  std::atomic<bool> stop_{false};
+  RecordingListener listener_;
+  std::unique_ptr<KafkaSource> source_;
+  std::thread thread_;
+};
+
+TEST(KafkaSourceTest, ARevokeIsServedWithoutWaitingForThePrefetchedBacklog) {
+  // The source prefetches generously (bounded by bytes): a member can hold
+  // far more messages than it handles in a session timeout. A rebalance
+  // must reach it between messages, not after everything fetched before it,
+  // or the group stalls and the member is thrown out.
+  constexpr int kMessages = 200'000;
+  const std::string topic = testing::CreateTopic(4, "source");
+  std::vector<std::string> values;
+  values.reserve(kMessages);
+  for (int i = 0; i < kMessages; ++i) {
+    values.push_back(R"({"event_id":"e-)" + std::to_string(i) + R"(","pad":")" +
+                     std::string(150, 'x') + "\"}");
+  }
+  testing::Produce(topic, values);
+  const std::string group = "source-test-" + topic;
+
+  // About 5k messages a second: the backlog lasts some 40 seconds, and the
+  // rebalance may take up to about 20 of them before the check below fails.
+  Member first(topic, group, 200us);
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return first.listener().assigned() == 4 && first.handled() >= 1000; },
+                       60s, "the first member holds all partitions and consumes"));
+  Member second(topic, group, 0us);
+  ASSERT_TRUE(testing::WaitFor([&] { return first.listener().handled_at_first_revoke() >= 0; }, 60s,
+                               "the first member is asked to give partitions up"));
+  const int64_t at_revoke = first.listener().handled_at_first_revoke();
+  std::fprintf(stderr, "revoke served after %lld of %d messages\n",
+               static_cast<long long>(at_revoke), kMessages);
+  EXPECT_LT(at_revoke, kMessages / 2) << "the revoke waited behind the prefetched messages";
+  EXPECT_TRUE(testing::WaitFor([&] { return second.listener().assigned() > 0; }, 60s,
+                               "the second member gets partitions"));
+}
+
+}  // namespace
+}  // namespace burnrate

@@ -1,0 +1,173 @@
+// `burnrate run` when its dead letters cannot be delivered for good: a real
+// broker refuses a dead letter (too large for the dead-letter topic), and
+// the replica must neither make the offsets of that message durable nor
+// carry on past it. It stops with an error; restarted with a dead-letter
+// topic that takes the record, it reads the message again and delivers it.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "tests/integration/run_harness.h"
+#include "tests/support/kafka.h"
+#include "tests/support/process.h"
+#include "tests/support/stack.h"
+#include "tests/support/wait.h"
+
+namespace burnrate {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::ChildProcess;
+using testing::ChildProcessOptions;
+using testing::HttpGet;
+using testing::WaitFor;
+
+constexpr char kBurnrate[] = BURNRATE_BIN;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Event(int i, int64_t ts_ms) {
+  return R"({"event_id":"dl-)" + std::to_string(i) + R"(","ts":)" + std::to_string(ts_ms) +
+         R"(,"tenant":"acme","feature":"chat","environment":"prod","model":"claude-sonnet-4-5",)"
+         R"("input_tokens":100,"output_tokens":20})";
+}
+
+TEST(RunDeadLetterTest, ADeadLetterRefusedForGoodStopsTheReplicaAndIsDeliveredAfterARestart) {
+  testing::ScratchDir dir;
+  const std::string topic = testing::CreateTopic(1, "dlfail");
+  // A dead-letter topic that refuses records over 2000 bytes.
+  const std::string small_dead = testing::CreateTopic(1, "dlsmall", {{"max.message.bytes", "2000"}});
+  const std::string good_dead = testing::CreateTopic(1, "dlgood");
+  const std::string prefix = testing::UniqueRedisPrefix();
+
+  const int64_t now_ms = NowMs();
+  // Five events, a 10 kB line that is not JSON, five more events. The line
+  // is random letters: the producer compresses its batches, and the topic's
+  // limit applies to the compressed batch.
+  std::string bad = "{\"event_id\": \"broken\", ";
+  std::mt19937 random(7);
+  std::uniform_int_distribution<int> letter(0, 61);
+  constexpr char kLetters[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  for (int i = 0; i < 10'000; ++i) bad.push_back(kLetters[letter(random)]);
+  std::vector<std::string> lines;
+  for (int i = 0; i < 5; ++i) lines.push_back(Event(i, now_ms - 60'000 + i));
+  lines.push_back(bad);
+  for (int i = 5; i < 10; ++i) lines.push_back(Event(i, now_ms - 60'000 + i));
+  testing::Produce(topic, lines);
+
+  const auto start_replica = [&](const std::string& name, const std::string& dead_letter_topic,
+                                 int http_port) {
+    const std::string config = dir.File(name + ".yaml");
+    testing::WriteReplicaConfig(config, {topic, topic + "-group", prefix, http_port, ""});
+    // The harness names the dead-letter topic "<topic>-dead": point it elsewhere.
+    std::string yaml;
+    {
+      std::ifstream in(config);
+      yaml.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    const std::string harness_name = "\"" + topic + "-dead\"";
+    const size_t at = yaml.find(harness_name);
+    if (at == std::string::npos) throw std::runtime_error("no dead_letter_topic in " + config);
+    yaml.replace(at, harness_name.size(), "\"" + dead_letter_topic + "\"");
+    std::ofstream(config) << yaml;
+    ChildProcessOptions options;
+    options.argv = {kBurnrate, "run", "--config", config};
+    options.stderr_path = dir.File(name + ".log");
+    options.stdout_path = dir.File(name + ".stdout");
+    return std::make_unique<ChildProcess>(std::move(options));
+  };
+
+  // The broker refuses the dead letter: the replica stops with an error.
+  auto first = start_replica("first", small_dead, testing::FreeLoopbackPort());
+  const auto exited = first->Wait(90s);
+  ASSERT_TRUE(exited.has_value()) << "the replica kept running: " << first->ReadStderr();
+  EXPECT_EQ(exited->ToString(), "exit 1") << first->ReadStderr();
+  const std::string log = first->ReadStderr();
+  EXPECT_NE(log.find("dead letters could not be delivered"), std::string::npos) << log;
+  EXPECT_NE(log.find(small_dead), std::string::npos) << "the error names the topic: " << log;
+
+  // Restarted with a topic that takes the record: the message is read
+  // again and its dead letter delivered, byte for byte.
+  const int port = testing::FreeLoopbackPort();
+  auto second = start_replica("second", good_dead, port);
+  std::vector<std::pair<std::string, std::string>> dead;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        dead = testing::ReadAll(good_dead, 10s);
+        return !dead.empty();
+      },
+      90s, "the dead letter delivered"))
+      << second->ReadStderr();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].second, bad);
+  EXPECT_EQ(dead[0].first, topic + "/0/5");  // where it came from
+  // The restarted replica read the refused message itself, and the events
+  // after it (the first replica may have made the five before it durable).
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const auto metrics = HttpGet(port, "/metrics");
+        return metrics.status == 200 &&
+               testing::MetricSum(metrics.body, "burnrate_events_dead_lettered_total").value_or(0) == 1 &&
+               testing::MetricSum(metrics.body, "burnrate_events_decoded_total").value_or(0) >= 5;
+      },
+      60s, "the message dead-lettered and the events after it decoded"))
+      << second->ReadStderr();
+  second->Kill(SIGTERM);
+  const auto stopped = second->Wait(60s);
+  ASSERT_TRUE(stopped.has_value());
+  EXPECT_TRUE(stopped->ok()) << stopped->ToString() << "\n" << second->ReadStderr();
+}
+
+TEST(RunDeadLetterTest, AnOversizedMessageIsDeadLetteredWithItsHeadAndItsSize) {
+  testing::ScratchDir dir;
+  const std::string topic = testing::CreateTopic(1, "dloversized");
+  const std::string prefix = testing::UniqueRedisPrefix();
+  const int64_t now_ms = NowMs();
+  // Messages over 1000 bytes are oversized here; this one is 5000.
+  std::string oversized = Event(0, now_ms - 60'000);
+  oversized.insert(oversized.size() - 1, ",\"note\":\"" + std::string(5000 - oversized.size() - 10, 'n') + "\"");
+  ASSERT_EQ(oversized.size(), 5000u);
+  testing::Produce(topic, {oversized, Event(1, now_ms - 60'000)});
+
+  const std::string config = dir.File("replica.yaml");
+  const int port = testing::FreeLoopbackPort();
+  testing::WriteReplicaConfig(config, {topic, topic + "-group", prefix, port,
+                                       "decoder:\n  max_message_bytes: 1000\n"});
+  ChildProcessOptions options;
+  options.argv = {kBurnrate, "run", "--config", config};
+  options.stderr_path = dir.File("replica.log");
+  options.stdout_path = dir.File("replica.stdout");
+  ChildProcess replica(std::move(options));
+
+  std::vector<testing::KafkaRecord> dead;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        dead = testing::ReadAllRecords(topic + "-dead", 10s);
+        return !dead.empty();
+      },
+      60s, "the dead letter"))
+      << replica.ReadStderr();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].value, oversized.substr(0, 1000)) << "the head, as much as a message may be";
+  EXPECT_EQ(dead[0].headers["burnrate.reason"], "oversized");
+  EXPECT_EQ(dead[0].headers["burnrate.original_bytes"], "5000");
+  replica.Kill(SIGTERM);
+  const auto stopped = replica.Wait(60s);
+  ASSERT_TRUE(stopped.has_value());
+  EXPECT_TRUE(stopped->ok()) << stopped->ToString() << "\n" << replica.ReadStderr();
+}
+
+}  // namespace
+}  // namespace burnrate

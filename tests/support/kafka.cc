@@ -110,6 +110,28 @@ int WaitForLeaders(rd_kafka_t* rk, const std::string& topic, int expected_partit
   }
 }
 
+// Reads a partition's low and high watermarks. A topic the broker has just
+// created (or auto-created) can be listed with a leader before that leader
+// answers offset requests ("Not leader for partition"); such transient errors
+// are retried until `until`.
+void QueryWatermarks(rd_kafka_t* rk, const std::string& topic, int partition, int64_t* low,
+                     int64_t* high, Clock::time_point until) {
+  while (true) {
+    const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+        rk, topic.c_str(), partition, low, high, std::max(RemainingMs(until, 10000), 1));
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    const bool transient = err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+                           err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+                           err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+                           err == RD_KAFKA_RESP_ERR__TIMED_OUT;
+    if (!transient || Clock::now() >= until) {
+      Fail("watermarks of " + topic + "[" + std::to_string(partition) + "]: " +
+           rd_kafka_err2str(err));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 std::string UniqueTopicName(std::string_view prefix) {
   static std::atomic<int> counter{0};
   static const uint32_t salt = std::random_device{}();
@@ -278,10 +300,7 @@ std::vector<KafkaRecord> ReadAllRecords(const std::string& topic, std::chrono::m
   PartitionList assignment(rd_kafka_topic_partition_list_new(partitions));
   for (int p = 0; p < partitions; ++p) {
     int64_t low = 0;
-    if (rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-            rk.get(), topic.c_str(), p, &low, &high[p], std::max(RemainingMs(until, 10000), 1))) {
-      Fail("watermarks of " + topic + "[" + std::to_string(p) + "]: " + rd_kafka_err2str(err));
-    }
+    QueryWatermarks(rk.get(), topic, p, &low, &high[p], until);
     if (high[p] <= low) {
       done[p] = true;
     } else {

@@ -121,7 +121,7 @@ absl::Status ReadReceiver(const YamlReader& r, const YAML::Node& node, ReceiverC
                                   24 * 3'600'000LL, rc.alertmanager.resend_interval_ms));
   } else if (rc.type == "kafka") {
     BR_RETURN_IF_ERROR(r.OnlyKeys(t, where, {"topic", "rate_limit_per_second", "timeout"}));
-    BR_RETURN_IF_ERROR(r.String(t["topic"], where + ".topic", rc.kafka.topic));
+    BR_RETURN_IF_ERROR(r.TopicName(t["topic"], where + ".topic", rc.kafka.topic));
   } else if (rc.type == "log") {
     BR_RETURN_IF_ERROR(r.OnlyKeys(t, where, {"rate_limit_per_second", "timeout"}));
   }

@@ -121,7 +121,7 @@ absl::Status ParseQuotaSection(const YamlReader& r, const YAML::Node& node, Quot
     return r.Error(node["tenant_header"], "quota.tenant_header must not be empty");
   BR_RETURN_IF_ERROR(
       r.String(node["redis_key_prefix"], "quota.redis_key_prefix", c.redis_key_prefix));
-  BR_RETURN_IF_ERROR(r.String(node["kafka_topic"], "quota.kafka_topic", c.kafka_topic));
+  BR_RETURN_IF_ERROR(r.TopicName(node["kafka_topic"], "quota.kafka_topic", c.kafka_topic));
   BR_RETURN_IF_ERROR(r.String(node["decision_path"], "quota.decision_path", c.decision_path));
   if (c.decision_path.empty() || c.decision_path.front() != '/' || c.decision_path.back() == '/') {
     return r.Error(node["decision_path"],

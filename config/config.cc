@@ -81,10 +81,10 @@ absl::Status ReadConfig(const YamlReader& r, const YAML::Node& root, Config& c) 
     BR_RETURN_IF_ERROR(r.OnlyKeys(k, "kafka", {"brokers", "topic", "group_id", "dead_letter_topic", "windows_topic",
                                                "properties", "secret_properties", "batch_size"}));
     BR_RETURN_IF_ERROR(r.String(k["brokers"], "kafka.brokers", c.kafka.brokers));
-    BR_RETURN_IF_ERROR(r.String(k["topic"], "kafka.topic", c.kafka.topic));
+    BR_RETURN_IF_ERROR(r.TopicName(k["topic"], "kafka.topic", c.kafka.topic));
     BR_RETURN_IF_ERROR(r.String(k["group_id"], "kafka.group_id", c.kafka.group_id));
-    BR_RETURN_IF_ERROR(r.String(k["dead_letter_topic"], "kafka.dead_letter_topic", c.kafka.dead_letter_topic));
-    BR_RETURN_IF_ERROR(r.String(k["windows_topic"], "kafka.windows_topic", c.kafka.windows_topic));
+    BR_RETURN_IF_ERROR(r.TopicName(k["dead_letter_topic"], "kafka.dead_letter_topic", c.kafka.dead_letter_topic));
+    BR_RETURN_IF_ERROR(r.TopicName(k["windows_topic"], "kafka.windows_topic", c.kafka.windows_topic));
     BR_RETURN_IF_ERROR(r.IntAs(k["batch_size"], "kafka.batch_size", 1, 1'000'000, c.kafka.batch_size));
     if (const auto props = k["properties"]) {
       if (!props.IsMap()) return r.Error(props, "kafka.properties must be a mapping of librdkafka settings");
@@ -136,6 +136,32 @@ absl::Status ReadConfig(const YamlReader& r, const YAML::Node& root, Config& c) 
                                 ") must be at least windows.size + windows.allowed_lateness (",
                                 FormatDurationMs(p.windows.size_ms + p.windows.allowed_lateness_ms),
                                 "), or a duplicate of an event still being counted could slip through"));
+  }
+  // burnrate must never read its own output back as events: every dead
+  // letter would be dead-lettered again, every window row refused.
+  const YAML::Node kafka_node = root["kafka"];
+  const YAML::Node topic_node = kafka_node && kafka_node["topic"] ? kafka_node["topic"] : root;
+  const std::pair<std::string_view, const std::string*> outputs[] = {
+      {"kafka.dead_letter_topic", &c.kafka.dead_letter_topic},
+      {"kafka.windows_topic", &c.kafka.windows_topic},
+      {"quota.kafka_topic", &c.quota.kafka_topic},
+  };
+  for (const auto& [name, output] : outputs) {
+    if (*output == c.kafka.topic) {
+      return r.Error(topic_node, Concat("kafka.topic '", c.kafka.topic, "' is also ", name,
+                                        ": burnrate would read its own output as events"));
+    }
+  }
+  for (const ReceiverConfig& receiver : c.alerting.receivers) {
+    if (receiver.type == "kafka" && receiver.kafka.topic == c.kafka.topic) {
+      return r.Error(topic_node, Concat("kafka.topic '", c.kafka.topic, "' is also the topic of alert receiver ",
+                                        receiver.name, ": burnrate would read its own alerts as events"));
+    }
+  }
+  if (c.kafka.dead_letter_topic == c.kafka.windows_topic) {
+    return r.Error(kafka_node ? kafka_node : root,
+                   Concat("kafka.dead_letter_topic and kafka.windows_topic are both '", c.kafka.windows_topic,
+                          "': readers of closed windows would get dead letters mixed in"));
   }
   return absl::OkStatus();
 }

@@ -54,6 +54,30 @@ class YamlReader {
     return absl::OkStatus();
   }
 
+  // A Kafka topic name as the broker accepts it: 1-249 characters of
+  // [A-Za-z0-9._-], and neither "." nor "..". Checked here because a bad
+  // name is otherwise found only when the first record to it is refused,
+  // which for an output topic stops the replica mid-stream.
+  absl::Status TopicName(const YAML::Node& node, std::string_view name, std::string& out) const {
+    if (!node) return absl::OkStatus();
+    std::string topic;
+    if (auto s = String(node, name, topic); !s.ok()) return s;
+    if (topic.empty() || topic.size() > 249) {
+      return Error(node, Concat(name, " must be 1 to 249 characters long, got ", topic.size()));
+    }
+    if (topic == "." || topic == "..") return Error(node, Concat(name, " cannot be '", topic, "'"));
+    for (char ch : topic) {
+      const bool legal = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                         ch == '.' || ch == '_' || ch == '-';
+      if (!legal) {
+        return Error(node, Concat(name, " '", topic,
+                                  "' is not a Kafka topic name (letters, digits, '.', '_' and '-' only)"));
+      }
+    }
+    out = std::move(topic);
+    return absl::OkStatus();
+  }
+
   absl::Status Int(const YAML::Node& node, std::string_view name, int64_t min, int64_t max,
                    int64_t& out) const {
     if (!node) return absl::OkStatus();

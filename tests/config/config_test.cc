@@ -83,6 +83,46 @@ TEST(Config, ErrorsNameFileLineAndReason) {
   EXPECT_EQ(ErrorOf("dedup:\n  horizon: 30s\n").rfind("burnrate.yaml:2: dedup.horizon (30s) must be at least", 0), 0u);
 }
 
+TEST(Config, TopicNamesAreCheckedAsTheBrokerWould) {
+  EXPECT_EQ(ErrorOf("kafka:\n  topic: llm cost\n"),
+            "burnrate.yaml:2: kafka.topic 'llm cost' is not a Kafka topic name (letters, digits, '.', '_' and '-' only)");
+  EXPECT_EQ(ErrorOf("kafka:\n  dead_letter_topic: ''\n")
+                .rfind("burnrate.yaml:2: kafka.dead_letter_topic must be 1 to 249 characters long, got 0", 0),
+            0u);
+  EXPECT_EQ(ErrorOf("kafka:\n  windows_topic: " + std::string(250, 'w') + "\n")
+                .rfind("burnrate.yaml:2: kafka.windows_topic must be 1 to 249 characters long, got 250", 0),
+            0u);
+  EXPECT_EQ(ErrorOf("kafka:\n  windows_topic: ..\n"), "burnrate.yaml:2: kafka.windows_topic cannot be '..'");
+  EXPECT_EQ(ErrorOf("quota:\n  kafka_topic: quota/v1\n").rfind("burnrate.yaml:2: quota.kafka_topic 'quota/v1'", 0),
+            0u);
+  EXPECT_EQ(ErrorOf("alerting:\n  receivers:\n    - name: k\n      kafka: {topic: 'a:b'}\n")
+                .rfind("burnrate.yaml:4: alerting.receivers.k.kafka.topic 'a:b'", 0),
+            0u);
+  // Every legal character, at the longest length.
+  const std::string longest = "Ab0._-" + std::string(243, 'x');
+  auto c = ParseConfig("kafka:\n  topic: " + longest + "\n", "burnrate.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->kafka.topic, longest);
+}
+
+TEST(Config, TheInputTopicIsNotOneOfBurnratesOutputs) {
+  EXPECT_EQ(ErrorOf("kafka:\n  topic: events\n  dead_letter_topic: events\n"),
+            "burnrate.yaml:2: kafka.topic 'events' is also kafka.dead_letter_topic: burnrate would read its own "
+            "output as events");
+  EXPECT_EQ(ErrorOf("kafka:\n  topic: burnrate-windows\n")
+                .rfind("burnrate.yaml:2: kafka.topic 'burnrate-windows' is also kafka.windows_topic", 0),
+            0u);
+  EXPECT_EQ(ErrorOf("kafka:\n  topic: burnrate-quota\n")
+                .rfind("burnrate.yaml:2: kafka.topic 'burnrate-quota' is also quota.kafka_topic", 0),
+            0u);
+  EXPECT_EQ(ErrorOf("kafka:\n  topic: alerts\nalerting:\n  receivers:\n    - name: bus\n      kafka: {topic: alerts}\n")
+                .rfind("burnrate.yaml:2: kafka.topic 'alerts' is also the topic of alert receiver bus", 0),
+            0u);
+  EXPECT_EQ(ErrorOf("kafka:\n  dead_letter_topic: out\n  windows_topic: out\n")
+                .rfind("burnrate.yaml:2: kafka.dead_letter_topic and kafka.windows_topic are both 'out'", 0),
+            0u);
+}
+
 TEST(Config, ReadsTheSpikeCallsAndPlateauPaths) {
   auto c = ParseConfig(R"(
 detectors:

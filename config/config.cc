@@ -159,7 +159,7 @@ absl::Status ReadConfig(const YamlReader& r, const YAML::Node& root, Config& c) 
     }
   }
   if (c.kafka.dead_letter_topic == c.kafka.windows_topic) {
-    return r.Error(kafka_node ? kafka_node : root,
+    return r.Error(kafka_node && kafka_node["windows_topic"] ? kafka_node["windows_topic"] : root,
                    Concat("kafka.dead_letter_topic and kafka.windows_topic are both '", c.kafka.windows_topic,
                           "': readers of closed windows would get dead letters mixed in"));
   }

@@ -119,7 +119,7 @@ TEST(Config, TheInputTopicIsNotOneOfBurnratesOutputs) {
                 .rfind("burnrate.yaml:2: kafka.topic 'alerts' is also the topic of alert receiver bus", 0),
             0u);
   EXPECT_EQ(ErrorOf("kafka:\n  dead_letter_topic: out\n  windows_topic: out\n")
-                .rfind("burnrate.yaml:2: kafka.dead_letter_topic and kafka.windows_topic are both 'out'", 0),
+                .rfind("burnrate.yaml:3: kafka.dead_letter_topic and kafka.windows_topic are both 'out'", 0),
             0u);
 }
 

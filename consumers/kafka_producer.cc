@@ -2,6 +2,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <thread>
@@ -121,11 +122,14 @@ void KafkaProducer::Produce(const std::string& topic, std::string_view key, std:
 absl::Status KafkaProducer::Prepare(const std::string& topic, int timeout_ms) {
   // A broker that auto-creates topics answers "unknown" to the lookup that
   // starts the creation; ask again until the topic has its partitions.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
-    const absl::StatusOr<int32_t> count = TopicPartitionCount(impl_->producer, topic, timeout_ms);
-    if (count.ok() || absl::IsInvalidArgument(count.status()) ||
-        std::chrono::steady_clock::now() >= deadline)
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    const absl::StatusOr<int32_t> count =
+        TopicPartitionCount(impl_->producer, topic, static_cast<int>(std::max<int64_t>(left, 1)));
+    if (count.ok() || absl::IsInvalidArgument(count.status()) || Clock::now() >= deadline)
       return count.status();
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

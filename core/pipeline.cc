@@ -99,7 +99,7 @@ void EventPipeline::Process(std::string_view message, std::optional<EventTimeMs>
     if (windows_.Add(event, model, cost, priced) == WindowAggregator::AddResult::kLate) {
       // Not counted after all: nobody holds the id (a recount finds its own
       // claim, kOwn, and gives it up the same way).
-      if (claims_ && claim != ClaimTable::Claim::kElsewhere) claims_->Drop(id_hash);
+      if (claims_) claims_->Drop(id_hash);
       Reject(message, {RejectReason::kLate, "window closed", item});
       continue;
     }

@@ -82,7 +82,9 @@ i = i + 2 + no
 local held = p .. 'held:' .. part
 if ARGV[i] ~= '-1' then redis.call('ZREMRANGEBYSCORE', held, '-inf', '(' .. ARGV[i]) end
 local nh = tonumber(ARGV[i + 1])
-for h = 1, nh do redis.call('ZADD', held, ARGV[i + 2 * h], ARGV[i + 1 + 2 * h]) end
+-- (offset, record) pairs are ZADD's (score, member) pairs: one call per 500.
+local last = i + 1 + 2 * nh
+for s = i + 2, last, 1000 do redis.call('ZADD', held, unpack(ARGV, s, math.min(s + 999, last))) end
 return {1, ARGV[4]}
 )lua";
 

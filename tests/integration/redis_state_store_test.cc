@@ -68,5 +68,18 @@ TEST_F(RedisStateStoreTest, HeldDeadLettersAreStoredWithTheCheckpointAndDroppedO
   EXPECT_TRUE(store_->HeldDeadLetters("t", 4)->empty()) << "another partition has none";
 }
 
+TEST_F(RedisStateStoreTest, ACheckpointWithThousandsOfHeldDeadLettersStoresEveryOne) {
+  // More than one bulk call's worth (the script adds 500 per ZADD), and an
+  // odd count so the last call is a partial one.
+  PartitionCheckpoint c = Checkpoint(std::nullopt, 5000);
+  Held expected;
+  for (int64_t offset = 0; offset < 1201; ++offset) {
+    expected.emplace_back(offset, std::to_string(offset) + ":-1:copy");
+  }
+  c.held_dead_letters = expected;
+  ASSERT_EQ(store_->Commit("t", c)->kind, CheckpointOutcome::Kind::kApplied);
+  EXPECT_EQ(*store_->HeldDeadLetters("t", 3), expected);
+}
+
 }  // namespace
 }  // namespace burnrate::testing

@@ -4,6 +4,8 @@
 
 #include <charconv>
 #include <cstring>
+#include <algorithm>
+#include <chrono>
 #include <map>
 
 #include "core/concat.h"
@@ -20,12 +22,20 @@ bool ParseInt(std::string_view s, int64_t& out) {
 // KEYS are not declared: all of one topic's keys share a prefix and the
 // store targets one Redis (or one Cluster slot via a {hash tag} in the prefix).
 // ARGV: prefix, partition, from, next, watermark, window ttl, id ttl, idle,
-// then the id groups (count; per group: minute, n, ids...) and the windows
-// (count; per window: start, then one blob of packed deltas, see
+// then the id groups (count; per group: minute, the bytes of its log the
+// caller has checked against, the ids as one string of 8-byte hashes), the
+// windows (count; per window: start, then one blob of packed deltas, see
 // state/delta_codec.h), then the observer state (count, replace flag,
 // records), then the held dead letters (published-below offset, count, then
-// offset and record each). Redis does a bulk operation per id group and one RPUSH per
-// window; the counters are summed when a window is read back.
+// offset and record each). Redis does no work per event id: a length check
+// and an APPEND per minute, one RPUSH per window; the counters are summed
+// when a window is read back.
+//
+// Replies: {1, next} applied; {0, position} the position moved on;
+// {2, ids} ids already in a set of the layout before the logs (until those
+// expire); {3, {minute, offset, bytes, ...}} a log differs from the
+// caller's copy: the bytes it lacks (offset 0: the log shrank, all of it).
+// Nothing is changed unless the reply is {1, ...}.
 constexpr char kCommitScript[] = R"lua(
 local p = ARGV[1]
 local part = ARGV[2]
@@ -33,34 +43,52 @@ local pos = redis.call('HGET', p .. 'pos', part)
 if pos and pos ~= ARGV[3] then return {0, pos} end
 local window_ttl = tonumber(ARGV[6])
 local ids_ttl = tonumber(ARGV[7])
-local chunk = 1000
 local i = 9
--- Event ids first: one already counted (by any partition) makes the whole
--- checkpoint a no-op; the caller counts again treating those ids as duplicates.
+-- Event ids first. The caller found none of its ids in its copy of each
+-- minute's log; if a log is no longer what that copy holds, another replica
+-- appended since (or the log shrank), and the caller must check again.
 local ng = tonumber(ARGV[i]); i = i + 1
 local groups = {}
+local behind = {}
+for g = 1, ng do
+  local minute = ARGV[i]
+  local key = p .. 'idlog:' .. minute
+  local checked = tonumber(ARGV[i + 1])
+  local len = redis.call('STRLEN', key)
+  if len > checked then
+    behind[#behind + 1] = minute
+    behind[#behind + 1] = checked
+    behind[#behind + 1] = redis.call('GETRANGE', key, checked, len - 1)
+  elseif len < checked then
+    behind[#behind + 1] = minute
+    behind[#behind + 1] = 0
+    behind[#behind + 1] = redis.call('GET', key) or ''
+  end
+  groups[g] = {key, ARGV[i + 2], minute}
+  i = i + 3
+end
+if #behind > 0 then return {3, behind} end
+-- Sets of the earlier layout (one member per id) are still consulted until
+-- they expire, so an upgrade within the dedup horizon counts nothing twice.
 local dups = {}
 for g = 1, ng do
-  local key = p .. 'ids:' .. ARGV[i]
-  local n = tonumber(ARGV[i + 1])
-  local first = i + 2
-  groups[g] = {key, first, n}
-  for s = first, first + n - 1, chunk do
-    local e = math.min(s + chunk - 1, first + n - 1)
-    local found = redis.call('SMISMEMBER', key, unpack(ARGV, s, e))
-    for k = 1, #found do
-      if found[k] == 1 then dups[#dups + 1] = ARGV[s + k - 1] end
+  local old = p .. 'ids:' .. groups[g][3]
+  if redis.call('EXISTS', old) == 1 then
+    local ids = groups[g][2]
+    for s = 1, #ids, 8000 do
+      local batch = {}
+      for o = s, math.min(s + 7999, #ids), 8 do batch[#batch + 1] = string.sub(ids, o, o + 7) end
+      local found = redis.call('SMISMEMBER', old, unpack(batch))
+      for k = 1, #found do
+        if found[k] == 1 then dups[#dups + 1] = batch[k] end
+      end
     end
   end
-  i = first + n
 end
 if #dups > 0 then return {2, dups} end
 for g = 1, ng do
-  local key, first, n = groups[g][1], groups[g][2], groups[g][3]
-  for s = first, first + n - 1, chunk do
-    redis.call('SADD', key, unpack(ARGV, s, math.min(s + chunk - 1, first + n - 1)))
-  end
-  redis.call('PEXPIRE', key, ids_ttl)
+  redis.call('APPEND', groups[g][1], groups[g][2])
+  redis.call('PEXPIRE', groups[g][1], ids_ttl)
 end
 local nw = tonumber(ARGV[i]); i = i + 1
 for w = 1, nw do
@@ -133,10 +161,17 @@ absl::Status RedisStateStore::Connect() {
   }
   redisSetTimeout(c, tv);
   context_ = c;
+  // A new connection may be to a Redis that restarted and lost its last
+  // writes: the copies of the event-id logs are rebuilt from what it holds.
+  id_mirrors_.clear();
   commit_sha_.clear();
   claim_sha_.clear();
   if (!options_.password.empty()) {
     auto reply = Command({"AUTH", options_.password});
+    if (!reply.ok()) return reply.status();
+  }
+  if (!options_.client_name.empty()) {
+    auto reply = Command({"CLIENT", "SETNAME", options_.client_name});
     if (!reply.ok()) return reply.status();
   }
   return absl::OkStatus();
@@ -196,9 +231,79 @@ std::string RedisStateStore::Key(const std::string& topic, std::string_view suff
   return Concat(options_.key_prefix, topic, ":", suffix);
 }
 
+namespace {
+
+// One minute's event ids of a checkpoint, as the log stores them.
+struct IdGroup {
+  int64_t minute = 0;
+  std::vector<uint64_t> ids;
+  std::string bytes;  // the ids' 8 raw bytes each, in order
+};
+
+std::vector<IdGroup> GroupIdsByMinute(std::vector<std::pair<int64_t, uint64_t>> ids) {
+  std::sort(ids.begin(), ids.end());
+  std::vector<IdGroup> groups;
+  for (const auto& [minute, id] : ids) {
+    if (groups.empty() || groups.back().minute != minute) groups.push_back({minute, {}, {}});
+    groups.back().ids.push_back(id);
+  }
+  for (IdGroup& g : groups) {
+    g.bytes.resize(g.ids.size() * sizeof(uint64_t));
+    std::memcpy(g.bytes.data(), g.ids.data(), g.bytes.size());
+  }
+  return groups;
+}
+
+std::vector<uint64_t> CountedAlready(const EventIdMirror& mirror, const std::vector<IdGroup>& groups) {
+  std::vector<uint64_t> counted;
+  for (const IdGroup& g : groups) {
+    for (uint64_t id : g.ids) {
+      if (mirror.Contains(g.minute, id)) counted.push_back(id);
+    }
+  }
+  return counted;
+}
+
+// How often a checkpoint is offered again because other replicas appended
+// to the same logs in between; each round only fetches what they added.
+constexpr int kMaxCommitRounds = 20;
+// A minute's copy no checkpoint used for this long is dropped (and fetched
+// whole if used again).
+constexpr auto kMirrorUnusedFor = std::chrono::minutes(2);
+
+}  // namespace
+
 absl::StatusOr<CheckpointOutcome> RedisStateStore::Commit(const std::string& topic, const PartitionCheckpoint& c) {
+  // Connect (and so, after a lost connection, forget the copies of the id
+  // logs) before anything is read from them.
+  if (auto s = Connect(); !s.ok()) return s;
+  EventIdMirror& mirror = id_mirrors_[topic];
+  const std::vector<IdGroup> groups = GroupIdsByMinute(c.event_ids);
+  const auto now = EventIdMirror::Clock::now();
+  const auto touch_and_trim = [&] {
+    for (const IdGroup& g : groups) mirror.Touch(g.minute, now);
+    mirror.ForgetUnusedSince(now - kMirrorUnusedFor);
+  };
+
+  // Ids the copy already holds were counted (the copy only ever holds what
+  // applied checkpoints appended), unless the position moved on first.
+  if (std::vector<uint64_t> counted = CountedAlready(mirror, groups); !counted.empty()) {
+    touch_and_trim();
+    auto position = Position(topic, c.partition);
+    if (!position.ok()) return position.status();
+    CheckpointOutcome outcome;
+    if (*position != c.from) {
+      outcome.kind = CheckpointOutcome::Kind::kStalePosition;
+    } else {
+      outcome.kind = CheckpointOutcome::Kind::kDuplicateEvents;
+      outcome.duplicates = std::move(counted);
+    }
+    return outcome;
+  }
+
   std::vector<std::string> args;
-  args.reserve(16 + c.deltas.size() * 12 + c.event_ids.size());
+  args.reserve(16 + 3 * groups.size() + 2 * c.deltas.size() + c.observer_state.size() +
+               2 * c.held_dead_letters.size());
   args.push_back(Key(topic, ""));
   args.push_back(std::to_string(c.partition));
   args.push_back(c.from ? std::to_string(*c.from) : "");
@@ -208,26 +313,13 @@ absl::StatusOr<CheckpointOutcome> RedisStateStore::Commit(const std::string& top
   args.push_back(std::to_string(options_.event_id_retention_ms));
   args.push_back(c.idle ? "1" : "0");
 
-  // Event ids grouped by minute.
-  std::vector<std::pair<int64_t, uint64_t>> ids = c.event_ids;
-  std::sort(ids.begin(), ids.end());
-  const size_t groups_at = args.size();
-  args.emplace_back();
-  size_t groups = 0;
-  for (size_t i = 0; i < ids.size();) {
-    size_t j = i;
-    while (j < ids.size() && ids[j].first == ids[i].first) ++j;
-    args.push_back(std::to_string(ids[i].first));
-    args.push_back(std::to_string(j - i));
-    // Ids travel as their 8 raw bytes: no allocation per id here (they fit
-    // the small-string buffer) and less for Redis to store and compare.
-    for (size_t k = i; k < j; ++k) {
-      args.emplace_back(reinterpret_cast<const char*>(&ids[k].second), sizeof(uint64_t));
-    }
-    ++groups;
-    i = j;
+  args.push_back(std::to_string(groups.size()));
+  const size_t first_group_at = args.size();
+  for (const IdGroup& g : groups) {
+    args.push_back(std::to_string(g.minute));
+    args.emplace_back();  // the bytes of the log checked against: set per round
+    args.push_back(g.bytes);
   }
-  args[groups_at] = std::to_string(groups);
 
   // One blob of packed deltas per window.
   std::vector<const WindowDelta*> deltas;
@@ -260,32 +352,72 @@ absl::StatusOr<CheckpointOutcome> RedisStateStore::Commit(const std::string& top
     args.push_back(record);
   }
 
-  auto reply = Script(kCommitScript, commit_sha_, std::move(args));
-  if (!reply.ok()) return reply.status();
-  const redisReply* r = (*reply)->r;
-  if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->element[0]->type != REDIS_REPLY_INTEGER) {
-    return absl::InternalError("redis commit: unexpected reply");
-  }
-  CheckpointOutcome outcome;
-  switch (r->element[0]->integer) {
-    case 1:
-      return outcome;
-    case 0:
-      outcome.kind = CheckpointOutcome::Kind::kStalePosition;
-      return outcome;
-    default:
-      outcome.kind = CheckpointOutcome::Kind::kDuplicateEvents;
-      if (r->elements > 1 && r->element[1]->type == REDIS_REPLY_ARRAY) {
-        for (size_t k = 0; k < r->element[1]->elements; ++k) {
-          const redisReply* e = r->element[1]->element[k];
-          uint64_t id;
-          if (e->len != sizeof id) continue;
-          std::memcpy(&id, e->str, sizeof id);
-          outcome.duplicates.push_back(id);
+  for (int round = 0; round < kMaxCommitRounds; ++round) {
+    for (size_t g = 0; g < groups.size(); ++g) {
+      args[first_group_at + 3 * g + 1] = std::to_string(mirror.SyncedBytes(groups[g].minute));
+    }
+    auto reply = Script(kCommitScript, commit_sha_, args);
+    if (!reply.ok()) return reply.status();
+    const redisReply* r = (*reply)->r;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->element[0]->type != REDIS_REPLY_INTEGER) {
+      return absl::InternalError("redis commit: unexpected reply");
+    }
+    CheckpointOutcome outcome;
+    switch (r->element[0]->integer) {
+      case 1:
+        for (const IdGroup& g : groups) mirror.Apply(g.minute, mirror.SyncedBytes(g.minute), g.bytes);
+        touch_and_trim();
+        return outcome;
+      case 0:
+        outcome.kind = CheckpointOutcome::Kind::kStalePosition;
+        return outcome;
+      case 2:
+        outcome.kind = CheckpointOutcome::Kind::kDuplicateEvents;
+        if (r->elements > 1 && r->element[1]->type == REDIS_REPLY_ARRAY) {
+          for (size_t k = 0; k < r->element[1]->elements; ++k) {
+            const redisReply* e = r->element[1]->element[k];
+            uint64_t id;
+            if (e->len != sizeof id) continue;
+            std::memcpy(&id, e->str, sizeof id);
+            outcome.duplicates.push_back(id);
+          }
         }
+        return outcome;
+      case 3: {
+        // The position held (the script checks it first): bring the copies
+        // up to date, then look again.
+        const redisReply* tails = r->elements > 1 ? r->element[1] : nullptr;
+        if (tails == nullptr || tails->type != REDIS_REPLY_ARRAY || tails->elements % 3 != 0) {
+          return absl::InternalError("redis commit: unexpected reply");
+        }
+        for (size_t k = 0; k < tails->elements; k += 3) {
+          const redisReply* minute = tails->element[k];
+          const redisReply* offset = tails->element[k + 1];
+          const redisReply* bytes = tails->element[k + 2];
+          int64_t m;
+          if (minute->type != REDIS_REPLY_STRING || !ParseInt({minute->str, minute->len}, m) ||
+              offset->type != REDIS_REPLY_INTEGER || bytes->type != REDIS_REPLY_STRING ||
+              !mirror.Apply(m, static_cast<size_t>(offset->integer), {bytes->str, bytes->len})) {
+            id_mirrors_.erase(topic);
+            return absl::InternalError(Concat("redis commit: the event-id log of minute ",
+                                              std::string_view(minute->str, minute->len),
+                                              " does not continue the replica's copy"));
+          }
+        }
+        if (std::vector<uint64_t> counted = CountedAlready(mirror, groups); !counted.empty()) {
+          touch_and_trim();
+          outcome.kind = CheckpointOutcome::Kind::kDuplicateEvents;
+          outcome.duplicates = std::move(counted);
+          return outcome;
+        }
+        break;
       }
-      return outcome;
+      default:
+        return absl::InternalError("redis commit: unexpected reply");
+    }
   }
+  return absl::UnavailableError(Concat("redis commit: the event-id logs changed under ", kMaxCommitRounds,
+                                       " attempts in a row; will retry"));
 }
 
 absl::StatusOr<std::optional<int64_t>> RedisStateStore::Position(const std::string& topic, int32_t partition) {

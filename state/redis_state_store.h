@@ -8,7 +8,9 @@
 #include <memory>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "config/config.h"
+#include "state/event_id_mirror.h"
 #include "state/state_store.h"
 
 struct redisContext;
@@ -21,6 +23,8 @@ struct RedisStoreOptions {
   std::string password;
   std::string key_prefix = "burnrate:";
   int timeout_ms = 2000;
+  // Set with CLIENT SETNAME, so that CLIENT LIST shows whose connection it is.
+  std::string client_name = "burnrate-state";
   // How long closed windows' totals stay readable, and event ids for dedup.
   int64_t window_retention_ms = 48 * 3'600'000LL;
   int64_t event_id_retention_ms = 10 * 60'000;
@@ -57,6 +61,9 @@ class RedisStateStore : public StateStore {
   redisContext* context_ = nullptr;
   std::string commit_sha_;
   std::string claim_sha_;
+  // Per topic: this replica's copy of the event-id logs (see
+  // state/event_id_mirror.h), cleared whenever the connection is made anew.
+  absl::flat_hash_map<std::string, EventIdMirror> id_mirrors_;
 };
 
 RedisStoreOptions RedisStoreOptionsFrom(const Config& config);

@@ -1,6 +1,7 @@
 // RedisStateStore's checkpoint script against the real Redis of the test
 // stack, for what the engine tests (on the in-memory store) cannot show:
-// the Lua script's own handling of held dead letters.
+// the Lua script's own handling of held dead letters, and the event-id logs
+// that several replicas (several stores) append to and check against.
 #include "state/redis_state_store.h"
 
 #include <cstdint>
@@ -8,7 +9,10 @@
 #include <utility>
 #include <vector>
 
+#include <hiredis/hiredis.h>
+
 #include "gtest/gtest.h"
+#include "tests/support/redis.h"
 #include "tests/support/stack.h"
 
 namespace burnrate::testing {
@@ -16,22 +20,54 @@ namespace {
 
 class RedisStateStoreTest : public ::testing::Test {
  protected:
-  RedisStateStoreTest() {
+  RedisStateStoreTest() : store_(NewStore()) {}
+  void TearDown() override { client_.DeleteKeysWithPrefix(prefix_); }
+
+  // Another replica's store: its own connection and its own copy of the logs.
+  std::unique_ptr<RedisStateStore> NewStore() {
     RedisStoreOptions options;
     options.host = Stack().redis_host;
     options.port = Stack().redis_port;
     options.key_prefix = prefix_;
-    store_ = std::make_unique<RedisStateStore>(options);
+    options.client_name = "state-test-" + std::to_string(stores_++) + "-" + prefix_;
+    return std::make_unique<RedisStateStore>(options);
   }
-  void TearDown() override { client_.DeleteKeysWithPrefix(prefix_); }
 
-  PartitionCheckpoint Checkpoint(std::optional<int64_t> from, int64_t next) {
+  PartitionCheckpoint Checkpoint(std::optional<int64_t> from, int64_t next, int32_t partition = 3) {
     PartitionCheckpoint c;
-    c.partition = 3;
+    c.partition = partition;
     c.from = from;
     c.next = next;
     return c;
   }
+
+  // A checkpoint of `partition` counting `ids`, all in the minute kMinute.
+  PartitionCheckpoint Counting(int32_t partition, std::optional<int64_t> from, int64_t next,
+                               const std::vector<uint64_t>& ids) {
+    PartitionCheckpoint c = Checkpoint(from, next, partition);
+    for (uint64_t id : ids) c.event_ids.emplace_back(kMinute, id);
+    return c;
+  }
+
+  std::string LogKey() const { return prefix_ + "t:idlog:" + std::to_string(kMinute); }
+
+  // Cuts the connection of the store whose CLIENT SETNAME is `name` (and only
+  // it: other tests may share this Redis).
+  void KillConnectionNamed(const std::string& name) {
+    RedisReplyPtr list = client_.Command("CLIENT LIST TYPE normal");
+    ASSERT_EQ(list->type, REDIS_REPLY_STRING);
+    const std::string text(list->str, list->len);
+    const size_t at = text.find(" name=" + name + " ");
+    ASSERT_NE(at, std::string::npos) << text;
+    const size_t line = text.rfind('\n', at) == std::string::npos ? 0 : text.rfind('\n', at) + 1;
+    const size_t id_at = text.find("id=", line) + 3;
+    const std::string id = text.substr(id_at, text.find(' ', id_at) - id_at);
+    RedisReplyPtr killed = client_.Command("CLIENT KILL ID %s", id.c_str());
+    ASSERT_EQ(killed->integer, 1) << "killing client " << id;
+  }
+
+  static constexpr int64_t kMinute = 1'793'577'600'000;
+  int stores_ = 0;
 
   const std::string prefix_ = UniqueRedisPrefix();
   RedisClient client_;
@@ -79,6 +115,102 @@ TEST_F(RedisStateStoreTest, ACheckpointWithThousandsOfHeldDeadLettersStoresEvery
   c.held_dead_letters = expected;
   ASSERT_EQ(store_->Commit("t", c)->kind, CheckpointOutcome::Kind::kApplied);
   EXPECT_EQ(*store_->HeldDeadLetters("t", 3), expected);
+}
+
+using Kind = CheckpointOutcome::Kind;
+using Ids = std::vector<uint64_t>;
+
+TEST_F(RedisStateStoreTest, AnIdCountedByAnotherReplicaIsADuplicate) {
+  const auto other = NewStore();
+  ASSERT_EQ(store_->Commit("t", Counting(0, std::nullopt, 10, {1, 2}))->kind, Kind::kApplied);
+
+  // The other replica has never seen the log: the script hands it the ids
+  // it lacks, and it finds 2 among them. Nothing of its checkpoint is applied.
+  auto outcome = other->Commit("t", Counting(1, std::nullopt, 10, {2, 3}));
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(outcome->kind, Kind::kDuplicateEvents);
+  EXPECT_EQ(outcome->duplicates, Ids{2});
+  EXPECT_EQ(*other->Position("t", 1), std::nullopt);
+
+  // Counted again without the duplicate, it applies.
+  ASSERT_EQ(other->Commit("t", Counting(1, std::nullopt, 10, {3}))->kind, Kind::kApplied);
+  EXPECT_EQ(*other->Position("t", 1), 10);
+
+  // The first store's copy stops before 3: the script tells it so.
+  outcome = store_->Commit("t", Counting(0, 10, 20, {3, 4}));
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(outcome->kind, Kind::kDuplicateEvents);
+  EXPECT_EQ(outcome->duplicates, Ids{3});
+  EXPECT_EQ(*store_->Position("t", 0), 10);
+
+  // The log holds each counted id once, 8 bytes each.
+  RedisReplyPtr length = client_.Command("STRLEN %s", LogKey().c_str());
+  EXPECT_EQ(length->integer, 24);
+}
+
+TEST_F(RedisStateStoreTest, AnIdInTheReplicasOwnCopyIsADuplicateUnlessThePositionMovedOn) {
+  ASSERT_EQ(store_->Commit("t", Counting(0, std::nullopt, 10, {1}))->kind, Kind::kApplied);
+  // Another partition of the same replica: found in the copy, no script run.
+  auto outcome = store_->Commit("t", Counting(1, std::nullopt, 5, {1, 9}));
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(outcome->kind, Kind::kDuplicateEvents);
+  EXPECT_EQ(outcome->duplicates, Ids{1});
+  // The same offsets offered again (a retry whose first reply was lost): the
+  // ids are in the copy because this very checkpoint applied them, and the
+  // answer must be the moved position, not duplicates.
+  outcome = store_->Commit("t", Counting(0, std::nullopt, 10, {1}));
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(outcome->kind, Kind::kStalePosition);
+}
+
+TEST_F(RedisStateStoreTest, ALogThatShrankIsReadAgainSoForgottenIdsCountOnceMore) {
+  const auto other = NewStore();
+  ASSERT_EQ(store_->Commit("t", Counting(0, std::nullopt, 10, {1, 2}))->kind, Kind::kApplied);
+  // The minute's log expires, and another replica starts it again.
+  client_.Command("DEL %s", LogKey().c_str());
+  ASSERT_EQ(other->Commit("t", Counting(1, std::nullopt, 10, {5}))->kind, Kind::kApplied);
+
+  // The first store expected 16 bytes and finds 8: it copies the log anew,
+  // catches 5, and no longer holds 1 and 2.
+  auto outcome = store_->Commit("t", Counting(0, 10, 20, {5, 6}));
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(outcome->kind, Kind::kDuplicateEvents);
+  EXPECT_EQ(outcome->duplicates, Ids{5});
+  ASSERT_EQ(store_->Commit("t", Counting(0, 10, 20, {1, 6}))->kind, Kind::kApplied);
+  RedisReplyPtr length = client_.Command("STRLEN %s", LogKey().c_str());
+  EXPECT_EQ(length->integer, 24);
+}
+
+TEST_F(RedisStateStoreTest, IdsInTheSetsOfTheEarlierLayoutStillCountAsDuplicates) {
+  // Written by a version that kept one set member per id, before an upgrade.
+  const uint64_t earlier = 7;
+  const std::string old_key = prefix_ + "t:ids:" + std::to_string(kMinute);
+  client_.Command("SADD %s %b", old_key.c_str(), reinterpret_cast<const char*>(&earlier), sizeof earlier);
+
+  Ids many;  // more than one SMISMEMBER batch of the script (1000)
+  for (uint64_t id = 100; id < 2600; ++id) many.push_back(id);
+  many.push_back(earlier);
+  auto outcome = store_->Commit("t", Counting(0, std::nullopt, 10, many));
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(outcome->kind, Kind::kDuplicateEvents);
+  EXPECT_EQ(outcome->duplicates, Ids{earlier});
+  many.pop_back();
+  ASSERT_EQ(store_->Commit("t", Counting(0, std::nullopt, 10, many))->kind, Kind::kApplied);
+  RedisReplyPtr length = client_.Command("STRLEN %s", LogKey().c_str());
+  EXPECT_EQ(length->integer, static_cast<long long>(many.size() * sizeof(uint64_t)));
+}
+
+TEST_F(RedisStateStoreTest, AReplicaThatReconnectsRebuildsItsCopyFromRedis) {
+  ASSERT_EQ(store_->Commit("t", Counting(0, std::nullopt, 10, {1, 2}))->kind, Kind::kApplied);
+  // Redis forgets the log while the connection is cut (a restart that lost
+  // its last writes does both).
+  client_.Command("DEL %s", LogKey().c_str());
+  KillConnectionNamed("state-test-0-" + prefix_);
+  // The first command after the cut fails and drops the connection.
+  EXPECT_FALSE(store_->Ping().ok());
+  auto outcome = store_->Commit("t", Counting(1, std::nullopt, 10, {1}));
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(outcome->kind, Kind::kApplied) << "1 is no longer in Redis, so it is not a duplicate";
 }
 
 }  // namespace

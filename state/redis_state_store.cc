@@ -240,13 +240,17 @@ struct IdGroup {
   std::string bytes;  // the ids' 8 raw bytes each, in order
 };
 
-std::vector<IdGroup> GroupIdsByMinute(std::vector<std::pair<int64_t, uint64_t>> ids) {
-  std::sort(ids.begin(), ids.end());
+// Grouped in one pass (a checkpoint holds hundreds of thousands of ids over a
+// few minutes: sorting them all cost more than the rest of this function).
+std::vector<IdGroup> GroupIdsByMinute(const std::vector<std::pair<int64_t, uint64_t>>& ids) {
   std::vector<IdGroup> groups;
+  absl::flat_hash_map<int64_t, size_t> group_of;
   for (const auto& [minute, id] : ids) {
-    if (groups.empty() || groups.back().minute != minute) groups.push_back({minute, {}, {}});
-    groups.back().ids.push_back(id);
+    const auto [it, added] = group_of.try_emplace(minute, groups.size());
+    if (added) groups.push_back({minute, {}, {}});
+    groups[it->second].ids.push_back(id);
   }
+  std::sort(groups.begin(), groups.end(), [](const IdGroup& a, const IdGroup& b) { return a.minute < b.minute; });
   for (IdGroup& g : groups) {
     g.bytes.resize(g.ids.size() * sizeof(uint64_t));
     std::memcpy(g.bytes.data(), g.ids.data(), g.bytes.size());

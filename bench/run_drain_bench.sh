@@ -127,7 +127,7 @@ YAML
   run_rates+=("$(rate "$t0" "$t1")")
   echo "run $run: kcat -C ${kcat_rates[-1]} msgs/s; burnrate run ($replicas replica(s)) ${run_rates[-1]} msgs/s (to durable state)"
 done
-redis-cli -p "$BURNRATE_REDIS_PORT" info commandstats | grep -E "evalsha|hincrby|sadd|sismember" | tr -d '\r' | sed 's/^/redis /'
+redis-cli -p "$BURNRATE_REDIS_PORT" info commandstats | grep -E "evalsha|append|strlen|sadd|smismember" | tr -d '\r' | sed 's/^/redis /'
 k=$(printf '%s\n' "${kcat_rates[@]}" | median)
 b=$(printf '%s\n' "${run_rates[@]}" | median)
 echo "median: kcat -C $k msgs/s, burnrate run $b msgs/s, ratio $(awk -v a="$b" -v b="$k" 'BEGIN { printf "%.2f", a / b }')"

@@ -147,6 +147,9 @@ RedisStoreOptions RedisStoreOptionsFrom(const Config& config) {
   o.key_prefix = config.redis.key_prefix;
   o.timeout_ms = config.redis.timeout_ms;
   o.event_id_retention_ms = config.pipeline.dedup_horizon_ms + config.pipeline.windows.size_ms;
+  // Every checkpoint uses the minutes its partition is writing, so a copy
+  // outlives a few checkpoint intervals.
+  o.id_log_copy_unused_ms = std::max<int64_t>(o.id_log_copy_unused_ms, 3 * config.checkpoint_interval_ms);
   return o;
 }
 
@@ -271,9 +274,6 @@ std::vector<uint64_t> CountedAlready(const EventIdMirror& mirror, const std::vec
 // How often a checkpoint is offered again because other replicas appended
 // to the same logs in between; each round only fetches what they added.
 constexpr int kMaxCommitRounds = 20;
-// A minute's copy no checkpoint used for this long is dropped (and fetched
-// whole if used again).
-constexpr auto kMirrorUnusedFor = std::chrono::minutes(2);
 
 }  // namespace
 
@@ -286,7 +286,7 @@ absl::StatusOr<CheckpointOutcome> RedisStateStore::Commit(const std::string& top
   const auto now = EventIdMirror::Clock::now();
   const auto touch_and_trim = [&] {
     for (const IdGroup& g : groups) mirror.Touch(g.minute, now);
-    mirror.ForgetUnusedSince(now - kMirrorUnusedFor);
+    mirror.ForgetUnusedSince(now - std::chrono::milliseconds(options_.id_log_copy_unused_ms));
   };
 
   // Ids the copy already holds were counted (the copy only ever holds what

@@ -28,6 +28,11 @@ struct RedisStoreOptions {
   // How long closed windows' totals stay readable, and event ids for dedup.
   int64_t window_retention_ms = 48 * 3'600'000LL;
   int64_t event_id_retention_ms = 10 * 60'000;
+  // A minute's copy of the event-id log that no checkpoint used for this
+  // long is dropped, and fetched whole if a checkpoint needs it again. Short
+  // enough that a replica catching up on a backlog (minutes of event time
+  // per second) holds only the minutes it is writing.
+  int64_t id_log_copy_unused_ms = 20'000;
 };
 
 // Not thread-safe: holds one connection; reconnects on the next call after a

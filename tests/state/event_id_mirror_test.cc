@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "state/redis_state_store.h"
 
 namespace burnrate {
 namespace {
@@ -64,6 +65,14 @@ TEST(EventIdMirror, MinutesNoCheckpointUsedLatelyAreForgotten) {
   EXPECT_EQ(mirror.SyncedBytes(0), 0u) << "forgotten: the next use fetches it whole";
   EXPECT_FALSE(mirror.Contains(0, 1));
   EXPECT_TRUE(mirror.Contains(60'000, 2));
+}
+
+TEST(EventIdMirror, TheStoreKeepsAMinutesCopyForAFewCheckpointIntervalsAtLeast) {
+  Config config;
+  EXPECT_EQ(RedisStoreOptionsFrom(config).id_log_copy_unused_ms, 20'000);
+  config.checkpoint_interval_ms = 60'000;  // the longest allowed
+  EXPECT_EQ(RedisStoreOptionsFrom(config).id_log_copy_unused_ms, 180'000)
+      << "a copy must outlive the gap between two checkpoints that use it";
 }
 
 }  // namespace

@@ -40,7 +40,6 @@ class EventIdMirror {
   // partitions still write, not the whole dedup horizon.
   void ForgetUnusedSince(Clock::time_point cutoff);
 
-  void Clear() { minutes_.clear(); }
   size_t minutes() const { return minutes_.size(); }
   size_t ids() const;
 

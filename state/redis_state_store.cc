@@ -236,11 +236,14 @@ std::string RedisStateStore::Key(const std::string& topic, std::string_view suff
 
 namespace {
 
-// One minute's event ids of a checkpoint, as the log stores them.
+// One minute's event ids of a checkpoint.
 struct IdGroup {
   int64_t minute = 0;
   std::vector<uint64_t> ids;
-  std::string bytes;  // the ids' 8 raw bytes each, in order
+  // The ids as the log stores them: their 8 raw bytes each, in order.
+  std::string_view bytes() const {
+    return {reinterpret_cast<const char*>(ids.data()), ids.size() * sizeof(uint64_t)};
+  }
 };
 
 // Grouped in one pass (a checkpoint holds hundreds of thousands of ids over a
@@ -250,14 +253,10 @@ std::vector<IdGroup> GroupIdsByMinute(const std::vector<std::pair<int64_t, uint6
   absl::flat_hash_map<int64_t, size_t> group_of;
   for (const auto& [minute, id] : ids) {
     const auto [it, added] = group_of.try_emplace(minute, groups.size());
-    if (added) groups.push_back({minute, {}, {}});
+    if (added) groups.push_back({minute, {}});
     groups[it->second].ids.push_back(id);
   }
   std::sort(groups.begin(), groups.end(), [](const IdGroup& a, const IdGroup& b) { return a.minute < b.minute; });
-  for (IdGroup& g : groups) {
-    g.bytes.resize(g.ids.size() * sizeof(uint64_t));
-    std::memcpy(g.bytes.data(), g.ids.data(), g.bytes.size());
-  }
   return groups;
 }
 
@@ -322,7 +321,7 @@ absl::StatusOr<CheckpointOutcome> RedisStateStore::Commit(const std::string& top
   for (const IdGroup& g : groups) {
     args.push_back(std::to_string(g.minute));
     args.emplace_back();  // the bytes of the log checked against: set per round
-    args.push_back(g.bytes);
+    args.emplace_back(g.bytes());
   }
 
   // One blob of packed deltas per window.
@@ -369,7 +368,7 @@ absl::StatusOr<CheckpointOutcome> RedisStateStore::Commit(const std::string& top
     CheckpointOutcome outcome;
     switch (r->element[0]->integer) {
       case 1:
-        for (const IdGroup& g : groups) mirror.Apply(g.minute, mirror.SyncedBytes(g.minute), g.bytes);
+        for (const IdGroup& g : groups) mirror.Apply(g.minute, mirror.SyncedBytes(g.minute), g.bytes());
         touch_and_trim();
         return outcome;
       case 0:

@@ -16,19 +16,15 @@
 #include "tests/alerting/receivers.h"
 #include "tests/alerting/test_alerts.h"
 #include "tests/support/stack.h"
+#include "tests/support/wait.h"
 
 namespace burnrate {
 namespace {
 
 using testing::MakeTestAlert;
 using testing::TestReceiver;
+using testing::WallClockMs;
 using namespace std::chrono_literals;
-
-int64_t RealNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Secret Literal(std::string value) { return {"test", std::move(value)}; }
 
@@ -152,7 +148,7 @@ TEST_F(AlertDeliveryIntegration, EachSinkPayloadIsAcceptedByItsReceiver) {
 TEST_F(AlertDeliveryIntegration, OutagesAndARestartLoseNothingAndDuplicateNothing) {
   Receivers r;
   const AlertingConfig config = FourReceivers(r);
-  ManualAlertClock clock(RealNowMs());
+  ManualAlertClock clock(WallClockMs());
 
   // Ten minutes of trouble: errors, rate limiting, hanging, and down.
   r.slack.SetMode(TestReceiver::Mode::kError500);
@@ -234,7 +230,7 @@ TEST_F(AlertDeliveryIntegration, GivesUpIntoTheDeadLetterList) {
   Receivers r;
   AlertingConfig config = FourReceivers(r);
   config.outbox.give_up_after_ms = 10 * 60'000;
-  ManualAlertClock clock(RealNowMs());
+  ManualAlertClock clock(WallClockMs());
   r.webhook.Down();
   auto service = NewService(config, &clock);
   ASSERT_TRUE(service);

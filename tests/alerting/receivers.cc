@@ -29,12 +29,6 @@ std::string_view PathFor(TestReceiver::Kind kind) {
   return "/";
 }
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 TestReceiver::TestReceiver(Kind kind, std::string secret)
@@ -153,7 +147,7 @@ void TestReceiver::Handle(const std::string& path, const std::string& body,
         // As Alertmanager decides: an alert whose endsAt has passed is resolved.
         const auto ends = ParseRfc3339Ms(j[0]["endsAt"].get<std::string>());
         key = j[0]["labels"]["alert_id"].get<std::string>() +
-              (*ends <= NowMs() ? ":resolved" : ":firing");
+              (*ends <= WallClockMs() ? ":resolved" : ":firing");
       }
       break;
     case Kind::kWebhook:

@@ -31,6 +31,7 @@
 #include "config/config.h"
 #include "tests/integration/run_harness.h"
 #include "tests/support/stack.h"
+#include "tests/support/wait.h"
 
 namespace burnrate {
 namespace {
@@ -42,6 +43,7 @@ using testing::ChildProcessOptions;
 using testing::HttpGet;
 using testing::ScratchDir;
 using testing::WaitFor;
+using testing::WallClockMs;
 
 constexpr char kBurnrate[] = BURNRATE_BIN;
 
@@ -63,12 +65,6 @@ constexpr std::chrono::milliseconds kStackLatencyAllowance = 1000ms;
 
 double Dollars(int64_t nanos) { return static_cast<double>(nanos) / 1e9; }
 double Seconds(int64_t ms) { return static_cast<double>(ms) / 1000.0; }
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // A producer kept open for the whole test (tests/support's Produce opens one
 // per call, far too slow for steady traffic). Thread-safe, as librdkafka is;
@@ -265,7 +261,7 @@ class RunBudgetOvershootTest : public ::testing::Test {
       while (!stop_background_.load()) {
         for (int32_t p = 0; p < kPartitions; ++p) {
           producer_->Send(topic_, p, kBackgroundTenant,
-                          CostEvent(topic_ + "-bg-" + std::to_string(n++), NowMs(),
+                          CostEvent(topic_ + "-bg-" + std::to_string(n++), WallClockMs(),
                                     kBackgroundTenant, 1'000'000));
         }
         next += kBackgroundInterval;
@@ -316,22 +312,22 @@ class RunBudgetOvershootTest : public ::testing::Test {
     const int64_t calls_to_budget = (kBudgetNanos + kCallNanos - 1) / kCallNanos;
     const int64_t ms_to_budget = (calls_to_budget - 1) * 1000 / kCallsPerSecond;
     const int64_t crossing_plan =
-        (NowMs() + 2000 + ms_to_budget + window_ms() - 1) / window_ms() * window_ms() + 200;
+        (WallClockMs() + 2000 + ms_to_budget + window_ms() - 1) / window_ms() * window_ms() + 200;
     std::this_thread::sleep_until(std::chrono::system_clock::time_point(
         std::chrono::milliseconds(crossing_plan - ms_to_budget)));
 
     Gateway gateway({replicas_[0].port, replicas_[1].port});
     GatewayRun run;
-    const int64_t give_up_ms = NowMs() + ms_to_budget + 120'000;
+    const int64_t give_up_ms = WallClockMs() + ms_to_budget + 120'000;
     auto next_call = std::chrono::steady_clock::now();
-    for (int64_t call = 0; NowMs() < give_up_ms; ++call) {
+    for (int64_t call = 0; WallClockMs() < give_up_ms; ++call) {
       std::this_thread::sleep_until(next_call);  // never faster than kCallsPerSecond
-      if (during) during(NowMs(), crossing_plan);
+      if (during) during(WallClockMs(), crossing_plan);
       if (gateway.Blocked()) {
-        run.blocked_at_ms = NowMs();
+        run.blocked_at_ms = WallClockMs();
         break;
       }
-      const int64_t ts = NowMs();
+      const int64_t ts = WallClockMs();
       producer_->Send(topic_, RD_KAFKA_PARTITION_UA, kCappedTenant,
                       CostEvent(topic_ + "-call-" + std::to_string(call), ts, kCappedTenant,
                                 kCallNanos));

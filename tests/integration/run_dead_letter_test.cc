@@ -29,14 +29,9 @@ using testing::ChildProcess;
 using testing::ChildProcessOptions;
 using testing::HttpGet;
 using testing::WaitFor;
+using testing::WallClockMs;
 
 constexpr char kBurnrate[] = BURNRATE_BIN;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string Event(int i, int64_t ts_ms) {
   return R"({"event_id":"dl-)" + std::to_string(i) + R"(","ts":)" + std::to_string(ts_ms) +
@@ -52,7 +47,7 @@ TEST(RunDeadLetterTest, ADeadLetterRefusedForGoodStopsTheReplicaAndIsDeliveredAf
   const std::string good_dead = testing::CreateTopic(1, "dlgood");
   const std::string prefix = testing::UniqueRedisPrefix();
 
-  const int64_t now_ms = NowMs();
+  const int64_t now_ms = WallClockMs();
   // Five events, a 10 kB line that is not JSON, five more events. The line
   // is random letters: the producer compresses its batches, and the topic's
   // limit applies to the compressed batch.
@@ -134,7 +129,7 @@ TEST(RunDeadLetterTest, AnOversizedMessageIsDeadLetteredWithItsHeadAndItsSize) {
   testing::ScratchDir dir;
   const std::string topic = testing::CreateTopic(1, "dloversized");
   const std::string prefix = testing::UniqueRedisPrefix();
-  const int64_t now_ms = NowMs();
+  const int64_t now_ms = WallClockMs();
   // Messages over 1000 bytes are oversized here; this one is 5000.
   std::string oversized = Event(0, now_ms - 60'000);
   oversized.insert(oversized.size() - 1, ",\"note\":\"" + std::string(5000 - oversized.size() - 10, 'n') + "\"");

@@ -45,12 +45,12 @@ struct Rendered {
 };
 
 // Fails the calling test when helm is missing: the chart's tests are not
-// optional, and scripts/bootstrap installs helm.
+// optional, and scripts/build-helm (run by scripts/bootstrap and scripts/test) builds helm.
 std::string RequireHelm() {
   const std::string helm = HelmPath();
   EXPECT_FALSE(helm.empty())
       << "helm not found at " << SourceDir()
-      << "/.cache/bin/helm: run scripts/bootstrap (it builds helm from the Go module proxy)";
+      << "/.cache/bin/helm: run scripts/build-helm (it builds helm from the Go module proxy)";
   return helm;
 }
 

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdint>
 
+#include "core/time_format.h"
+
 namespace burnrate {
 
 // Wall-clock milliseconds since the epoch. Implementations are thread-safe.
@@ -17,11 +19,7 @@ class AlertClock {
 
 class SystemAlertClock : public AlertClock {
  public:
-  int64_t NowMs() const override {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  }
+  int64_t NowMs() const override { return WallClockMs(); }
 };
 
 // A clock that moves only when told to; for tests. Thread-safe.

@@ -16,6 +16,7 @@
 #include "core/json_output.h"
 #include "core/alert.h"
 #include "core/pipeline.h"
+#include "core/time_format.h"
 #include "detectors/detector_engine.h"
 #include "detectors/runaway/runaway_detector.h"
 
@@ -168,10 +169,7 @@ int RunReplay(const ReplayOptions& opt) {
 
   PipelineOptions pipeline_options = config.pipeline;
   // Event time drives replay, but nothing real happens in the future.
-  pipeline_options.not_after_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count() +
-      config.pipeline.max_future_ms;
+  pipeline_options.not_after_ms = WallClockMs() + config.pipeline.max_future_ms;
   EventPipeline pipeline(pipeline_options, *prices, dead_letters);
 
   // Detection runs when alerts have somewhere to go.

@@ -28,6 +28,7 @@
 #include "core/alert.h"
 #include "core/concat.h"
 #include "core/json_output.h"
+#include "core/time_format.h"
 #include "detectors/detector_engine.h"
 #include "detectors/history_store.h"
 #include "detectors/runaway/runaway_detector.h"
@@ -43,12 +44,6 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop.store(true); }
-
-int64_t WallClockMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // The engine reads the clock for every message (time bounds, idleness);
 // the coarse clock is a few milliseconds behind, which neither cares about,

@@ -1,16 +1,10 @@
 #include "budgets/quota_publisher.h"
 
-#include <chrono>
+#include "core/time_format.h"
 
 namespace burnrate {
 
-WallClock SystemWallClock() {
-  return [] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  };
-}
+WallClock SystemWallClock() { return WallClockMs; }
 
 QuotaPublisher::QuotaPublisher(std::shared_ptr<QuotaStore> store, std::shared_ptr<QuotaSink> sink,
                                WallClock clock)

@@ -1,6 +1,7 @@
 #include "core/time_format.h"
 
 #include <array>
+#include <chrono>
 
 namespace burnrate {
 namespace {
@@ -137,6 +138,12 @@ std::string FormatRfc3339Ms(int64_t epoch_ms) {
   out.reserve(24);
   AppendRfc3339Ms(epoch_ms, out);
   return out;
+}
+
+int64_t WallClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace burnrate

@@ -19,6 +19,9 @@ std::string FormatRfc3339Ms(int64_t epoch_ms);
 // Appends the same to `out`; for hot output paths.
 void AppendRfc3339Ms(int64_t epoch_ms, std::string& out);
 
+// The system clock in epoch milliseconds: the clock event times are on.
+int64_t WallClockMs();
+
 // Days since 1970-01-01 of a proleptic Gregorian date, and back.
 int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day);
 void CivilFromDays(int64_t days, int64_t& year, unsigned& month, unsigned& day);

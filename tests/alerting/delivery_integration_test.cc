@@ -13,6 +13,7 @@
 #include "alerting/delivery_service.h"
 #include "alerting/redis_outbox.h"
 #include "consumers/kafka_producer.h"
+#include "core/time_format.h"
 #include "tests/alerting/receivers.h"
 #include "tests/alerting/test_alerts.h"
 #include "tests/support/stack.h"
@@ -23,7 +24,6 @@ namespace {
 
 using testing::MakeTestAlert;
 using testing::TestReceiver;
-using testing::WallClockMs;
 using namespace std::chrono_literals;
 
 Secret Literal(std::string value) { return {"test", std::move(value)}; }

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "core/time_format.h"
 #include "tests/integration/run_harness.h"
 #include "tests/support/stack.h"
 #include "tests/support/wait.h"
@@ -43,7 +44,6 @@ using testing::ChildProcessOptions;
 using testing::HttpGet;
 using testing::ScratchDir;
 using testing::WaitFor;
-using testing::WallClockMs;
 
 constexpr char kBurnrate[] = BURNRATE_BIN;
 

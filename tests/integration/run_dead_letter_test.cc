@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/time_format.h"
 #include "tests/integration/run_harness.h"
 #include "tests/support/kafka.h"
 #include "tests/support/process.h"
@@ -29,7 +30,6 @@ using testing::ChildProcess;
 using testing::ChildProcessOptions;
 using testing::HttpGet;
 using testing::WaitFor;
-using testing::WallClockMs;
 
 constexpr char kBurnrate[] = BURNRATE_BIN;
 

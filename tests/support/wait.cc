@@ -25,10 +25,4 @@ bool WaitFor(const std::function<bool()>& predicate, std::chrono::milliseconds d
   return false;
 }
 
-int64_t WallClockMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace burnrate::testing

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <chrono>
-#include <cstdint>
 #include <functional>
 #include <string_view>
 
@@ -14,9 +13,5 @@ namespace burnrate::testing {
 // Typical use: ASSERT_TRUE(WaitFor([&] { return ...; }, 10s, "engine ready"));
 bool WaitFor(const std::function<bool()>& predicate, std::chrono::milliseconds deadline,
              std::string_view description);
-
-// The wall clock in milliseconds since the epoch: event times and the engine's
-// own "now" are on this clock.
-int64_t WallClockMs();
 
 }  // namespace burnrate::testing

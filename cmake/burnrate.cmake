@@ -9,18 +9,35 @@ function(burnrate_library name)
   target_link_libraries(burnrate_${name} PUBLIC ${ARG_DEPS})
 endfunction()
 
-# burnrate_test(NAME SOURCES ... DEPS ... LABEL unit|integration)
-#   One GoogleTest executable; each TEST becomes a CTest test carrying LABEL.
+# burnrate_test(NAME SOURCES ... DEPS ... LABEL label [OWN_STACK filter])
+#   One GoogleTest executable; each TEST becomes a CTest test carrying LABEL:
+#   `unit`, `integration`, or `integration-latency` for integration tests that
+#   assert a latency bound, which scripts/test runs apart from the others
+#   (`ctest -L` takes a regular expression, so `-L integration` runs them too).
+#   Integration tests share one Kafka and Redis and run side by side;
+#   OWN_STACK is a GoogleTest filter (e.g. "*.RedisRestart*") of the tests
+#   that stop a service of it: they start a stack of their own instead.
 function(burnrate_test name)
-  cmake_parse_arguments(ARG "" "LABEL" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "LABEL;OWN_STACK" "SOURCES;DEPS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
   target_compile_definitions(${name} PRIVATE BURNRATE_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
                                              BURNRATE_BINARY_DIR="${PROJECT_BINARY_DIR}")
   set(timeout 120)
-  if(ARG_LABEL STREQUAL "integration")
+  if(ARG_LABEL MATCHES "^integration")
     set(timeout 600)
   endif()
-  gtest_discover_tests(${name} PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${timeout}
+  if(NOT ARG_OWN_STACK)
+    gtest_discover_tests(${name} PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${timeout}
+                         DISCOVERY_TIMEOUT 60)
+    return()
+  endif()
+  # Discovered twice: the tests outside the filter, then those in it, with
+  # BURNRATE_STACK_ENV emptied so that tests/support starts a private stack.
+  gtest_discover_tests(${name} TEST_FILTER "-${ARG_OWN_STACK}"
+                       PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${timeout} DISCOVERY_TIMEOUT 60)
+  gtest_discover_tests(${name} TEST_FILTER "${ARG_OWN_STACK}"
+                       PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${timeout}
+                                  ENVIRONMENT "BURNRATE_STACK_ENV="
                        DISCOVERY_TIMEOUT 60)
 endfunction()

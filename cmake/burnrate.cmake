@@ -20,6 +20,11 @@ endfunction()
 function(burnrate_test name)
   cmake_parse_arguments(ARG "" "LABEL;OWN_STACK" "SOURCES;DEPS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
+  # One translation unit per executable: GoogleTest and the JSON headers are
+  # parsed once, not once per file, which takes a fifth off the tests' build
+  # (docs/benchmarks.md, "Build and test time"). File-local names must
+  # therefore differ between the files of one executable.
+  set_target_properties(${name} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 0)
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
   target_compile_definitions(${name} PRIVATE BURNRATE_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
                                              BURNRATE_BINARY_DIR="${PROJECT_BINARY_DIR}")

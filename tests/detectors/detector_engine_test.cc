@@ -9,12 +9,13 @@
 #include "core/concat.h"
 #include "detectors/history_store.h"
 #include "detectors/runaway/runaway_detector.h"
+#include "tests/detectors/test_times.h"
 
 namespace burnrate {
 namespace {
 
-constexpr int64_t kMonday = 1'772'409'600'000;  // 2026-03-02T00:00:00Z
-constexpr int64_t kHour = 3'600'000;
+using testing::kHour;
+using testing::kMonday;
 
 // Drives a DetectorEngine minute by minute with per-key spend, as closed
 // windows would.

@@ -4,12 +4,13 @@
 
 #include <cmath>
 
+#include "tests/detectors/test_times.h"
+
 namespace burnrate {
 namespace {
 
-// 2026-03-02T00:00:00Z, a Monday.
-constexpr int64_t kMonday = 1'772'409'600'000;
-constexpr int64_t kHour = 3'600'000;
+using testing::kHour;
+using testing::kMonday;
 
 // A weekday/weekend daily shape: $6/hour from 08:00 to 18:00 on weekdays,
 // $0.60/hour otherwise; spread evenly over each hour's minutes.

@@ -9,12 +9,13 @@
 #include "detectors/detector_engine.h"
 #include "detectors/history_store.h"
 #include "tests/support/redis.h"
+#include "tests/detectors/test_times.h"
 #include "tests/support/stack.h"
 
 namespace burnrate {
 namespace {
 
-constexpr int64_t kMonday = 1'772'409'600'000;  // 2026-03-02T00:00:00Z
+using testing::kMonday;
 
 class RedisHistoryTest : public ::testing::Test {
  protected:

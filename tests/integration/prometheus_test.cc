@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "core/time_format.h"
 #include "tests/deploy/promql_expressions.h"
 #include "tests/integration/run_harness.h"
 #include "tests/support/stack.h"
@@ -169,9 +170,7 @@ TEST(PrometheusTest, HundredThousandTenantsStayUnderFiveThousandSeries) {
 
   // One event per tenant, spread over ten minutes ending five minutes ago.
   constexpr int kTenants = 100'000;
-  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
+  const int64_t now_ms = WallClockMs();
   const int64_t start_ms = now_ms - 15 * 60'000;
   std::vector<std::string> values, keys;
   values.reserve(kTenants);

@@ -40,6 +40,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/time_format.h"
 #include "tests/support/stack.h"
 #include "tools/event_stream.h"
 
@@ -173,9 +174,7 @@ struct GeneratedStream {
 // inside max_past and nowhere near max_future.
 int64_t StreamStartMs() {
   static const int64_t start = [] {
-    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
+    const int64_t now = WallClockMs();
     const int64_t t = now - 2 * 3'600'000;
     return t - t % 60'000;
   }();

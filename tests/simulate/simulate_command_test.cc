@@ -133,9 +133,7 @@ TEST_F(SimulateCommandTest, HelpDocumentsTheOptions) {
 TEST_F(SimulateCommandTest, RealtimeHoldsFutureEventsBack) {
   // One simulated day that ends ten minutes from now: all but the last ten
   // minutes is history and comes at once; the rest waits for the clock.
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  const int64_t now = WallClockMs();
   const int64_t start = (now + 10 * 60'000 - 86'400'000) / 60'000 * 60'000;
   testing::ChildProcessOptions options;
   options.argv = {BURNRATE_BIN, "simulate", "--days", "1", "--warmup-days", "0", "--tenants", "20",
@@ -151,9 +149,7 @@ TEST_F(SimulateCommandTest, RealtimeHoldsFutureEventsBack) {
                nlohmann::json::parse(lines[lines.size() - 2])["ts"].get<int64_t>() > now - 10 * 60'000;
       },
       std::chrono::seconds(30), "history written"));
-  const int64_t checked_at = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count();
+  const int64_t checked_at = WallClockMs();
   for (const std::string& line : Lines(ReadFile(Path("out.jsonl")))) {
     if (line.empty() || line.back() != '}') continue;  // a line being written
     EXPECT_LE(nlohmann::json::parse(line)["ts"].get<int64_t>(), checked_at + 1000) << "an event from the future";

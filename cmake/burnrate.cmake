@@ -9,7 +9,7 @@ function(burnrate_library name)
   target_link_libraries(burnrate_${name} PUBLIC ${ARG_DEPS})
 endfunction()
 
-# burnrate_test(NAME SOURCES ... DEPS ... LABEL label [OWN_STACK filter])
+# burnrate_test(NAME SOURCES ... DEPS ... LABEL label [OWN_STACK filter] [COST seconds])
 #   One GoogleTest executable; each TEST becomes a CTest test carrying LABEL:
 #   `unit`, `integration`, or `integration-latency` for integration tests that
 #   assert a latency bound, which scripts/test runs apart from the others
@@ -17,8 +17,10 @@ endfunction()
 #   Integration tests share one Kafka and Redis and run side by side;
 #   OWN_STACK is a GoogleTest filter (e.g. "*.RedisRestart*") of the tests
 #   that stop a service of it: they start a stack of their own instead.
+#   COST is roughly how long each of its tests runs: `ctest -j` starts the
+#   costliest first, so that a long test does not end the run on its own.
 function(burnrate_test name)
-  cmake_parse_arguments(ARG "" "LABEL;OWN_STACK" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "LABEL;OWN_STACK;COST" "SOURCES;DEPS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   # One translation unit per executable: GoogleTest and the JSON headers are
   # parsed once, not once per file, which takes a fifth off the tests' build
@@ -32,17 +34,20 @@ function(burnrate_test name)
   if(ARG_LABEL MATCHES "^integration")
     set(timeout 600)
   endif()
+  if(NOT ARG_COST)
+    set(ARG_COST 0)
+  endif()
   if(NOT ARG_OWN_STACK)
-    gtest_discover_tests(${name} PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${timeout}
+    gtest_discover_tests(${name} PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${timeout} COST ${ARG_COST}
                          DISCOVERY_TIMEOUT 60)
     return()
   endif()
   # Discovered twice: the tests outside the filter, then those in it, with
   # BURNRATE_STACK_ENV emptied so that tests/support starts a private stack.
   gtest_discover_tests(${name} TEST_FILTER "-${ARG_OWN_STACK}"
-                       PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${timeout} DISCOVERY_TIMEOUT 60)
+                       PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${timeout} COST ${ARG_COST} DISCOVERY_TIMEOUT 60)
   gtest_discover_tests(${name} TEST_FILTER "${ARG_OWN_STACK}"
-                       PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${timeout}
+                       PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${timeout} COST ${ARG_COST}
                                   ENVIRONMENT "BURNRATE_STACK_ENV="
                        DISCOVERY_TIMEOUT 60)
 endfunction()

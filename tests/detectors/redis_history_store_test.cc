@@ -8,8 +8,8 @@
 
 #include "detectors/detector_engine.h"
 #include "detectors/history_store.h"
-#include "tests/support/redis.h"
 #include "tests/detectors/test_times.h"
+#include "tests/support/redis.h"
 #include "tests/support/stack.h"
 
 namespace burnrate {

@@ -34,20 +34,19 @@ function(burnrate_test name)
   if(ARG_LABEL MATCHES "^integration")
     set(timeout 600)
   endif()
-  if(NOT ARG_COST)
-    set(ARG_COST 0)
+  set(properties LABELS ${ARG_LABEL} TIMEOUT ${timeout})
+  if(ARG_COST)
+    list(APPEND properties COST ${ARG_COST})
   endif()
   if(NOT ARG_OWN_STACK)
-    gtest_discover_tests(${name} PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${timeout} COST ${ARG_COST}
-                         DISCOVERY_TIMEOUT 60)
+    gtest_discover_tests(${name} PROPERTIES ${properties} DISCOVERY_TIMEOUT 60)
     return()
   endif()
   # Discovered twice: the tests outside the filter, then those in it, with
   # BURNRATE_STACK_ENV emptied so that tests/support starts a private stack.
   gtest_discover_tests(${name} TEST_FILTER "-${ARG_OWN_STACK}"
-                       PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${timeout} COST ${ARG_COST} DISCOVERY_TIMEOUT 60)
+                       PROPERTIES ${properties} DISCOVERY_TIMEOUT 60)
   gtest_discover_tests(${name} TEST_FILTER "${ARG_OWN_STACK}"
-                       PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${timeout} COST ${ARG_COST}
-                                  ENVIRONMENT "BURNRATE_STACK_ENV="
+                       PROPERTIES ${properties} ENVIRONMENT "BURNRATE_STACK_ENV="
                        DISCOVERY_TIMEOUT 60)
 endfunction()

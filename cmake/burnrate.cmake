@@ -9,18 +9,21 @@ function(burnrate_library name)
   target_link_libraries(burnrate_${name} PUBLIC ${ARG_DEPS})
 endfunction()
 
-# burnrate_test(NAME SOURCES ... DEPS ... LABEL label [OWN_STACK filter] [COST seconds])
+# burnrate_test(NAME SOURCES ... DEPS ... LABEL label [RUN_ALONE filter] [COST seconds])
 #   One GoogleTest executable; each TEST becomes a CTest test carrying LABEL:
 #   `unit`, `integration`, or `integration-latency` for integration tests that
 #   assert a latency bound, which scripts/test runs apart from the others
 #   (`ctest -L` takes a regular expression, so `-L integration` runs them too).
 #   Integration tests share one Kafka and Redis and run side by side;
-#   OWN_STACK is a GoogleTest filter (e.g. "*.RedisRestart*") of the tests
-#   that stop a service of it: they start a stack of their own instead.
+#   RUN_ALONE is a GoogleTest filter (e.g. "*.RedisRestart*") of the tests
+#   that stop a service of it: CTest runs each with no other test beside it
+#   (RUN_SERIAL). Tried instead: a private stack each, run beside the others;
+#   under that load a broker restart once left 9,662 dead letters marked
+#   `late` (docs/benchmarks.md, "Build and test time").
 #   COST is roughly how long each of its tests runs: `ctest -j` starts the
 #   costliest first, so that a long test does not end the run on its own.
 function(burnrate_test name)
-  cmake_parse_arguments(ARG "" "LABEL;OWN_STACK;COST" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "LABEL;RUN_ALONE;COST" "SOURCES;DEPS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   # One translation unit per executable: GoogleTest and the JSON headers are
   # parsed once, not once per file, which takes a fifth off the tests' build
@@ -38,15 +41,13 @@ function(burnrate_test name)
   if(ARG_COST)
     list(APPEND properties COST ${ARG_COST})
   endif()
-  if(NOT ARG_OWN_STACK)
+  if(NOT ARG_RUN_ALONE)
     gtest_discover_tests(${name} PROPERTIES ${properties} DISCOVERY_TIMEOUT 60)
     return()
   endif()
-  # Discovered twice: the tests outside the filter, then those in it, with
-  # BURNRATE_STACK_ENV emptied so that tests/support starts a private stack.
-  gtest_discover_tests(${name} TEST_FILTER "-${ARG_OWN_STACK}"
+  # Discovered twice: the tests outside the filter, then those in it.
+  gtest_discover_tests(${name} TEST_FILTER "-${ARG_RUN_ALONE}"
                        PROPERTIES ${properties} DISCOVERY_TIMEOUT 60)
-  gtest_discover_tests(${name} TEST_FILTER "${ARG_OWN_STACK}"
-                       PROPERTIES ${properties} ENVIRONMENT "BURNRATE_STACK_ENV="
-                       DISCOVERY_TIMEOUT 60)
+  gtest_discover_tests(${name} TEST_FILTER "${ARG_RUN_ALONE}"
+                       PROPERTIES ${properties} RUN_SERIAL TRUE DISCOVERY_TIMEOUT 60)
 endfunction()

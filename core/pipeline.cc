@@ -67,7 +67,7 @@ void EventPipeline::Process(std::string_view message, std::optional<EventTimeMs>
         reference_time ? reference_time
                        : (windows_.has_watermark() ? std::optional<EventTimeMs>(windows_.watermark()) : std::nullopt);
     if (too_far_ahead || (past_reference && event.time.value() < past_reference->value() - options_.max_past_ms)) {
-      Reject(message, {RejectReason::kTimestampOutOfRange, "ts", item});
+      Reject(message, {RejectReason::kTimestampOutOfRange, "ts", item}, settled_on_apply());
       continue;
     }
     // Pricing has no side effect, so it runs before the dedup check and the
@@ -92,15 +92,14 @@ void EventPipeline::Process(std::string_view message, std::optional<EventTimeMs>
     if (claim == ClaimTable::Claim::kElsewhere) {
       // Whether this copy stays dropped is settled only once its checkpoint
       // is applied (ClaimTable): its dead letter waits for that.
-      Reject(message, {RejectReason::kDuplicate, "event_id", item},
-             held_dead_letters_ ? *held_dead_letters_ : dead_letters_);
+      Reject(message, {RejectReason::kDuplicate, "event_id", item}, settled_on_apply());
       continue;
     }
     if (windows_.Add(event, model, cost, priced) == WindowAggregator::AddResult::kLate) {
       // Not counted after all: nobody holds the id (a recount finds its own
       // claim, kOwn, and gives it up the same way).
       if (claims_) claims_->Drop(id_hash);
-      Reject(message, {RejectReason::kLate, "window closed", item});
+      Reject(message, {RejectReason::kLate, "window closed", item}, settled_on_apply());
       continue;
     }
     ++stats_.events;

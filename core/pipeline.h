@@ -106,9 +106,17 @@ class EventPipeline {
 
   // Run mode: event ids are also claimed for `partition` in `claims`
   // (shared by the pipelines of one replica's partitions; not owned), and an
-  // event another partition claimed is refused as a duplicate, its dead
-  // letter going to `held` (not owned): the engine holds those until the
-  // refusal is settled.
+  // event another partition claimed is refused as a duplicate.
+  //
+  // Dead letters whose verdict depends on more than the message and the
+  // partition's own history go to `held` (not owned), which the engine keeps
+  // until the checkpoint carrying them is applied: a copy refused on another
+  // partition's claim, an event late for a window the group closed, an event
+  // out of range of the wall clock. Another life of the partition (a zombie
+  // that lags its new owner, a recount after a refused checkpoint) can judge
+  // those differently, so only the life whose checkpoint is applied may
+  // publish them. The rest (malformed input, a copy of an event earlier in
+  // the same partition) are judged the same by every life and go out at once.
   void set_claims(ClaimTable* claims, int32_t partition, DeadLetterSink* held) {
     claims_ = claims;
     claim_partition_ = partition;
@@ -127,6 +135,9 @@ class EventPipeline {
     Reject(message, rejection, dead_letters_);
   }
   void Reject(std::string_view message, const Rejection& rejection, DeadLetterSink& sink);
+  // Where a verdict that another life of the partition may judge differently
+  // goes (see set_claims).
+  DeadLetterSink& settled_on_apply() { return held_dead_letters_ ? *held_dead_letters_ : dead_letters_; }
 
   PipelineOptions options_;
   const PriceTable& prices_;

@@ -119,21 +119,42 @@ struct RunEngine::Partition {
 };
 
 namespace {
-// A held dead letter as stored: "<offset>:<item>:<message>". The offset
-// makes copies of one message at different offsets distinct records.
-std::string EncodeHeldDeadLetter(int64_t offset, int32_t item, std::string_view message) {
-  return Concat(offset, ":", item, ":", message);
+// A held dead letter as stored: "<offset>:<item>,<reason>,<detail>:<message>".
+// The offset makes copies of one message at different offsets distinct
+// records. Records written before other reasons were held lack
+// ",<reason>,<detail>": those are duplicates refused on another partition's
+// claim. Reason names and details are fixed words without ':' or ','.
+std::string EncodeHeldDeadLetter(int64_t offset, const Rejection& rejection, std::string_view message) {
+  return Concat(offset, ":", rejection.item, ",", RejectReasonName(rejection.reason), ",",
+                rejection.detail, ":", message);
 }
-bool DecodeHeldDeadLetter(std::string_view record, int32_t& item, std::string_view& message) {
+bool DecodeHeldDeadLetter(std::string_view record, Rejection& rejection, std::string_view& message) {
   const size_t first = record.find(':');
   const size_t second = first == std::string_view::npos ? first : record.find(':', first + 1);
   if (second == std::string_view::npos) return false;
   const char* begin = record.data() + first + 1;
   const char* end = record.data() + second;
-  if (auto [at, ec] = std::from_chars(begin, end, item); ec != std::errc() || at != end)
-    return false;
+  auto [at, ec] = std::from_chars(begin, end, rejection.item);
+  if (ec != std::errc()) return false;
   message = record.substr(second + 1);
-  return true;
+  if (at == end) {
+    rejection.reason = RejectReason::kDuplicate;
+    rejection.detail = "event_id";
+    return true;
+  }
+  if (*at != ',') return false;
+  const std::string_view rest(at + 1, static_cast<size_t>(end - at - 1));
+  const size_t comma = rest.find(',');
+  if (comma == std::string_view::npos) return false;
+  const std::string_view name = rest.substr(0, comma);
+  for (size_t i = 0; i < kRejectReasonCount; ++i) {
+    if (RejectReasonName(static_cast<RejectReason>(i)) == name) {
+      rejection.reason = static_cast<RejectReason>(i);
+      rejection.detail = rest.substr(comma + 1);
+      return true;
+    }
+  }
+  return false;
 }
 
 // How long a checkpoint that must finish (a stop, a revoke) waits for the
@@ -173,21 +194,21 @@ void RunEngine::OnceDeadLetterSink::DeadLetter(std::string_view message,
 
 void RunEngine::HeldDeadLetterSink::DeadLetter(std::string_view message,
                                                const Rejection& rejection) {
-  held->emplace_back(offset, EncodeHeldDeadLetter(offset, rejection.item, message));
+  held->emplace_back(offset, EncodeHeldDeadLetter(offset, rejection, message));
 }
 
 void RunEngine::PublishHeldDeadLetters(int32_t partition,
                                        const std::vector<std::pair<int64_t, std::string>>& held) {
   for (const auto& [offset, record] : held) {
-    int32_t item;
+    Rejection rejection{RejectReason::kDuplicate, {}, -1};
     std::string_view message;
-    if (!DecodeHeldDeadLetter(record, item, message)) {
+    if (!DecodeHeldDeadLetter(record, rejection, message)) {
       spdlog::error("partition {}: held dead letter at offset {} is corrupt; skipped", partition,
                     offset);
       continue;
     }
     on_source_position_(partition, offset);
-    dead_letters_.DeadLetter(message, {RejectReason::kDuplicate, "event_id", item});
+    dead_letters_.DeadLetter(message, rejection);
   }
 }
 

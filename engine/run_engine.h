@@ -185,9 +185,10 @@ class RunEngine : public PartitionListener {
   bool CaughtUp(int32_t partition, const Partition& state) const;
   // Drops a partition's state, keeping its counters for the totals.
   void Retire(std::map<int32_t, std::unique_ptr<Partition>>::iterator it);
-  // Dead letters of copies dropped on another partition's claim go here
-  // first (into the partition's open checkpoint), see
-  // PartitionCheckpoint::held_dead_letters.
+  // Dead letters that only the life whose checkpoint is applied may publish
+  // (copies dropped on another partition's claim, late events, events out
+  // of the wall clock's range) go here first, into the partition's open
+  // checkpoint: see PartitionCheckpoint::held_dead_letters.
   struct HeldDeadLetterSink : DeadLetterSink {
     std::vector<std::pair<int64_t, std::string>>* held = nullptr;
     int64_t offset = -1;

@@ -49,11 +49,14 @@ struct PartitionCheckpoint {
   // stored observer state always matches the stored position.
   std::vector<std::string> observer_state;
   bool replace_observer_state = false;
-  // Dead letters for copies dropped on another partition's claim that was
-  // not durable yet (ClaimTable): whether such a copy stays dropped is only
-  // settled once this checkpoint is applied, so they are stored with it,
-  // published after it, and forgotten by a later checkpoint (below). Pairs
-  // of (offset, record); the store keeps them ordered by offset.
+  // Dead letters whose verdict another life of the partition could reach
+  // differently (EventPipeline::set_claims): copies dropped on another
+  // partition's claim that was not durable yet (ClaimTable), events late for
+  // windows the group closed, events out of range of the wall clock. The
+  // verdict is only settled once this checkpoint is applied, so they are
+  // stored with it, published after it, and forgotten by a later checkpoint
+  // (below). Pairs of (offset, record); the store keeps them ordered by
+  // offset.
   std::vector<std::pair<int64_t, std::string>> held_dead_letters;
   // Held dead letters below this offset have been published: the store
   // drops them. -1: nothing to drop.

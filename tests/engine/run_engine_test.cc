@@ -38,9 +38,11 @@ struct NoDeadLetters : DeadLetterSink {
   int count = 0;
   std::pair<int32_t, int64_t> source;                 // of the message being processed
   std::map<std::pair<int32_t, int64_t>, int> distinct;  // (partition, offset) -> times
-  void DeadLetter(std::string_view, const Rejection&) override {
+  std::map<std::pair<int32_t, int64_t>, std::string> reasons;  // the last one given
+  void DeadLetter(std::string_view, const Rejection& rejection) override {
     ++count;
     ++distinct[source];
+    reasons[source] = std::string(RejectReasonName(rejection.reason)) + "/" + std::string(rejection.detail);
   }
 };
 
@@ -440,6 +442,90 @@ int64_t EventsIn(const CollectWindows& out) {
     events += std::stoll(row.substr(row.find("\"events\":") + 9));
   return events;
 }
+
+TEST_F(RunEngineTest, AZombieLaggingTheNewOwnerPublishesNoLateDeadLetters) {
+  // Events 15 s apart over five minutes. The owner counts them all and the
+  // group closes the first three windows. The zombie, still reading the
+  // partition from the start, finds those windows closed: to it the same
+  // events look late, but its checkpoint is refused, so it must not have
+  // dead-lettered them (the owner counted them).
+  std::vector<std::vector<std::string>> log(1);
+  for (int i = 0; i < 20; ++i)
+    log[0].push_back(Event("e" + std::to_string(i), kT0 + i * 15'000, "acme", 1));
+  Replica zombie(config_, prices_, store_, out_, now_), owner(config_, prices_, store_, out_, now_);
+  zombie.SetLog(&log);
+  owner.SetLog(&log);
+  zombie.Assign({0});
+  owner.Assign({0});
+  owner.Feed(log, 20);
+  ASSERT_TRUE(owner.engine.Checkpoint().ok());
+  ASSERT_TRUE(owner.CloseWindows(1).ok());
+  ASSERT_EQ(out_.rows.size(), 3u) << "windows ending at +1, +2 and +3 min are past the lateness";
+  ASSERT_TRUE(zombie.CloseWindows(1).ok());  // its closer thread learns what is closed
+  zombie.Feed(log, 20);
+  ASSERT_TRUE(zombie.engine.Checkpoint().ok());  // refused inside, state reloaded
+  EXPECT_EQ(zombie.cursor[0], 20);
+  EXPECT_EQ(zombie.dead.count, 0) << "late dead letters from a life whose checkpoint was refused";
+  EXPECT_EQ(owner.dead.count, 0);
+  now_ += 10'000;
+  ASSERT_TRUE(owner.engine.Checkpoint().ok());
+  ASSERT_TRUE(owner.CloseWindows(1).ok());
+  EXPECT_EQ(EventsIn(out_), 20);
+}
+
+TEST_F(RunEngineTest, ALateEventIsDeadLetteredOnceItsCheckpointIsAppliedEvenAcrossACrash) {
+  // The third event belongs to a window its partition's watermark has
+  // passed (end + allowed lateness): late. Its dead letter is held until the
+  // checkpoint is applied; the replica crashes before it hears back, and the
+  // next owner publishes it from the store, with its reason.
+  std::vector<std::vector<std::string>> log(1);
+  log[0].push_back(Event("a", kT0, "acme", 1));
+  log[0].push_back(Event("b", kT0 + 200'000, "acme", 1));
+  log[0].push_back(Event("late", kT0 + 1'000, "acme", 1));
+  {
+    Replica first(config_, prices_, store_, out_, now_);
+    first.SetLog(&log);
+    first.Assign({0});
+    first.Feed(log, 3);
+    ASSERT_TRUE(first.engine.Seal().ok());
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (*store_.Position("costs", 0) != std::optional<int64_t>(3) &&
+           std::chrono::steady_clock::now() < deadline)
+      first.engine.WaitForCommits(std::chrono::milliseconds(10));
+    ASSERT_EQ(*store_.Position("costs", 0), std::optional<int64_t>(3));
+    EXPECT_EQ(first.dead.count, 0) << "held until the checkpoint that carries it is applied";
+    ASSERT_EQ(store_.HeldDeadLetters("costs", 0)->size(), 1u);
+  }  // the crash
+  Replica second(config_, prices_, store_, out_, now_);
+  second.SetLog(&log);
+  second.Assign({0});
+  EXPECT_EQ(second.cursor[0], 3);
+  using Source = std::pair<int32_t, int64_t>;
+  EXPECT_EQ(second.dead.distinct, (std::map<Source, int>{{{0, 2}, 1}}));
+  EXPECT_EQ(second.dead.reasons, (std::map<Source, std::string>{{{0, 2}, "late/window closed"}}));
+  now_ += 10'000;
+  ASSERT_TRUE(second.engine.Checkpoint().ok());
+  EXPECT_TRUE(store_.HeldDeadLetters("costs", 0)->empty()) << "published ones are dropped from the store";
+}
+
+TEST_F(RunEngineTest, HeldDeadLettersStoredByAnEarlierVersionArePublishedAsDuplicates) {
+  // Records of the earlier layout, "<offset>:<item>:<message>", held only
+  // copies dropped on another partition's claim.
+  std::vector<std::vector<std::string>> log(1);
+  log[0].push_back(Event("a", kT0, "acme", 1));
+  PartitionCheckpoint c;
+  c.partition = 0;
+  c.next = 1;
+  c.watermark = EventTimeMs(kT0);
+  c.held_dead_letters = {{0, "0:-1:" + log[0][0]}};
+  ASSERT_TRUE(store_.Commit("costs", c).ok());
+  Replica next(config_, prices_, store_, out_, now_);
+  next.SetLog(&log);
+  next.Assign({0});
+  using Source = std::pair<int32_t, int64_t>;
+  EXPECT_EQ(next.dead.reasons, (std::map<Source, std::string>{{{0, 0}, "duplicate/event_id"}}));
+}
+
 
 TEST_F(RunEngineTest, OneReplicaDropsCopiesAcrossItsPartitionsWithoutAnyCheckpointRefused) {
   // Every 3rd event is re-sent into the next partition, all four held by

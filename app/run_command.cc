@@ -272,6 +272,8 @@ EngineProbe::CheckpointOutcome ProbeOutcome(RunEngine::CommitResult r) {
       return EngineProbe::CheckpointOutcome::kStalePosition;
     case RunEngine::CommitResult::kDuplicateEvents:
       return EngineProbe::CheckpointOutcome::kDuplicateEvents;
+    case RunEngine::CommitResult::kWindowClosed:
+      return EngineProbe::CheckpointOutcome::kWindowClosed;
     case RunEngine::CommitResult::kError:
       break;
   }

@@ -109,6 +109,9 @@ CommitReport CheckpointCommitter::CommitOne(SealedCheckpoint& sealed,
         case CheckpointOutcome::Kind::kStalePosition:
           report.kind = CommitReport::Kind::kStalePosition;
           break;
+        case CheckpointOutcome::Kind::kWindowClosed:
+          report.kind = CommitReport::Kind::kWindowClosed;
+          break;
         case CheckpointOutcome::Kind::kDuplicateEvents: {
           report.kind = CommitReport::Kind::kDuplicateEvents;
           const absl::flat_hash_set<uint64_t> dups(outcome->duplicates.begin(),

@@ -35,6 +35,7 @@ struct CommitReport {
     kApplied,
     kStalePosition,    // see CheckpointOutcome
     kDuplicateEvents,  // see CheckpointOutcome; `duplicates` lists them
+    kWindowClosed,     // see CheckpointOutcome
     // Not tried: an earlier checkpoint of the same partition and epoch was
     // refused, so this one (starting where that one ends) cannot apply.
     kSkipped,

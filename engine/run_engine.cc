@@ -532,6 +532,9 @@ bool RunEngine::ApplyReport(const CommitReport& report) {
     case CommitReport::Kind::kDuplicateEvents:
       Tell(report, CommitResult::kDuplicateEvents);
       break;
+    case CommitReport::Kind::kWindowClosed:
+      Tell(report, CommitResult::kWindowClosed);
+      break;
     case CommitReport::Kind::kFailed:
       Tell(report, CommitResult::kError);
       break;
@@ -563,15 +566,22 @@ bool RunEngine::ApplyReport(const CommitReport& report) {
       return true;
     }
     case CommitReport::Kind::kDuplicateEvents:
-      // A checkpoint refused for duplicates is counted again at once from
-      // the kept messages (with every later one of this life), and sealed
-      // again at once, before new messages join it: new duplicates can only
-      // appear if other partitions commit them meanwhile, so this settles.
-      state.known_duplicates.insert(state.known_duplicates.end(), report.duplicates.begin(),
-                                    report.duplicates.end());
-      spdlog::info(
-          "partition {}: {} events were already counted elsewhere; counting again without them",
-          partition, report.duplicates.size());
+    case CommitReport::Kind::kWindowClosed:
+      // A refused checkpoint is counted again at once from the kept messages
+      // (with every later one of this life), and sealed again at once,
+      // before new messages join it: new duplicates can only appear if other
+      // partitions commit them meanwhile, and windows only close past what
+      // the recount now knows is closed, so this settles.
+      if (report.kind == CommitReport::Kind::kDuplicateEvents) {
+        state.known_duplicates.insert(state.known_duplicates.end(), report.duplicates.begin(),
+                                      report.duplicates.end());
+        spdlog::info(
+            "partition {}: {} events were already counted elsewhere; counting again without them",
+            partition, report.duplicates.size());
+      } else {
+        // The recount reads what is closed from the store: those events go late.
+        spdlog::info("partition {}: events for a window closed meanwhile; counting again", partition);
+      }
       if (!Recount(partition, state)) {
         Retire(it);
         return false;

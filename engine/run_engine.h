@@ -78,7 +78,7 @@ class RunEngine : public PartitionListener {
   void set_observer_factory(ObserverFactory factory) { observer_factory_ = std::move(factory); }
 
   // What one partition checkpoint came to (metrics).
-  enum class CommitResult : uint8_t { kApplied, kStalePosition, kDuplicateEvents, kError };
+  enum class CommitResult : uint8_t { kApplied, kStalePosition, kDuplicateEvents, kWindowClosed, kError };
   // Told, on the polling thread, of every partition checkpoint the store
   // answered (or failed), with the time the store took.
   using CommitListener =

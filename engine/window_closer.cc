@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <optional>
+#include <vector>
 
 namespace burnrate {
 
@@ -21,6 +22,18 @@ absl::StatusOr<size_t> WindowCloser::CloseReady(int32_t partition_count) {
     auto open = store_.OpenWindows(topic);
     if (!open.ok()) return open.status();
     const auto& w = config_.pipeline.windows;
+    std::vector<WindowStartMs> ready;
+    for (WindowStartMs start : *open) {
+      if (low != INT64_MAX && start.value() + w.size_ms + w.allowed_lateness_ms > low) break;
+      ready.push_back(start);
+    }
+    // Before reading them back: a partition the store has as idle may still
+    // count an event for one of these windows, and its checkpoint must not
+    // add to a window between our read and our claim (it is refused, and the
+    // event counted again as late).
+    if (!ready.empty()) {
+      if (absl::Status s = store_.BeginClosing(topic, ready.back()); !s.ok()) return s;
+    }
     // A window is marked closed only once it is judged and its rows are
     // delivered: a replica that dies half-way, or whose rows are refused,
     // leaves the window to the next attempt, which publishes it again (rows
@@ -42,9 +55,8 @@ absl::StatusOr<size_t> WindowCloser::CloseReady(int32_t partition_count) {
       done = 0;
       return absl::OkStatus();
     };
-    for (WindowStartMs start : *open) {
+    for (WindowStartMs start : ready) {
       if (stop_requested_ && stop_requested_()) break;
-      if (low != INT64_MAX && start.value() + w.size_ms + w.allowed_lateness_ms > low) break;
       auto window = store_.ReadWindow(topic, start);
       if (!window.ok()) return window.status();
       std::vector<std::pair<std::string_view, const WindowTotals*>> keys, models;

@@ -80,6 +80,7 @@ EngineProbe::EngineProbe(prometheus::Registry& r) {
   checkpoints_ = {&checkpoints.Add({{"outcome", "applied"}}),
                   &checkpoints.Add({{"outcome", "stale_position"}}),
                   &checkpoints.Add({{"outcome", "duplicate_events"}}),
+                  &checkpoints.Add({{"outcome", "window_closed"}}),
                   &checkpoints.Add({{"outcome", "error"}})};
   ready_ = &SingleGauge(r, "burnrate_ready",
                         "1 when partitions are assigned and Redis answers (what /readyz says).");

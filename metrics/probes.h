@@ -71,7 +71,7 @@ class EngineProbe {
   // its end.
   void RecordWindowClosed(double delay_seconds);
 
-  enum class CheckpointOutcome : uint8_t { kApplied, kStalePosition, kDuplicateEvents, kError };
+  enum class CheckpointOutcome : uint8_t { kApplied, kStalePosition, kDuplicateEvents, kWindowClosed, kError };
   void RecordCheckpoint(CheckpointOutcome outcome);
 
   void SetReady(bool ready);
@@ -91,7 +91,7 @@ class EngineProbe {
   prometheus::Gauge* partitions_assigned_;
   prometheus::Counter* windows_closed_;
   prometheus::Histogram* close_delay_;
-  std::array<prometheus::Counter*, 4> checkpoints_;
+  std::array<prometheus::Counter*, 5> checkpoints_;
   prometheus::Gauge* ready_;
 };
 

@@ -12,6 +12,10 @@ absl::StatusOr<CheckpointOutcome> MemoryStateStore::Commit(const std::string& to
   if (pos != t.positions.end() && (!c.from || *c.from != pos->second)) {
     return CheckpointOutcome{CheckpointOutcome::Kind::kStalePosition, {}};
   }
+  for (const WindowDelta& d : c.deltas) {
+    if (t.closing_through && d.start <= *t.closing_through)
+      return CheckpointOutcome{CheckpointOutcome::Kind::kWindowClosed, {}};
+  }
   CheckpointOutcome dup{CheckpointOutcome::Kind::kDuplicateEvents, {}};
   for (const auto& [minute, id] : c.event_ids) {
     auto it = t.ids.find(minute);
@@ -78,17 +82,25 @@ absl::StatusOr<std::vector<WindowStartMs>> MemoryStateStore::OpenWindows(const s
   return out;
 }
 
+absl::Status MemoryStateStore::BeginClosing(const std::string& topic, WindowStartMs start) {
+  std::lock_guard lock(mu_);
+  Topic& t = topics_[topic];
+  if (!t.closing_through || *t.closing_through < start) t.closing_through = start;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<bool> MemoryStateStore::ClaimClose(const std::string& topic, WindowStartMs start) {
   std::lock_guard lock(mu_);
   Topic& t = topics_[topic];
   if (t.closed_through && *t.closed_through >= start) return false;
   t.closed_through = start;
+  if (!t.closing_through || *t.closing_through < start) t.closing_through = start;
   return true;
 }
 
 absl::StatusOr<std::optional<WindowStartMs>> MemoryStateStore::ClosedThrough(const std::string& topic) {
   std::lock_guard lock(mu_);
-  return topics_[topic].closed_through;
+  return topics_[topic].closing_through;
 }
 
 absl::StatusOr<StoredWindow> MemoryStateStore::ReadWindow(const std::string& topic, WindowStartMs start) {

@@ -20,6 +20,7 @@ class MemoryStateStore : public StateStore {
       const std::string& topic, int32_t partition) override;
   absl::StatusOr<std::vector<PartitionProgress>> Progress(const std::string& topic) override;
   absl::StatusOr<std::vector<WindowStartMs>> OpenWindows(const std::string& topic) override;
+  absl::Status BeginClosing(const std::string& topic, WindowStartMs start) override;
   absl::StatusOr<bool> ClaimClose(const std::string& topic, WindowStartMs start) override;
   absl::StatusOr<std::optional<WindowStartMs>> ClosedThrough(const std::string& topic) override;
   absl::StatusOr<StoredWindow> ReadWindow(const std::string& topic, WindowStartMs start) override;
@@ -37,6 +38,7 @@ class MemoryStateStore : public StateStore {
     std::map<WindowStartMs, std::map<std::string, WindowTotals>> keys;
     std::map<WindowStartMs, std::map<std::string, WindowTotals>> models;
     std::optional<WindowStartMs> closed_through;
+    std::optional<WindowStartMs> closing_through;  // BeginClosing; never behind closed_through
   };
   std::mutex mu_;
   std::map<std::string, Topic> topics_;

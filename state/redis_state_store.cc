@@ -22,7 +22,7 @@ bool ParseInt(std::string_view s, int64_t& out) {
 // KEYS are not declared: all of one topic's keys share a prefix and the
 // store targets one Redis (or one Cluster slot via a {hash tag} in the prefix).
 // ARGV: prefix, partition, from, next, watermark, window ttl, id ttl, idle,
-// then the id groups (count; per group: minute, the bytes of its log the
+// the earliest window start among the deltas ('' if none), then the id groups (count; per group: minute, the bytes of its log the
 // caller has checked against, the ids as one string of 8-byte hashes), the
 // windows (count; per window: start, then one blob of packed deltas, see
 // state/delta_codec.h), then the observer state (count, replace flag,
@@ -34,16 +34,26 @@ bool ParseInt(std::string_view s, int64_t& out) {
 // Replies: {1, next} applied; {0, position} the position moved on;
 // {2, ids} ids already in a set of the layout before the logs (until those
 // expire); {3, {minute, offset, bytes, ...}} a log differs from the
-// caller's copy: the bytes it lacks (offset 0: the log shrank, all of it).
+// caller's copy: the bytes it lacks (offset 0: the log shrank, all of it);
+// {4, closed} a delta is for a window at or before the one claimed closed.
 // Nothing is changed unless the reply is {1, ...}.
 constexpr char kCommitScript[] = R"lua(
 local p = ARGV[1]
 local part = ARGV[2]
 local pos = redis.call('HGET', p .. 'pos', part)
 if pos and pos ~= ARGV[3] then return {0, pos} end
+-- A window being closed is read back and published: a delta for it now
+-- would be counted in Redis and in no row. ('closing' is set before the
+-- read; 'closed' alone covers state from before 'closing' existed.)
+if ARGV[9] ~= '' then
+  local bounds = redis.call('MGET', p .. 'closing', p .. 'closed')
+  for k = 1, 2 do
+    if bounds[k] and tonumber(bounds[k]) >= tonumber(ARGV[9]) then return {4, bounds[k]} end
+  end
+end
 local window_ttl = tonumber(ARGV[6])
 local ids_ttl = tonumber(ARGV[7])
-local i = 9
+local i = 10
 -- Event ids first. The caller found none of its ids in its copy of each
 -- minute's log; if a log is no longer what that copy holds, another replica
 -- appended since (or the log shrank), and the caller must check again.
@@ -114,6 +124,16 @@ local nh = tonumber(ARGV[i + 1])
 local last = i + 1 + 2 * nh
 for s = i + 2, last, 1000 do redis.call('ZADD', held, unpack(ARGV, s, math.min(s + 999, last))) end
 return {1, ARGV[4]}
+)lua";
+
+// ARGV: prefix, window start. Raises 'closing' to the start, never lowers it.
+constexpr char kBeginClosingScript[] = R"lua(
+local p = ARGV[1]
+local closing = redis.call('GET', p .. 'closing')
+if (not closing) or tonumber(closing) < tonumber(ARGV[2]) then
+  redis.call('SET', p .. 'closing', ARGV[2])
+end
+return 1
 )lua";
 
 constexpr char kClaimScript[] = R"lua(
@@ -315,6 +335,8 @@ absl::StatusOr<CheckpointOutcome> RedisStateStore::Commit(const std::string& top
   args.push_back(std::to_string(options_.window_retention_ms));
   args.push_back(std::to_string(options_.event_id_retention_ms));
   args.push_back(c.idle ? "1" : "0");
+  const size_t earliest_window_at = args.size();
+  args.emplace_back();
 
   args.push_back(std::to_string(groups.size()));
   const size_t first_group_at = args.size();
@@ -344,6 +366,7 @@ absl::StatusOr<CheckpointOutcome> RedisStateStore::Commit(const std::string& top
     ++windows;
   }
   args[windows_at] = std::to_string(windows);
+  if (!deltas.empty()) args[earliest_window_at] = std::to_string(deltas.front()->start.value());
 
   args.push_back(std::to_string(c.observer_state.size()));
   args.push_back(c.replace_observer_state ? "1" : "0");
@@ -373,6 +396,9 @@ absl::StatusOr<CheckpointOutcome> RedisStateStore::Commit(const std::string& top
         return outcome;
       case 0:
         outcome.kind = CheckpointOutcome::Kind::kStalePosition;
+        return outcome;
+      case 4:
+        outcome.kind = CheckpointOutcome::Kind::kWindowClosed;
         return outcome;
       case 2:
         outcome.kind = CheckpointOutcome::Kind::kDuplicateEvents;
@@ -497,6 +523,11 @@ absl::StatusOr<std::vector<WindowStartMs>> RedisStateStore::OpenWindows(const st
   return out;
 }
 
+absl::Status RedisStateStore::BeginClosing(const std::string& topic, WindowStartMs start) {
+  auto reply = Script(kBeginClosingScript, begin_closing_sha_, {Key(topic, ""), std::to_string(start.value())});
+  return reply.status();
+}
+
 absl::StatusOr<bool> RedisStateStore::ClaimClose(const std::string& topic, WindowStartMs start) {
   auto reply = Script(kClaimScript, claim_sha_, {Key(topic, ""), std::to_string(start.value())});
   if (!reply.ok()) return reply.status();
@@ -504,12 +535,17 @@ absl::StatusOr<bool> RedisStateStore::ClaimClose(const std::string& topic, Windo
 }
 
 absl::StatusOr<std::optional<WindowStartMs>> RedisStateStore::ClosedThrough(const std::string& topic) {
-  auto reply = Command({"GET", Key(topic, "closed")});
+  auto reply = Command({"MGET", Key(topic, "closing"), Key(topic, "closed")});
   if (!reply.ok()) return reply.status();
   const redisReply* r = (*reply)->r;
-  int64_t v;
-  if (r->type != REDIS_REPLY_STRING || !ParseInt({r->str, r->len}, v)) return std::optional<WindowStartMs>();
-  return std::optional<WindowStartMs>(WindowStartMs(v));
+  std::optional<WindowStartMs> through;
+  for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; ++i) {
+    const redisReply* e = r->element[i];
+    int64_t v;
+    if (e->type == REDIS_REPLY_STRING && ParseInt({e->str, e->len}, v) && (!through || v > through->value()))
+      through = WindowStartMs(v);
+  }
+  return through;
 }
 
 absl::StatusOr<StoredWindow> RedisStateStore::ReadWindow(const std::string& topic, WindowStartMs start) {

@@ -51,6 +51,7 @@ class RedisStateStore : public StateStore {
   absl::StatusOr<std::vector<WindowStartMs>> OpenWindows(const std::string& topic) override;
   absl::StatusOr<bool> ClaimClose(const std::string& topic, WindowStartMs start) override;
   absl::StatusOr<std::optional<WindowStartMs>> ClosedThrough(const std::string& topic) override;
+  absl::Status BeginClosing(const std::string& topic, WindowStartMs start) override;
   absl::StatusOr<StoredWindow> ReadWindow(const std::string& topic, WindowStartMs start) override;
   absl::Status Ping() override;
 
@@ -66,6 +67,7 @@ class RedisStateStore : public StateStore {
   redisContext* context_ = nullptr;
   std::string commit_sha_;
   std::string claim_sha_;
+  std::string begin_closing_sha_;
   // Per topic: this replica's copy of the event-id logs (see
   // state/event_id_mirror.h), cleared whenever the connection is made anew.
   absl::flat_hash_map<std::string, EventIdMirror> id_mirrors_;

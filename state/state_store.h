@@ -81,6 +81,11 @@ struct CheckpointOutcome {
     // a restart). Nothing was changed; `duplicates` lists them, and the
     // caller re-reads the partition from `from` treating them as duplicates.
     kDuplicateEvents,
+    // A delta is for a window already claimed closed (its rows are out):
+    // a partition the store had as idle counted an event before it learned
+    // of the close. Nothing was changed; the caller re-reads the partition
+    // from `from`, now knowing what is closed, so such events go late.
+    kWindowClosed,
   };
   Kind kind = Kind::kApplied;
   std::vector<uint64_t> duplicates;
@@ -115,10 +120,16 @@ class StateStore {
   virtual absl::StatusOr<std::vector<PartitionProgress>> Progress(const std::string& topic) = 0;
   // Window starts that hold totals and have not been closed yet, ascending.
   virtual absl::StatusOr<std::vector<WindowStartMs>> OpenWindows(const std::string& topic) = 0;
+  // From now on a checkpoint with a delta for a window at or before `start`
+  // is refused (kWindowClosed): the closer calls this before it reads those
+  // windows back, so nothing can be added to them between the read and the
+  // claim. Never moves back.
+  virtual absl::Status BeginClosing(const std::string& topic, WindowStartMs start) = 0;
   // Marks `start` closed if no one has; true when this caller won the claim
   // and must emit the window.
   virtual absl::StatusOr<bool> ClaimClose(const std::string& topic, WindowStartMs start) = 0;
-  // The latest window start claimed closed, if any.
+  // The latest window start no checkpoint may add to any more (claimed
+  // closed, or being closed since BeginClosing), if any: events for it are late.
   virtual absl::StatusOr<std::optional<WindowStartMs>> ClosedThrough(const std::string& topic) = 0;
   virtual absl::StatusOr<StoredWindow> ReadWindow(const std::string& topic, WindowStartMs start) = 0;
   virtual absl::Status Ping() = 0;

@@ -200,6 +200,39 @@ TEST_F(RedisStateStoreTest, IdsInTheSetsOfTheEarlierLayoutStillCountAsDuplicates
   EXPECT_EQ(length->integer, static_cast<long long>(many.size() * sizeof(uint64_t)));
 }
 
+TEST_F(RedisStateStoreTest, ACheckpointAddingToAWindowBeingClosedIsRefusedWithNothingChanged) {
+  const auto closer = NewStore();  // the closer's own connection, as in `burnrate run`
+  const auto adding_to = [this](int64_t start, std::optional<int64_t> from, int64_t next,
+                                uint64_t id) {
+    PartitionCheckpoint c = Counting(0, from, next, {id});
+    WindowDelta d;
+    d.start = WindowStartMs(start);
+    d.key = "acme";
+    d.totals.events = 1;
+    c.deltas.push_back(d);
+    return c;
+  };
+  ASSERT_EQ(store_->Commit("t", adding_to(kMinute, std::nullopt, 1, 1))->kind, Kind::kApplied);
+  ASSERT_TRUE(closer->BeginClosing("t", WindowStartMs(kMinute)).ok());
+  EXPECT_EQ(*store_->ClosedThrough("t"), std::optional<WindowStartMs>(WindowStartMs(kMinute)));
+  auto refused = store_->Commit("t", adding_to(kMinute, 1, 2, 2));
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_EQ(refused->kind, Kind::kWindowClosed);
+  EXPECT_EQ(*store_->Position("t", 0), std::optional<int64_t>(1));
+  EXPECT_EQ(store_->ReadWindow("t", WindowStartMs(kMinute))->keys.at(0).second.events, 1);
+  RedisReplyPtr length = client_.Command("STRLEN %s", LogKey().c_str());
+  EXPECT_EQ(length->integer, 8) << "the refused checkpoint's id is not recorded";
+
+  // The next window is open; the mark never moves back; a claim moves it on.
+  EXPECT_EQ(store_->Commit("t", adding_to(kMinute + 60'000, 1, 2, 2))->kind, Kind::kApplied);
+  ASSERT_TRUE(closer->BeginClosing("t", WindowStartMs(kMinute - 60'000)).ok());
+  EXPECT_EQ(*store_->ClosedThrough("t"), std::optional<WindowStartMs>(WindowStartMs(kMinute)));
+  ASSERT_TRUE(*closer->ClaimClose("t", WindowStartMs(kMinute + 60'000)));
+  EXPECT_EQ(*store_->ClosedThrough("t"), std::optional<WindowStartMs>(WindowStartMs(kMinute + 60'000)));
+  EXPECT_EQ(store_->Commit("t", adding_to(kMinute + 60'000, 2, 3, 3))->kind, Kind::kWindowClosed)
+      << "'closed' alone refuses too (state written before 'closing' existed)";
+}
+
 TEST_F(RedisStateStoreTest, AReplicaThatReconnectsRebuildsItsCopyFromRedis) {
   ASSERT_EQ(store_->Commit("t", Counting(0, std::nullopt, 10, {1, 2}))->kind, Kind::kApplied);
   // Redis forgets the log while the connection is cut (a restart that lost

@@ -40,6 +40,25 @@ TEST(MemoryStateStore, AppliesOnceAndRefusesReplaysAndDuplicates) {
   EXPECT_EQ(window->keys[0].second.events, 3);
 }
 
+TEST(MemoryStateStore, RefusesDeltasForAWindowBeingClosedOrClosed) {
+  MemoryStateStore store;
+  ASSERT_EQ(store.Commit("t", Checkpoint(std::nullopt, 10, {1}))->kind, CheckpointOutcome::Kind::kApplied);
+  ASSERT_TRUE(store.BeginClosing("t", WindowStartMs(0)).ok());
+  EXPECT_EQ(**store.ClosedThrough("t"), WindowStartMs(0)) << "events for it are late from now on";
+  // Checkpoint() adds to the window starting at 0.
+  EXPECT_EQ(store.Commit("t", Checkpoint(10, 20, {2}))->kind, CheckpointOutcome::Kind::kWindowClosed);
+  EXPECT_EQ(**store.Position("t", 0), 10) << "nothing applied";
+  EXPECT_EQ(store.ReadWindow("t", WindowStartMs(0))->keys[0].second.events, 1);
+  PartitionCheckpoint later = Checkpoint(10, 20, {2});
+  later.deltas[0].start = WindowStartMs(60'000);
+  EXPECT_EQ(store.Commit("t", later)->kind, CheckpointOutcome::Kind::kApplied);
+  // Never moves back; a claim moves it on too.
+  ASSERT_TRUE(store.BeginClosing("t", WindowStartMs(-60'000)).ok());
+  EXPECT_EQ(**store.ClosedThrough("t"), WindowStartMs(0));
+  ASSERT_TRUE(*store.ClaimClose("t", WindowStartMs(60'000)));
+  EXPECT_EQ(**store.ClosedThrough("t"), WindowStartMs(60'000));
+}
+
 TEST(MemoryStateStore, OnlyOneReplicaClaimsAWindow) {
   MemoryStateStore store;
   EXPECT_TRUE(*store.ClaimClose("t", WindowStartMs(60'000)));

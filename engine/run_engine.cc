@@ -570,8 +570,8 @@ bool RunEngine::ApplyReport(const CommitReport& report) {
       // A refused checkpoint is counted again at once from the kept messages
       // (with every later one of this life), and sealed again at once,
       // before new messages join it: new duplicates can only appear if other
-      // partitions commit them meanwhile, and windows only close past what
-      // the recount now knows is closed, so this settles.
+      // partitions commit them meanwhile, and a window can only be refused
+      // again if the closer moved on meanwhile, so this settles.
       if (report.kind == CommitReport::Kind::kDuplicateEvents) {
         state.known_duplicates.insert(state.known_duplicates.end(), report.duplicates.begin(),
                                       report.duplicates.end());

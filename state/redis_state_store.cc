@@ -22,8 +22,9 @@ bool ParseInt(std::string_view s, int64_t& out) {
 // KEYS are not declared: all of one topic's keys share a prefix and the
 // store targets one Redis (or one Cluster slot via a {hash tag} in the prefix).
 // ARGV: prefix, partition, from, next, watermark, window ttl, id ttl, idle,
-// the earliest window start among the deltas ('' if none), then the id groups (count; per group: minute, the bytes of its log the
-// caller has checked against, the ids as one string of 8-byte hashes), the
+// the earliest window start among the deltas ('' if none), then the id
+// groups (count; per group: minute, the bytes of its log the caller has
+// checked against, the ids as one string of 8-byte hashes), the
 // windows (count; per window: start, then one blob of packed deltas, see
 // state/delta_codec.h), then the observer state (count, replace flag,
 // records), then the held dead letters (published-below offset, count, then
@@ -35,7 +36,7 @@ bool ParseInt(std::string_view s, int64_t& out) {
 // {2, ids} ids already in a set of the layout before the logs (until those
 // expire); {3, {minute, offset, bytes, ...}} a log differs from the
 // caller's copy: the bytes it lacks (offset 0: the log shrank, all of it);
-// {4, closed} a delta is for a window at or before the one claimed closed.
+// {4, bound} a delta is for a window at or before the one being closed.
 // Nothing is changed unless the reply is {1, ...}.
 constexpr char kCommitScript[] = R"lua(
 local p = ARGV[1]

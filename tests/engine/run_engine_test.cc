@@ -163,6 +163,22 @@ class RunEngineTest : public ::testing::Test {
     ASSERT_TRUE(r.engine.Checkpoint().ok());  // idle now
   }
 
+  // Partition 0 of `log` counts "first" (kT0 + 1 s), is read to its end and
+  // quiet until the store has it as idle; then "second" (kT0 + 2 s, the same
+  // window) arrives and is counted, not yet checkpointed.
+  void IdleThenOneMoreEvent(Replica& r, std::vector<std::vector<std::string>>& log) {
+    log[0].push_back(Event("first", kT0 + 1'000, "acme", 1));
+    r.SetLog(&log);
+    r.Assign({0});
+    r.Feed(log, 1);
+    now_ += 10'000;  // longer than idle_timeout
+    ASSERT_TRUE(r.engine.Checkpoint().ok());
+    ASSERT_TRUE(r.engine.Checkpoint().ok());
+    ASSERT_TRUE(store_.Progress("costs")->at(0).idle);
+    log[0].push_back(Event("second", kT0 + 2'000, "acme", 1));  // the producer wakes up
+    r.Feed(log, 1);
+  }
+
   Config config_ = DefaultConfig();
   PriceTable prices_;
   MemoryStateStore store_;
@@ -451,17 +467,8 @@ TEST_F(RunEngineTest, AnEventCountedOnAnIdlePartitionAsItsWindowClosesGoesLateNo
   // refused, and the event is dead-lettered as late: in Redis but in no
   // published row would be an event lost without a trace.
   std::vector<std::vector<std::string>> log(1);
-  log[0].push_back(Event("first", kT0 + 1'000, "acme", 1));
   Replica r(config_, prices_, store_, out_, now_);
-  r.SetLog(&log);
-  r.Assign({0});
-  r.Feed(log, 1);
-  now_ += 10'000;  // read to its end and quiet for longer than idle_timeout
-  ASSERT_TRUE(r.engine.Checkpoint().ok());
-  ASSERT_TRUE(r.engine.Checkpoint().ok());
-  ASSERT_TRUE(store_.Progress("costs")->at(0).idle);
-  log[0].push_back(Event("second", kT0 + 2'000, "acme", 1));  // the producer wakes up
-  r.Feed(log, 1);  // "second"
+  ASSERT_NO_FATAL_FAILURE(IdleThenOneMoreEvent(r, log));
   WindowCloser elsewhere(config_, store_, out_);
   ASSERT_EQ(*elsewhere.CloseReady(1), 1u);
   ASSERT_TRUE(r.engine.Checkpoint().ok());
@@ -478,17 +485,8 @@ TEST_F(RunEngineTest, NothingIsAddedToAWindowBetweenTheClosersReadAndItsClaim) {
   // applied (the store's idle partition again): the checkpoint is refused
   // because the closer announced the close before reading.
   std::vector<std::vector<std::string>> log(1);
-  log[0].push_back(Event("first", kT0 + 1'000, "acme", 1));
   Replica r(config_, prices_, store_, out_, now_);
-  r.SetLog(&log);
-  r.Assign({0});
-  r.Feed(log, 1);
-  now_ += 10'000;
-  ASSERT_TRUE(r.engine.Checkpoint().ok());
-  ASSERT_TRUE(r.engine.Checkpoint().ok());
-  ASSERT_TRUE(store_.Progress("costs")->at(0).idle);
-  log[0].push_back(Event("second", kT0 + 2'000, "acme", 1));  // the producer wakes up
-  r.Feed(log, 1);
+  ASSERT_NO_FATAL_FAILURE(IdleThenOneMoreEvent(r, log));
   // A sink that commits the engine's checkpoint while the closer is half-way
   // through the window (after its rows are out, before its claim).
   struct CheckpointMidClose : CollectWindows {

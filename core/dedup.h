@@ -68,8 +68,6 @@ class ClaimTable {
     kElsewhere  // another partition counts it: a duplicate here
   };
   Claim Take(uint64_t id_hash, int32_t partition, EventTimeMs time);
-  // Gives up a claim (its event was refused after all, e.g. as late).
-  void Drop(uint64_t id_hash) { claims_.erase(id_hash); }
   // Forgets every claim of `partition`: its state was dropped, and whatever
   // reads it next decides those events again.
   void Release(int32_t partition);

@@ -70,6 +70,16 @@ void EventPipeline::Process(std::string_view message, std::optional<EventTimeMs>
       Reject(message, {RejectReason::kTimestampOutOfRange, "ts", item}, settled_on_apply());
       continue;
     }
+    // Late before duplicate: a late event's id is never counted or
+    // remembered, so a copy of it is late as well, whether or not this life
+    // of the partition read the original (a recount that starts between the
+    // two would otherwise call the copy late where the first life said
+    // duplicate).
+    const WindowStartMs window = windows_.WindowOf(event.time);
+    if (windows_.IsLate(window)) {
+      Reject(message, {RejectReason::kLate, "window closed", item}, settled_on_apply());
+      continue;
+    }
     // Pricing has no side effect, so it runs before the dedup check and the
     // prefetch above has that much longer to land. The model is hashed once,
     // for the price cache and for the window's roll-up by model.
@@ -95,13 +105,7 @@ void EventPipeline::Process(std::string_view message, std::optional<EventTimeMs>
       Reject(message, {RejectReason::kDuplicate, "event_id", item}, settled_on_apply());
       continue;
     }
-    if (windows_.Add(event, model, cost, priced) == WindowAggregator::AddResult::kLate) {
-      // Not counted after all: nobody holds the id (a recount finds its own
-      // claim, kOwn, and gives it up the same way).
-      if (claims_) claims_->Drop(id_hash);
-      Reject(message, {RejectReason::kLate, "window closed", item}, settled_on_apply());
-      continue;
-    }
+    windows_.AddToWindow(window, event, model, cost, priced);
     ++stats_.events;
     if (record_counted_ids_) {
       counted_ids_.emplace_back(event.time.value() - (event.time.value() % 60'000 + 60'000) % 60'000, id_hash);

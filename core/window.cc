@@ -229,17 +229,8 @@ WindowAggregator::Window& WindowAggregator::WindowAt(WindowStartMs start) {
   return *last_window_;
 }
 
-WindowAggregator::AddResult WindowAggregator::Add(const CostEvent& event,
-                                                  const HashedStringView& model, Money cost,
-                                                  bool priced) {
-  const WindowStartMs start = WindowStartFor(event.time, options_.size_ms);
-  // Late is decided by event time alone (window end + lateness at or behind
-  // the watermark), so the outcome does not depend on when CloseReady() ran.
-  if (start <= closed_through_ ||
-      (has_watermark_ &&
-       start.value() + options_.size_ms + options_.allowed_lateness_ms <= watermark_.value())) {
-    return AddResult::kLate;
-  }
+void WindowAggregator::AddToWindow(WindowStartMs start, const CostEvent& event,
+                                   const HashedStringView& model, Money cost, bool priced) {
   if (!has_watermark_ || event.time > watermark_) {
     watermark_ = event.time;
     has_watermark_ = true;
@@ -269,7 +260,6 @@ WindowAggregator::AddResult WindowAggregator::Add(const CostEvent& event,
     model_it = w.models.emplace(w.arena.Copy(model.text), WindowTotals{}).first;
   }
   model_it->second.Add(event, cost, priced);
-  return AddResult::kAdded;
 }
 
 namespace {

@@ -85,7 +85,25 @@ class WindowAggregator {
     return Add(event, HashedStringView(event.model), cost, priced);
   }
   // The same, with the model name already hashed by the caller.
-  AddResult Add(const CostEvent& event, const HashedStringView& model, Money cost, bool priced);
+  AddResult Add(const CostEvent& event, const HashedStringView& model, Money cost, bool priced) {
+    const WindowStartMs start = WindowOf(event.time);
+    if (IsLate(start)) return AddResult::kLate;
+    AddToWindow(start, event, model, cost, priced);
+    return AddResult::kAdded;
+  }
+  // Add() in two steps, for a caller with checks of its own in between.
+  WindowStartMs WindowOf(EventTimeMs time) const { return WindowStartFor(time, options_.size_ms); }
+  // Events of the window starting at `start` are late when it was closed
+  // (here, or globally in run mode) or its end + allowed lateness is at or
+  // behind the watermark: decided by event time alone, so the outcome does
+  // not depend on when CloseReady() ran.
+  bool IsLate(WindowStartMs start) const {
+    return start <= closed_through_ ||
+           (has_watermark_ && start.value() + options_.size_ms + options_.allowed_lateness_ms <= watermark_.value());
+  }
+  // Counts an event of window `start`, which IsLate() has passed.
+  void AddToWindow(WindowStartMs start, const CostEvent& event, const HashedStringView& model, Money cost,
+                   bool priced);
 
   // Emits every window whose end + allowed lateness <= watermark: first its
   // key rows (sorted by key, so output is deterministic), then the roll-ups.

@@ -89,6 +89,24 @@ TEST_F(PipelineTest, LateAndFarFutureEventsAreDeadLetteredNotLost) {
   EXPECT_EQ(dead_.letters[1].second.reason, RejectReason::kTimestampOutOfRange);
 }
 
+TEST_F(PipelineTest, ACopyOfALateEventIsLateNotADuplicate) {
+  // The verdict on the copy must not depend on whether this pipeline saw the
+  // original: in `run` a recount may start between the two. So a late event
+  // leaves no trace in the dedup filter or the partitions' claims.
+  ClaimTable claims(options_.dedup_horizon_ms);
+  CollectingDeadLetters held;
+  EventPipeline p(options_, table_, dead_);
+  p.set_claims(&claims, /*partition=*/0, &held);
+  p.Process(Event("a", kT0 + 3 * 60'000, "acme", 1));
+  p.Process(Event("late", kT0 + 5, "acme", 1));
+  p.Process(Event("late", kT0 + 5, "acme", 1));
+  ASSERT_EQ(held.letters.size(), 2u) << "late verdicts wait for their checkpoint in `run`";
+  EXPECT_EQ(held.letters[0].second.reason, RejectReason::kLate);
+  EXPECT_EQ(held.letters[1].second.reason, RejectReason::kLate);
+  EXPECT_TRUE(dead_.letters.empty());
+  EXPECT_EQ(claims.size(), 1u) << "only the counted event holds a claim";
+}
+
 TEST_F(PipelineTest, AQuietStretchInReplayIsNotAClockError) {
   // Replay has no wall clock: a night without traffic in a file is just time passing.
   EventPipeline p(options_, table_, dead_);

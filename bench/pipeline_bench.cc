@@ -3,7 +3,7 @@
 // memory so that no I/O is measured:
 //   BM_Decode                  decoding alone
 //   BM_DecodePriceAggregate    EventPipeline::Process (decode, time bounds,
-//                              dedup, price, window) plus closing windows,
+//                              lateness, price, dedup, window) plus closing windows,
 //                              as `burnrate replay` drives it
 //   BM_WindowMemoryPerKey      resident bytes one window key costs
 // Run: build-*/bench/burnrate-bench-pipeline (docs/benchmarks.md).

@@ -1,8 +1,10 @@
-// `burnrate run` when its dead letters cannot be delivered for good: a real
-// broker refuses a dead letter (too large for the dead-letter topic), and
-// the replica must neither make the offsets of that message durable nor
-// carry on past it. It stops with an error; restarted with a dead-letter
-// topic that takes the record, it reads the message again and delivers it.
+// `burnrate run`'s dead letters against a real broker and Redis. When they
+// cannot be delivered for good (a dead letter too large for the dead-letter
+// topic), the replica must neither make the offsets of that message durable
+// nor carry on past it: it stops with an error, and restarted with a
+// dead-letter topic that takes the record, it reads the message again and
+// delivers it. Also: an oversized message's head, and a late event's dead
+// letter, which waits in Redis for its checkpoint.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -162,6 +164,66 @@ TEST(RunDeadLetterTest, AnOversizedMessageIsDeadLetteredWithItsHeadAndItsSize) {
   const auto stopped = replica.Wait(60s);
   ASSERT_TRUE(stopped.has_value());
   EXPECT_TRUE(stopped->ok()) << stopped->ToString() << "\n" << replica.ReadStderr();
+}
+
+TEST(RunDeadLetterTest, AnEventForAWindowTheGroupClosedIsDeadLetteredLateOnceItsCheckpointIsApplied) {
+  testing::ScratchDir dir;
+  const std::string topic = testing::CreateTopic(1, "dllate");
+  const std::string prefix = testing::UniqueRedisPrefix();
+  const int64_t window_start = (WallClockMs() - 120'000) / 60'000 * 60'000;
+  testing::Produce(topic, {Event(0, window_start + 1'000)});
+
+  const std::string config = dir.File("replica.yaml");
+  const int port = testing::FreeLoopbackPort();
+  testing::WriteReplicaConfig(config, {topic, topic + "-group", prefix, port, ""});
+  ChildProcessOptions options;
+  options.argv = {kBurnrate, "run", "--config", config};
+  options.stderr_path = dir.File("replica.log");
+  options.stdout_path = dir.File("replica.stdout");
+  ChildProcess replica(std::move(options));
+
+  // The only partition goes idle (3 s), so the group closes the window.
+  std::vector<testing::KafkaRecord> rows;
+  const auto tenant_rows = [&] {
+    std::vector<testing::KafkaRecord> out;
+    for (auto& r : testing::ReadAllRecords(topic + "-windows", 5s))
+      if (r.value.find("\"scope\":\"key\"") != std::string::npos) out.push_back(std::move(r));
+    return out;
+  };
+  ASSERT_TRUE(WaitFor([&] { return !(rows = tenant_rows()).empty(); }, 60s, "the window closed"))
+      << replica.ReadStderr();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_NE(rows[0].value.find("\"events\":1,"), std::string::npos) << rows[0].value;
+
+  // The producer wakes up with an event for that window: late.
+  const std::string late = Event(1, window_start + 2'000);
+  testing::Produce(topic, {late});
+  std::vector<testing::KafkaRecord> dead;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        dead = testing::ReadAllRecords(topic + "-dead", 5s);
+        return !dead.empty();
+      },
+      60s, "the late event's dead letter"))
+      << replica.ReadStderr();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].value, late);
+  EXPECT_EQ(dead[0].key, topic + "/0/1");
+  EXPECT_EQ(dead[0].headers["burnrate.reason"], "late");
+  EXPECT_EQ(dead[0].headers["burnrate.detail"], "window closed");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const auto metrics = HttpGet(port, "/metrics");
+        return metrics.status == 200 &&
+               testing::MetricSum(metrics.body, "burnrate_events_late_total").value_or(0) == 1;
+      },
+      30s, "the late event counted"))
+      << replica.ReadStderr();
+  replica.Kill(SIGTERM);
+  const auto stopped = replica.Wait(60s);
+  ASSERT_TRUE(stopped.has_value());
+  EXPECT_TRUE(stopped->ok()) << stopped->ToString() << "\n" << replica.ReadStderr();
+  EXPECT_EQ(tenant_rows().size(), 1u) << "the window was not published again";
 }
 
 }  // namespace

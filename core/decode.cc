@@ -154,20 +154,46 @@ class FieldTable {
     return Field::kUnknown;
   }
 
+  // The same for a key as it stands in the padded input, `raw` pointing
+  // just past its opening quote, without unescaping it first (simdjson's
+  // unescape is a call and a copy per key). A raw key equals a name when
+  // its bytes are the name's followed by the closing quote; names hold no
+  // quote or backslash, so a key written with escapes never matches here
+  // and kUnknown sends the caller to Lookup() on the unescaped key. The
+  // comparison stops within eight bytes of the closing quote, well inside
+  // simdjson's padding.
+  Field LookupRaw(const char* raw) const {
+    for (const auto& [name, field] : by_first_bytes_[FirstBytes(raw[0], raw[1])]) {
+      if (SameBytes(name.data(), raw, name.size()) && raw[name.size()] == '"') return field;
+    }
+    return Field::kUnknown;
+  }
+
  private:
   static constexpr size_t kMaxKey = 96;
+  // A bucket for a key's first two bytes (for a one-byte key, its closing
+  // quote stands second).
+  static size_t FirstBytes(char a, char b) {
+    return (static_cast<unsigned char>(a) * 31u + static_cast<unsigned char>(b)) & 255u;
+  }
   void Add(std::string_view name, Field field) {
     if (name.empty() || name.size() >= kMaxKey) return;
     auto& bucket = buckets_[name.size()];
+    auto& by_bytes = by_first_bytes_[FirstBytes(name[0], name.size() > 1 ? name[1] : '"')];
     for (auto& entry : bucket) {
       if (entry.first == name) {  // configured keys override built-in ones
         entry.second = field;
+        for (auto& e : by_bytes) {
+          if (e.first == name) e.second = field;
+        }
         return;
       }
     }
     bucket.emplace_back(std::string(name), field);
+    by_bytes.emplace_back(std::string(name), field);
   }
   std::array<std::vector<std::pair<std::string, Field>>, kMaxKey> buckets_;
+  std::array<std::vector<std::pair<std::string, Field>>, 256> by_first_bytes_;
 };
 
 bool ParseIntText(std::string_view s, int64_t& out) {
@@ -631,13 +657,21 @@ void EventDecoder::Decode(std::string_view message, std::vector<CostEvent>& even
   PartialEvent flat;
   bool saw_otlp = false;
   for (auto member : top) {
-    std::string_view key;
-    if ((error = member.unescaped_key().get(key))) {
+    if ((error = member.error())) {
       rejections.push_back({ReasonFor(error), "document", -1});
       return;
     }
-    const Field f = impl_->fields.Lookup(key);
-    if (f == Field::kUnknown) continue;
+    Field f = impl_->fields.LookupRaw(member.value_unsafe().key().raw());
+    if (f == Field::kUnknown) {
+      // Not a known key as written: unescaped, it may still be one.
+      std::string_view key;
+      if ((error = member.unescaped_key().get(key))) {
+        rejections.push_back({ReasonFor(error), "document", -1});
+        return;
+      }
+      f = impl_->fields.Lookup(key);
+      if (f == Field::kUnknown) continue;
+    }
     if (f == Field::kResourceSpans) {
       saw_otlp = true;
       if (!run.ReadResourceSpans(member.value(), impl_->spans, impl_->span_index, events, rejections,

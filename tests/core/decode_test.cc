@@ -68,6 +68,33 @@ TEST_F(DecodeTest, EpochMillisecondsAndEscapedStrings) {
   EXPECT_EQ(e.tenant, "caf\xc3\xa9");
 }
 
+TEST_F(DecodeTest, KeysAreMatchedWholeAndAfterUnescaping) {
+  // Known keys are first matched as written in the input, so: a key written
+  // with escapes is still the key; one that is a known key's prefix, or has
+  // one as its prefix, is not.
+  const CostEvent e = One(
+      R"({"event_id":"a","ts":1795365000000,"tena\u006et":"acme","ten":"no","tenant_x":"no",)"
+      R"("featur":"no","features":"no","\u0066eature":"chat","environment":"prod","t":"no"})");
+  EXPECT_EQ(e.tenant, "acme");
+  EXPECT_EQ(e.feature, "chat");
+  EXPECT_EQ(e.environment, "prod");
+}
+
+TEST(DecodeOptionsTest, ConfiguredKeysOfOneByteAndOverridesAreMatchedAsWritten) {
+  DecoderOptions options;
+  options.tenant_keys = {"o"};
+  options.feature_keys = {"team"};  // a built-in key, given another meaning
+  EventDecoder decoder(options);
+  std::vector<CostEvent> events;
+  std::vector<Rejection> rejections;
+  decoder.Decode(R"({"event_id":"a","ts":1795365000000,"o":"acme","team":"search","op":"x"})", events,
+                 rejections);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].tenant, "acme");
+  EXPECT_EQ(events[0].feature, "search");
+  EXPECT_EQ(events[0].team, "");
+}
+
 TEST_F(DecodeTest, MissingDimensionsBecomeUnknownAndAreFlagged) {
   const CostEvent e = One(R"({"event_id":"e3","ts":1795365000000,"feature":"chat","tenant":""})");
   EXPECT_EQ(e.tenant, kUnknownDimension);

@@ -159,12 +159,12 @@ class FieldTable {
   // unescape is a call and a copy per key). A raw key equals a name when
   // its bytes are the name's followed by the closing quote; names hold no
   // quote or backslash, so a key written with escapes never matches here
-  // and kUnknown sends the caller to Lookup() on the unescaped key. The
-  // comparison stops within eight bytes of the closing quote, well inside
-  // simdjson's padding.
+  // and kUnknown sends the caller to Lookup() on the unescaped key. Keys
+  // are compared in 8-byte words, the last one masked; the words read stop
+  // within eight bytes of the closing quote, well inside simdjson's padding.
   Field LookupRaw(const char* raw) const {
-    for (const auto& [name, field] : by_first_bytes_[FirstBytes(raw[0], raw[1])]) {
-      if (SameBytes(name.data(), raw, name.size()) && raw[name.size()] == '"') return field;
+    for (const RawName& candidate : by_first_bytes_[FirstBytes(raw[0], raw[1])]) {
+      if (candidate.Matches(raw)) return candidate.field;
     }
     return Field::kUnknown;
   }
@@ -176,24 +176,53 @@ class FieldTable {
   static size_t FirstBytes(char a, char b) {
     return (static_cast<unsigned char>(a) * 31u + static_cast<unsigned char>(b)) & 255u;
   }
+  // A name followed by its closing quote, as 8-byte words (the last one
+  // zero-padded, with the mask of its bytes that count).
+  struct RawName {
+    RawName(std::string_view name, Field f) : field(f) {
+      std::string quoted = std::string(name) + '"';
+      const size_t length = quoted.size();
+      quoted.resize((length + 7) / 8 * 8, '\0');
+      words.resize(quoted.size() / 8);
+      std::memcpy(words.data(), quoted.data(), quoted.size());
+      // Built as bytes, so that it picks the same bytes on any byte order.
+      char mask[8] = {};
+      std::memset(mask, 0xff, length % 8 == 0 ? 8 : length % 8);
+      std::memcpy(&last_mask, mask, 8);
+    }
+    bool Matches(const char* raw) const {
+      const size_t last = words.size() - 1;
+      uint64_t w;
+      for (size_t i = 0; i < last; ++i) {
+        std::memcpy(&w, raw + 8 * i, 8);
+        if (w != words[i]) return false;
+      }
+      std::memcpy(&w, raw + 8 * last, 8);
+      return (w & last_mask) == words[last];
+    }
+    std::vector<uint64_t> words;
+    uint64_t last_mask;
+    Field field;
+  };
   void Add(std::string_view name, Field field) {
     if (name.empty() || name.size() >= kMaxKey) return;
     auto& bucket = buckets_[name.size()];
     auto& by_bytes = by_first_bytes_[FirstBytes(name[0], name.size() > 1 ? name[1] : '"')];
+    const RawName raw_name(name, field);
     for (auto& entry : bucket) {
       if (entry.first == name) {  // configured keys override built-in ones
         entry.second = field;
-        for (auto& e : by_bytes) {
-          if (e.first == name) e.second = field;
+        for (RawName& e : by_bytes) {
+          if (e.words == raw_name.words) e.field = field;
         }
         return;
       }
     }
     bucket.emplace_back(std::string(name), field);
-    by_bytes.emplace_back(std::string(name), field);
+    by_bytes.push_back(raw_name);
   }
   std::array<std::vector<std::pair<std::string, Field>>, kMaxKey> buckets_;
-  std::array<std::vector<std::pair<std::string, Field>>, 256> by_first_bytes_;
+  std::array<std::vector<RawName>, 256> by_first_bytes_;
 };
 
 bool ParseIntText(std::string_view s, int64_t& out) {

@@ -41,6 +41,39 @@ std::string Event(int i, int64_t ts_ms) {
          R"("input_tokens":100,"output_tokens":20})";
 }
 
+// One replica of the harness's config on `topic`, logging into `dir`.
+std::unique_ptr<ChildProcess> StartReplica(testing::ScratchDir& dir, const std::string& topic,
+                                           const std::string& prefix, int http_port,
+                                           const std::string& extra_yaml = "") {
+  const std::string config = dir.File("replica.yaml");
+  testing::WriteReplicaConfig(config, {topic, topic + "-group", prefix, http_port, extra_yaml});
+  ChildProcessOptions options;
+  options.argv = {kBurnrate, "run", "--config", config};
+  options.stderr_path = dir.File("replica.log");
+  options.stdout_path = dir.File("replica.stdout");
+  return std::make_unique<ChildProcess>(std::move(options));
+}
+
+// Waits for the first records of `topic`-dead and returns all there are.
+std::vector<testing::KafkaRecord> WaitForDeadLetters(const std::string& topic, ChildProcess& replica) {
+  std::vector<testing::KafkaRecord> dead;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        dead = testing::ReadAllRecords(topic + "-dead", 5s);
+        return !dead.empty();
+      },
+      60s, "a dead letter"))
+      << replica.ReadStderr();
+  return dead;
+}
+
+void StopCleanly(ChildProcess& replica) {
+  replica.Kill(SIGTERM);
+  const auto stopped = replica.Wait(60s);
+  ASSERT_TRUE(stopped.has_value());
+  EXPECT_TRUE(stopped->ok()) << stopped->ToString() << "\n" << replica.ReadStderr();
+}
+
 TEST(RunDeadLetterTest, ADeadLetterRefusedForGoodStopsTheReplicaAndIsDeliveredAfterARestart) {
   testing::ScratchDir dir;
   const std::string topic = testing::CreateTopic(1, "dlfail");
@@ -138,32 +171,14 @@ TEST(RunDeadLetterTest, AnOversizedMessageIsDeadLetteredWithItsHeadAndItsSize) {
   ASSERT_EQ(oversized.size(), 5000u);
   testing::Produce(topic, {oversized, Event(1, now_ms - 60'000)});
 
-  const std::string config = dir.File("replica.yaml");
-  const int port = testing::FreeLoopbackPort();
-  testing::WriteReplicaConfig(config, {topic, topic + "-group", prefix, port,
-                                       "decoder:\n  max_message_bytes: 1000\n"});
-  ChildProcessOptions options;
-  options.argv = {kBurnrate, "run", "--config", config};
-  options.stderr_path = dir.File("replica.log");
-  options.stdout_path = dir.File("replica.stdout");
-  ChildProcess replica(std::move(options));
-
-  std::vector<testing::KafkaRecord> dead;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        dead = testing::ReadAllRecords(topic + "-dead", 10s);
-        return !dead.empty();
-      },
-      60s, "the dead letter"))
-      << replica.ReadStderr();
+  const auto replica = StartReplica(dir, topic, prefix, testing::FreeLoopbackPort(),
+                                    "decoder:\n  max_message_bytes: 1000\n");
+  auto dead = WaitForDeadLetters(topic, *replica);
   ASSERT_EQ(dead.size(), 1u);
   EXPECT_EQ(dead[0].value, oversized.substr(0, 1000)) << "the head, as much as a message may be";
   EXPECT_EQ(dead[0].headers["burnrate.reason"], "oversized");
   EXPECT_EQ(dead[0].headers["burnrate.original_bytes"], "5000");
-  replica.Kill(SIGTERM);
-  const auto stopped = replica.Wait(60s);
-  ASSERT_TRUE(stopped.has_value());
-  EXPECT_TRUE(stopped->ok()) << stopped->ToString() << "\n" << replica.ReadStderr();
+  StopCleanly(*replica);
 }
 
 TEST(RunDeadLetterTest, AnEventForAWindowTheGroupClosedIsDeadLetteredLateOnceItsCheckpointIsApplied) {
@@ -173,14 +188,8 @@ TEST(RunDeadLetterTest, AnEventForAWindowTheGroupClosedIsDeadLetteredLateOnceIts
   const int64_t window_start = (WallClockMs() - 120'000) / 60'000 * 60'000;
   testing::Produce(topic, {Event(0, window_start + 1'000)});
 
-  const std::string config = dir.File("replica.yaml");
   const int port = testing::FreeLoopbackPort();
-  testing::WriteReplicaConfig(config, {topic, topic + "-group", prefix, port, ""});
-  ChildProcessOptions options;
-  options.argv = {kBurnrate, "run", "--config", config};
-  options.stderr_path = dir.File("replica.log");
-  options.stdout_path = dir.File("replica.stdout");
-  ChildProcess replica(std::move(options));
+  const auto replica = StartReplica(dir, topic, prefix, port);
 
   // The only partition goes idle (3 s), so the group closes the window.
   std::vector<testing::KafkaRecord> rows;
@@ -191,21 +200,14 @@ TEST(RunDeadLetterTest, AnEventForAWindowTheGroupClosedIsDeadLetteredLateOnceIts
     return out;
   };
   ASSERT_TRUE(WaitFor([&] { return !(rows = tenant_rows()).empty(); }, 60s, "the window closed"))
-      << replica.ReadStderr();
+      << replica->ReadStderr();
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_NE(rows[0].value.find("\"events\":1,"), std::string::npos) << rows[0].value;
 
   // The producer wakes up with an event for that window: late.
   const std::string late = Event(1, window_start + 2'000);
   testing::Produce(topic, {late});
-  std::vector<testing::KafkaRecord> dead;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        dead = testing::ReadAllRecords(topic + "-dead", 5s);
-        return !dead.empty();
-      },
-      60s, "the late event's dead letter"))
-      << replica.ReadStderr();
+  auto dead = WaitForDeadLetters(topic, *replica);
   ASSERT_EQ(dead.size(), 1u);
   EXPECT_EQ(dead[0].value, late);
   EXPECT_EQ(dead[0].key, topic + "/0/1");
@@ -218,11 +220,8 @@ TEST(RunDeadLetterTest, AnEventForAWindowTheGroupClosedIsDeadLetteredLateOnceIts
                testing::MetricSum(metrics.body, "burnrate_events_late_total").value_or(0) == 1;
       },
       30s, "the late event counted"))
-      << replica.ReadStderr();
-  replica.Kill(SIGTERM);
-  const auto stopped = replica.Wait(60s);
-  ASSERT_TRUE(stopped.has_value());
-  EXPECT_TRUE(stopped->ok()) << stopped->ToString() << "\n" << replica.ReadStderr();
+      << replica->ReadStderr();
+  StopCleanly(*replica);
   EXPECT_EQ(tenant_rows().size(), 1u) << "the window was not published again";
 }
 

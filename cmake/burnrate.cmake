@@ -17,9 +17,8 @@ endfunction()
 #   Integration tests share one Kafka and Redis and run side by side;
 #   RUN_ALONE is a GoogleTest filter (e.g. "*.RedisRestart*") of the tests
 #   that stop a service of it: CTest runs each with no other test beside it
-#   (RUN_SERIAL). Tried instead: a private stack each, run beside the others;
-#   under that load a broker restart once left 9,662 dead letters marked
-#   `late` (docs/benchmarks.md, "Build and test time").
+#   (RUN_SERIAL). A private stack each, run beside the others, was tried and
+#   dropped (docs/benchmarks.md, "Build and test time").
 #   COST is roughly how long each of its tests runs: `ctest -j` starts the
 #   costliest first, so that a long test does not end the run on its own.
 function(burnrate_test name)

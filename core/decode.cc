@@ -73,28 +73,9 @@ struct PartialEvent {
   }
 };
 
-// Equality of two short byte strings without a call into libc: keys are a
-// few dozen bytes, compared in 8-byte words (the last word overlaps).
-inline bool SameBytes(const char* a, const char* b, size_t n) {
-  if (n < 8) {
-    for (size_t i = 0; i < n; ++i) {
-      if (a[i] != b[i]) return false;
-    }
-    return true;
-  }
-  uint64_t x, y;
-  for (size_t i = 0; i + 8 < n; i += 8) {
-    std::memcpy(&x, a + i, 8);
-    std::memcpy(&y, b + i, 8);
-    if (x != y) return false;
-  }
-  std::memcpy(&x, a + n - 8, 8);
-  std::memcpy(&y, b + n - 8, 8);
-  return x == y;
-}
-
-// Key lookup bucketed by length: a handful of memcmp calls per key, which
-// beats hashing for the short keys of an event.
+// Key lookup: a name is matched against the key's bytes in 8-byte words,
+// among the few names that share the key's first two bytes, which beats
+// hashing for the short keys of an event.
 class FieldTable {
  public:
   explicit FieldTable(const DecoderOptions& options) {
@@ -146,27 +127,31 @@ class FieldTable {
     for (const auto& k : options.environment_keys) Add(k, Field::kEnvironment);
   }
 
-  Field Lookup(std::string_view key) const {
-    if (key.size() >= kMaxKey) return Field::kUnknown;
-    for (const auto& [name, field] : buckets_[key.size()]) {
-      if (SameBytes(name.data(), key.data(), key.size())) return field;
+  // A key as it stands in the padded input, `raw` pointing just past its
+  // opening quote, without unescaping it first (simdjson's unescape is a
+  // call and a copy per key). A raw key equals a name when its bytes are the
+  // name's followed by the closing quote; names hold no quote or backslash,
+  // so a key written with escapes never matches here and kUnknown sends the
+  // caller to Lookup() on the unescaped key. Keys are compared in 8-byte
+  // words, the last one masked; the words read stop within eight bytes of
+  // the closing quote, well inside simdjson's padding.
+  Field LookupRaw(const char* raw) const {
+    for (const RawName& candidate : buckets_[FirstBytes(raw[0], raw[1])]) {
+      if (candidate.Matches(raw)) return candidate.field;
     }
     return Field::kUnknown;
   }
 
-  // The same for a key as it stands in the padded input, `raw` pointing
-  // just past its opening quote, without unescaping it first (simdjson's
-  // unescape is a call and a copy per key). A raw key equals a name when
-  // its bytes are the name's followed by the closing quote; names hold no
-  // quote or backslash, so a key written with escapes never matches here
-  // and kUnknown sends the caller to Lookup() on the unescaped key. Keys
-  // are compared in 8-byte words, the last one masked; the words read stop
-  // within eight bytes of the closing quote, well inside simdjson's padding.
-  Field LookupRaw(const char* raw) const {
-    for (const RawName& candidate : by_first_bytes_[FirstBytes(raw[0], raw[1])]) {
-      if (candidate.Matches(raw)) return candidate.field;
-    }
-    return Field::kUnknown;
+  // A key already unescaped (one the input wrote with escapes, an OTLP
+  // attribute's name): copied with its closing quote into a zeroed buffer
+  // long enough for any name's words, then matched as above. A key holding a
+  // quote is no name, and must not match the name before its quote.
+  Field Lookup(std::string_view key) const {
+    if (key.size() >= kMaxKey || key.find('"') != std::string_view::npos) return Field::kUnknown;
+    std::array<char, kMaxKey + 8> quoted{};
+    std::memcpy(quoted.data(), key.data(), key.size());
+    quoted[key.size()] = '"';
+    return LookupRaw(quoted.data());
   }
 
  private:
@@ -206,23 +191,17 @@ class FieldTable {
   };
   void Add(std::string_view name, Field field) {
     if (name.empty() || name.size() >= kMaxKey) return;
-    auto& bucket = buckets_[name.size()];
-    auto& by_bytes = by_first_bytes_[FirstBytes(name[0], name.size() > 1 ? name[1] : '"')];
-    const RawName raw_name(name, field);
-    for (auto& entry : bucket) {
-      if (entry.first == name) {  // configured keys override built-in ones
-        entry.second = field;
-        for (RawName& e : by_bytes) {
-          if (e.words == raw_name.words) e.field = field;
-        }
+    RawName entry(name, field);
+    auto& bucket = buckets_[FirstBytes(name[0], name.size() > 1 ? name[1] : '"')];
+    for (RawName& e : bucket) {
+      if (e.words == entry.words) {  // configured keys override built-in ones
+        e.field = field;
         return;
       }
     }
-    bucket.emplace_back(std::string(name), field);
-    by_bytes.push_back(raw_name);
+    bucket.push_back(std::move(entry));
   }
-  std::array<std::vector<std::pair<std::string, Field>>, kMaxKey> buckets_;
-  std::array<std::vector<RawName>, 256> by_first_bytes_;
+  std::array<std::vector<RawName>, 256> buckets_;
 };
 
 bool ParseIntText(std::string_view s, int64_t& out) {

@@ -12,9 +12,9 @@ absl::StatusOr<CheckpointOutcome> MemoryStateStore::Commit(const std::string& to
   if (pos != t.positions.end() && (!c.from || *c.from != pos->second)) {
     return CheckpointOutcome{CheckpointOutcome::Kind::kStalePosition, {}};
   }
+  const std::optional<WindowStartMs> closing = NoDeltasThrough(t);
   for (const WindowDelta& d : c.deltas) {
-    if (t.closing_through && d.start <= *t.closing_through)
-      return CheckpointOutcome{CheckpointOutcome::Kind::kWindowClosed, {}};
+    if (closing && d.start <= *closing) return CheckpointOutcome{CheckpointOutcome::Kind::kWindowClosed, {}};
   }
   CheckpointOutcome dup{CheckpointOutcome::Kind::kDuplicateEvents, {}};
   for (const auto& [minute, id] : c.event_ids) {
@@ -94,13 +94,18 @@ absl::StatusOr<bool> MemoryStateStore::ClaimClose(const std::string& topic, Wind
   Topic& t = topics_[topic];
   if (t.closed_through && *t.closed_through >= start) return false;
   t.closed_through = start;
-  if (!t.closing_through || *t.closing_through < start) t.closing_through = start;
   return true;
 }
 
 absl::StatusOr<std::optional<WindowStartMs>> MemoryStateStore::ClosedThrough(const std::string& topic) {
   std::lock_guard lock(mu_);
-  return topics_[topic].closing_through;
+  return NoDeltasThrough(topics_[topic]);
+}
+
+std::optional<WindowStartMs> MemoryStateStore::NoDeltasThrough(const Topic& t) {
+  if (!t.closing_through) return t.closed_through;
+  if (!t.closed_through) return t.closing_through;
+  return std::max(*t.closing_through, *t.closed_through);
 }
 
 absl::StatusOr<StoredWindow> MemoryStateStore::ReadWindow(const std::string& topic, WindowStartMs start) {

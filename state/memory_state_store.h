@@ -38,8 +38,10 @@ class MemoryStateStore : public StateStore {
     std::map<WindowStartMs, std::map<std::string, WindowTotals>> keys;
     std::map<WindowStartMs, std::map<std::string, WindowTotals>> models;
     std::optional<WindowStartMs> closed_through;
-    std::optional<WindowStartMs> closing_through;  // BeginClosing; never behind closed_through
+    std::optional<WindowStartMs> closing_through;  // BeginClosing
   };
+  // The later of the closing and closed bounds, as the Redis store reads them.
+  static std::optional<WindowStartMs> NoDeltasThrough(const Topic& t);
   std::mutex mu_;
   std::map<std::string, Topic> topics_;
 };

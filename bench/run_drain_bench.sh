@@ -8,7 +8,13 @@
 # DUPLICATES (fraction of lines that re-send an event, 0.01), BURNRATE (the
 # binary to measure, default BUILD_DIR/app/burnrate: compare two builds on
 # one generated topic by running the script once per binary), EXTRA_CONFIG
-# (YAML appended to each replica's config, e.g. to leave a detector out).
+# (YAML appended to each replica's config, e.g. to leave a detector out),
+# KAFKA_PROPERTIES (librdkafka settings as "key: value" lines, indented
+# under kafka.properties, e.g. to try another prefetch bound), AGE_DAYS
+# (event times that many days back, default 0: with 40, beyond the 30-day
+# bound, every event is dead-lettered as timestamp_out_of_range through the
+# store's held dead letters, as a backlog of old data replayed into the
+# topic would be).
 # Starts its own Kafka and Redis (scripts/stack) and stops them at the end.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -35,8 +41,9 @@ set -a
 source "$BURNRATE_STACK_DIR/env"
 set +a
 
-# Event times within the last hour, so the wall-clock time bounds accept them.
-start_ms=$((($(date +%s) - 3600) / 60 * 60 * 1000))
+# Event times within the last hour, so the wall-clock time bounds accept them
+# (unless AGE_DAYS moves them back).
+start_ms=$((($(date +%s) - 3600 - ${AGE_DAYS:-0} * 86400) / 60 * 60 * 1000))
 "$generator" --events "$events" --keys "$keys" --start "$start_ms" --out "$work/events.jsonl" \
   --expected "$work/expected.jsonl" --prices "$work/prices.yaml" --duplicate-fraction "$duplicates" 2>/dev/null
 topic=drain-bench
@@ -57,6 +64,9 @@ now() { date +%s.%N; }
 rate() { awk -v n="$events" -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", n / (b - a) }'; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
+kafka_properties=""
+[ -n "${KAFKA_PROPERTIES:-}" ] && kafka_properties="  properties:
+$(sed 's/^/    /' <<<"$KAFKA_PROPERTIES")"
 kcat_rates=()
 run_rates=()
 for run in $(seq 1 "$runs"); do
@@ -72,6 +82,7 @@ kafka:
   group_id: drain-$run
   windows_topic: drain-windows
   dead_letter_topic: drain-dead
+${kafka_properties}
 redis:
   port: $BURNRATE_REDIS_PORT
   key_prefix: "drain$run:"
@@ -128,6 +139,7 @@ YAML
   echo "run $run: kcat -C ${kcat_rates[-1]} msgs/s; burnrate run ($replicas replica(s)) ${run_rates[-1]} msgs/s (to durable state)"
 done
 redis-cli -p "$BURNRATE_REDIS_PORT" info commandstats | grep -E "evalsha|append|strlen|sadd|smismember" | tr -d '\r' | sed 's/^/redis /'
+redis-cli -p "$BURNRATE_REDIS_PORT" info memory | grep -E "^used_memory_peak_human" | tr -d '\r' | sed 's/^/redis /'
 k=$(printf '%s\n' "${kcat_rates[@]}" | median)
 b=$(printf '%s\n' "${run_rates[@]}" | median)
 echo "median: kcat -C $k msgs/s, burnrate run $b msgs/s, ratio $(awk -v a="$b" -v b="$k" 'BEGIN { printf "%.2f", a / b }')"

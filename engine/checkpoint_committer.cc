@@ -105,6 +105,7 @@ CommitReport CheckpointCommitter::CommitOne(SealedCheckpoint& sealed,
       switch (outcome->kind) {
         case CheckpointOutcome::Kind::kApplied:
           report.kind = CommitReport::Kind::kApplied;
+          report.held_dead_letters = std::move(sealed.checkpoint.held_dead_letters);
           return report;
         case CheckpointOutcome::Kind::kStalePosition:
           report.kind = CommitReport::Kind::kStalePosition;

@@ -48,6 +48,9 @@ struct CommitReport {
   int64_t watermark_ms = 0;
   Kind kind = Kind::kApplied;
   std::vector<std::pair<int64_t, uint64_t>> duplicates;  // (minute start ms, id hash)
+  // kApplied only: the checkpoint's held dead letters, handed back to be
+  // published (moved out of the checkpoint, so that they are kept only once).
+  std::vector<std::pair<int64_t, std::string>> held_dead_letters;
   absl::Status error;                                    // kFailed only
   double store_seconds = 0;  // spent in the store's Commit (retries included)
 };

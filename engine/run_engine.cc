@@ -19,8 +19,6 @@ struct RunEngine::Batch {
   PipelineStats stats;  // of the messages behind it
   KeptMessages messages;
   std::vector<DurableAction> on_durable;
-  // Published once the checkpoint is applied (PartitionCheckpoint::held_dead_letters).
-  std::vector<std::pair<int64_t, std::string>> held_dead_letters;
   // The observer state records in the checkpoint, carried on to the next
   // one if it is refused for duplicates.
   std::vector<std::string> observer_state;
@@ -492,8 +490,9 @@ bool RunEngine::SealPartition(int32_t partition, Partition& state, int64_t now) 
   batch.replace_observer_state = state.open_replace_observer_state;
   state.open_observer_state.clear();
   state.open_replace_observer_state = false;
-  c.held_dead_letters = state.open_held_dead_letters;
-  batch.held_dead_letters = std::move(state.open_held_dead_letters);
+  // Published once the checkpoint is applied: the committer hands them back
+  // in its report (CommitReport::held_dead_letters).
+  c.held_dead_letters = std::move(state.open_held_dead_letters);
   state.open_held_dead_letters.clear();
   state.held_drop_sealed = state.held_flushed_below;
   state.sealed_through = c.next;
@@ -557,7 +556,7 @@ bool RunEngine::ApplyReport(const CommitReport& report) {
       state.known_duplicates.clear();
       // Those copies stay dropped now: their dead letters go out (flushed
       // before the next seal, which tells the store to forget them).
-      PublishHeldDeadLetters(partition, done.held_dead_letters);
+      PublishHeldDeadLetters(partition, report.held_dead_letters);
       state.held_published_below = std::max(state.held_published_below, report.next);
       absl::erase_if(state.dead_lettered,
                      [&report](const auto& key) { return key.first < report.next; });

@@ -19,6 +19,58 @@ bool ParseInt(std::string_view s, int64_t& out) {
   return ec == std::errc() && p == s.data() + s.size();
 }
 
+// Held dead letters are stored in chunks of up to about kHeldChunkBytes:
+// one sorted-set member holds many records ('#', then per record
+// "<offset> <length>\n<record>"), scored by its highest offset. One member
+// per record cost Redis about 10 µs each, which a backlog of old events (all
+// dead-lettered through the store) turned into seconds per checkpoint and
+// hundreds of MB (docs/benchmarks.md). Members written before chunks hold
+// one record, scored by its own offset, and start with a digit.
+constexpr size_t kHeldChunkBytes = size_t{1} << 20;
+
+std::vector<std::pair<int64_t, std::string>> PackHeldChunks(
+    const std::vector<std::pair<int64_t, std::string>>& records) {
+  std::vector<const std::pair<int64_t, std::string>*> sorted;
+  sorted.reserve(records.size());
+  for (const auto& r : records) sorted.push_back(&r);
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const auto* a, const auto* b) { return a->first < b->first; });
+  std::vector<std::pair<int64_t, std::string>> chunks;
+  for (const auto* r : sorted) {
+    if (chunks.empty() || chunks.back().second.size() >= kHeldChunkBytes) chunks.emplace_back(0, "#");
+    auto& [highest, chunk] = chunks.back();
+    highest = r->first;  // ascending: the last record's offset
+    chunk.append(Concat(r->first, " ", r->second.size(), "\n"));
+    chunk.append(r->second);
+  }
+  return chunks;
+}
+
+// Appends the records of one stored member (a chunk, or one record of the
+// earlier layout scored `score`) at or above `below`; false if it is corrupt.
+bool UnpackHeldMember(std::string_view member, int64_t score, int64_t below,
+                      std::vector<std::pair<int64_t, std::string>>& out) {
+  if (member.empty() || member[0] != '#') {
+    if (score >= below) out.emplace_back(score, std::string(member));
+    return true;
+  }
+  member.remove_prefix(1);
+  while (!member.empty()) {
+    const size_t space = member.find(' ');
+    const size_t newline = member.find('\n');
+    int64_t offset = 0, length = 0;
+    if (space == std::string_view::npos || newline == std::string_view::npos || newline < space ||
+        !ParseInt(member.substr(0, space), offset) ||
+        !ParseInt(member.substr(space + 1, newline - space - 1), length) || length < 0 ||
+        static_cast<size_t>(length) > member.size() - newline - 1) {
+      return false;
+    }
+    if (offset >= below) out.emplace_back(offset, std::string(member.substr(newline + 1, length)));
+    member.remove_prefix(newline + 1 + length);
+  }
+  return true;
+}
+
 // KEYS are not declared: all of one topic's keys share a prefix and the
 // store targets one Redis (or one Cluster slot via a {hash tag} in the prefix).
 // ARGV: prefix, partition, from, next, watermark, window ttl, id ttl, idle,
@@ -28,9 +80,10 @@ bool ParseInt(std::string_view s, int64_t& out) {
 // windows (count; per window: start, then one blob of packed deltas, see
 // state/delta_codec.h), then the observer state (count, replace flag,
 // records), then the held dead letters (published-below offset, count, then
-// offset and record each). Redis does no work per event id: a length check
-// and an APPEND per minute, one RPUSH per window; the counters are summed
-// when a window is read back.
+// per chunk its highest offset and the chunk, see PackHeldChunks). Redis does
+// no work per event id or per held dead letter: a length check and an APPEND
+// per minute, one RPUSH per window, one sorted-set member per chunk; the
+// counters are summed when a window is read back.
 //
 // Replies: {1, next} applied; {0, position} the position moved on;
 // {2, ids} ids already in a set of the layout before the logs (until those
@@ -119,9 +172,14 @@ if ARGV[i + 1] == '1' then redis.call('DEL', p .. 'obs:' .. part) end
 if no > 0 then redis.call('RPUSH', p .. 'obs:' .. part, unpack(ARGV, i + 2, i + 1 + no)) end
 i = i + 2 + no
 local held = p .. 'held:' .. part
-if ARGV[i] ~= '-1' then redis.call('ZREMRANGEBYSCORE', held, '-inf', '(' .. ARGV[i]) end
+if ARGV[i] ~= '-1' then
+  -- A chunk goes once all of it is below the bound; the bound itself hides
+  -- the records below it in a chunk that straddles it.
+  redis.call('ZREMRANGEBYSCORE', held, '-inf', '(' .. ARGV[i])
+  redis.call('HSET', p .. 'heldbelow', part, ARGV[i])
+end
 local nh = tonumber(ARGV[i + 1])
--- (offset, record) pairs are ZADD's (score, member) pairs: one call per 500.
+-- (highest offset, chunk) pairs are ZADD's (score, member) pairs: one call per 500.
 local last = i + 1 + 2 * nh
 for s = i + 2, last, 1000 do redis.call('ZADD', held, unpack(ARGV, s, math.min(s + 999, last))) end
 return {1, ARGV[4]}
@@ -326,8 +384,7 @@ absl::StatusOr<CheckpointOutcome> RedisStateStore::Commit(const std::string& top
   }
 
   std::vector<std::string> args;
-  args.reserve(16 + 3 * groups.size() + 2 * c.deltas.size() + c.observer_state.size() +
-               2 * c.held_dead_letters.size());
+  args.reserve(16 + 3 * groups.size() + 2 * c.deltas.size() + c.observer_state.size());
   args.push_back(Key(topic, ""));
   args.push_back(std::to_string(c.partition));
   args.push_back(c.from ? std::to_string(*c.from) : "");
@@ -373,10 +430,11 @@ absl::StatusOr<CheckpointOutcome> RedisStateStore::Commit(const std::string& top
   args.push_back(c.replace_observer_state ? "1" : "0");
   for (const std::string& record : c.observer_state) args.push_back(record);
   args.push_back(std::to_string(c.held_dead_letters_published_below));
-  args.push_back(std::to_string(c.held_dead_letters.size()));
-  for (const auto& [offset, record] : c.held_dead_letters) {
-    args.push_back(std::to_string(offset));
-    args.push_back(record);
+  std::vector<std::pair<int64_t, std::string>> held_chunks = PackHeldChunks(c.held_dead_letters);
+  args.push_back(std::to_string(held_chunks.size()));
+  for (auto& [highest, chunk] : held_chunks) {
+    args.push_back(std::to_string(highest));
+    args.push_back(std::move(chunk));
   }
 
   for (int round = 0; round < kMaxCommitRounds; ++round) {
@@ -474,17 +532,27 @@ absl::StatusOr<std::vector<std::string>> RedisStateStore::ObserverState(const st
 
 absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> RedisStateStore::HeldDeadLetters(
     const std::string& topic, int32_t partition) {
+  int64_t below = -1;
+  auto bound = Command({"HGET", Key(topic, "heldbelow"), std::to_string(partition)});
+  if (!bound.ok()) return bound.status();
+  if ((*bound)->r->type == REDIS_REPLY_STRING && !ParseInt({(*bound)->r->str, (*bound)->r->len}, below)) {
+    return absl::InternalError("redis held dead letters: published-below bound is not an integer");
+  }
   auto reply = Command({"ZRANGE", Key(topic, Concat("held:", partition)), "0", "-1", "WITHSCORES"});
   if (!reply.ok()) return reply.status();
   std::vector<std::pair<int64_t, std::string>> out;
   const redisReply* r = (*reply)->r;
   for (size_t i = 0; i + 1 < r->elements; i += 2) {
-    int64_t offset;
-    if (!ParseInt({r->element[i + 1]->str, r->element[i + 1]->len}, offset)) {
+    int64_t score;
+    if (!ParseInt({r->element[i + 1]->str, r->element[i + 1]->len}, score)) {
       return absl::InternalError("redis held dead letters: offset is not an integer");
     }
-    out.emplace_back(offset, std::string(r->element[i]->str, r->element[i]->len));
+    if (!UnpackHeldMember({r->element[i]->str, r->element[i]->len}, score, below, out)) {
+      return absl::InternalError(
+          Concat("redis held dead letters: a chunk scored ", score, " of partition ", partition, " is corrupt"));
+    }
   }
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   return out;
 }
 

@@ -105,16 +105,51 @@ TEST_F(RedisStateStoreTest, HeldDeadLettersAreStoredWithTheCheckpointAndDroppedO
 }
 
 TEST_F(RedisStateStoreTest, ACheckpointWithThousandsOfHeldDeadLettersStoresEveryOne) {
-  // More than one bulk call's worth (the script adds 500 per ZADD), and an
-  // odd count so the last call is a partial one.
+  // About 3.6 MB of records: several chunks (of about 1 MiB each), the last
+  // a partial one.
   PartitionCheckpoint c = Checkpoint(std::nullopt, 5000);
   Held expected;
-  for (int64_t offset = 0; offset < 1201; ++offset) {
-    expected.emplace_back(offset, std::to_string(offset) + ":-1:copy");
+  for (int64_t offset = 0; offset < 3001; ++offset) {
+    expected.emplace_back(offset, std::to_string(offset) + ":-1,late,:" + std::string(1200, 'x'));
   }
   c.held_dead_letters = expected;
   ASSERT_EQ(store_->Commit("t", c)->kind, CheckpointOutcome::Kind::kApplied);
   EXPECT_EQ(*store_->HeldDeadLetters("t", 3), expected);
+  const std::string key = prefix_ + "t:held:3";
+  EXPECT_GT(client_.Command("ZCARD %s", key.c_str())->integer, 1) << "records are stored in chunks";
+  EXPECT_LT(client_.Command("ZCARD %s", key.c_str())->integer, 10) << "not one member per record";
+
+  // Published below a chunk's middle: the records below the bound are no
+  // longer read, though their chunk stays until all of it is below.
+  PartitionCheckpoint next = Checkpoint(5000, 5000);
+  next.held_dead_letters_published_below = 1500;
+  ASSERT_EQ(store_->Commit("t", next)->kind, CheckpointOutcome::Kind::kApplied);
+  EXPECT_EQ(*store_->HeldDeadLetters("t", 3), Held(expected.begin() + 1500, expected.end()));
+
+  PartitionCheckpoint last = Checkpoint(5000, 5000);
+  last.held_dead_letters_published_below = 5000;
+  ASSERT_EQ(store_->Commit("t", last)->kind, CheckpointOutcome::Kind::kApplied);
+  EXPECT_TRUE(store_->HeldDeadLetters("t", 3)->empty());
+  EXPECT_EQ(client_.Command("ZCARD %s", key.c_str())->integer, 0) << "every chunk is removed";
+}
+
+TEST_F(RedisStateStoreTest, HeldDeadLettersStoredOnePerMemberByAnEarlierVersionAreStillRead) {
+  // The layout before chunks: one record per member, scored by its offset.
+  const std::string key = prefix_ + "t:held:3";
+  client_.Command("ZADD %s 3 %s", key.c_str(), "3:-1:{\"old\":1}");
+  PartitionCheckpoint c = Checkpoint(std::nullopt, 10);
+  c.held_dead_letters = {{6, "6:-1,late,:{\"new\":1}"}};
+  ASSERT_EQ(store_->Commit("t", c)->kind, CheckpointOutcome::Kind::kApplied);
+  EXPECT_EQ(*store_->HeldDeadLetters("t", 3),
+            (Held{{3, "3:-1:{\"old\":1}"}, {6, "6:-1,late,:{\"new\":1}"}}));
+}
+
+TEST_F(RedisStateStoreTest, ACorruptHeldChunkIsAnErrorNotACrash) {
+  const std::string key = prefix_ + "t:held:3";
+  client_.Command("ZADD %s 9 %s", key.c_str(), "#9 500\ntoo short");
+  auto held = store_->HeldDeadLetters("t", 3);
+  ASSERT_FALSE(held.ok());
+  EXPECT_NE(held.status().message().find("corrupt"), std::string::npos) << held.status();
 }
 
 using Kind = CheckpointOutcome::Kind;

@@ -3,14 +3,17 @@
 // topic), the replica must neither make the offsets of that message durable
 // nor carry on past it: it stops with an error, and restarted with a
 // dead-letter topic that takes the record, it reads the message again and
-// delivers it. Also: an oversized message's head, and a late event's dead
-// letter, which waits in Redis for its checkpoint.
+// delivers it. Also: an oversized message's head, a late event's dead
+// letter, which waits in Redis for its checkpoint, and a backlog of old
+// events, whose dead letters all pass through Redis that way.
 #include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
 
 #include <chrono>
 #include <csignal>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <random>
 #include <stdexcept>
@@ -21,6 +24,7 @@
 #include "tests/integration/run_harness.h"
 #include "tests/support/kafka.h"
 #include "tests/support/process.h"
+#include "tests/support/redis.h"
 #include "tests/support/stack.h"
 #include "tests/support/wait.h"
 
@@ -223,6 +227,60 @@ TEST(RunDeadLetterTest, AnEventForAWindowTheGroupClosedIsDeadLetteredLateOnceIts
       << replica->ReadStderr();
   StopCleanly(*replica);
   EXPECT_EQ(tenant_rows().size(), 1u) << "the window was not published again";
+}
+
+TEST(RunDeadLetterTest, ABacklogOfOldEventsIsDeadLetteredInFullAndLeavesNothingHeldInRedis) {
+  // Events 40 days old (the harness allows 30): every one is dead-lettered
+  // as out of range, held in Redis with its checkpoint (in chunks of about
+  // 1 MiB; these are about 4 MB) and published once that is applied.
+  testing::ScratchDir dir;
+  const std::string topic = testing::CreateTopic(1, "dlold");
+  const std::string prefix = testing::UniqueRedisPrefix();
+  const int64_t old_ms = WallClockMs() - 40LL * 86'400'000;
+  constexpr int kEvents = 4000;
+  std::vector<std::string> events;
+  for (int i = 0; i < kEvents; ++i) {
+    std::string e = Event(i, old_ms + i);
+    e.insert(e.size() - 1, ",\"note\":\"" + std::string(1000, 'o') + "\"");
+    events.push_back(std::move(e));
+  }
+  testing::Produce(topic, events);
+
+  const int port = testing::FreeLoopbackPort();
+  const auto replica = StartReplica(dir, topic, prefix, port);
+  std::vector<testing::KafkaRecord> dead;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        dead = testing::ReadAllRecords(topic + "-dead", 5s);
+        return dead.size() >= static_cast<size_t>(kEvents);
+      },
+      120s, "every old event dead-lettered"))
+      << dead.size() << " dead letters\n" << replica->ReadStderr();
+  ASSERT_EQ(dead.size(), static_cast<size_t>(kEvents)) << "each once";
+  // The dead-letter topic has several partitions: match them by key
+  // ("<topic>/<partition>/<offset>") to the messages at those offsets.
+  std::map<std::string, const testing::KafkaRecord*> by_key;
+  for (const auto& d : dead) by_key[d.key] = &d;
+  ASSERT_EQ(by_key.size(), static_cast<size_t>(kEvents)) << "no message twice";
+  const auto source = testing::ReadAll(topic, 5s);
+  ASSERT_EQ(source.size(), static_cast<size_t>(kEvents));
+  for (int i = 0; i < kEvents; ++i) {
+    const auto it = by_key.find(topic + "/0/" + std::to_string(i));
+    ASSERT_NE(it, by_key.end()) << "no dead letter for offset " << i;
+    ASSERT_EQ(it->second->value, source[i].second) << i;
+    ASSERT_EQ(it->second->headers.at("burnrate.reason"), "timestamp_out_of_range") << i;
+  }
+
+  // Once published, a later checkpoint removes them from the store.
+  testing::RedisClient redis;
+  const std::string held_key = prefix + topic + ":held:0";
+  ASSERT_TRUE(WaitFor(
+      [&] { return redis.Command("ZCARD %s", held_key.c_str())->integer == 0; }, 30s,
+      "the held dead letters removed from Redis"))
+      << replica->ReadStderr();
+  StopCleanly(*replica);
+  EXPECT_EQ(testing::ReadAllRecords(topic + "-dead", 5s).size(), static_cast<size_t>(kEvents))
+      << "none published again on stopping";
 }
 
 }  // namespace

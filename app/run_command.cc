@@ -754,15 +754,22 @@ int RunService(const std::string& config_path) {
       last_publish = now;
       publish();
     }
-    // Back-pressure: never hold more than the bound in memory. The queue to
+    // Back-pressure: never hold more than the bounds in memory. The queue to
     // the committer is full: give it a moment to catch up before pausing.
-    if (engine.pending_events() >= config.max_pending_events) {
+    const auto over_bound = [&] {
+      return engine.pending_events() >= config.max_pending_events ||
+             engine.pending_bytes() >= config.max_pending_bytes;
+    };
+    if (over_bound()) {
       seal();
       engine.WaitForCommits(std::chrono::milliseconds(100));
       note_durable(engine.CollectCommits());
     }
-    if (engine.pending_events() >= config.max_pending_events) {
-      if (!(*source)->paused()) spdlog::warn("state store behind; pausing consumption");
+    if (over_bound()) {
+      if (!(*source)->paused()) {
+        spdlog::warn("state store behind; pausing consumption ({} events, {} bytes of messages not durable yet)",
+                     engine.pending_events(), engine.pending_bytes());
+      }
       (*source)->PauseAll();
     } else if ((*source)->paused() && engine.store_healthy()) {
       spdlog::info("resuming consumption");

@@ -37,7 +37,7 @@ absl::Status ReadConfig(const YamlReader& r, const YAML::Node& root, Config& c) 
   if (!root || root.IsNull()) return absl::OkStatus();  // an empty file means all defaults
   BR_RETURN_IF_ERROR(r.OnlyKeys(root, "the top level",
                                 {"windows", "decoder", "dedup", "time_bounds", "pricing", "kafka", "redis",
-                                 "checkpoint_interval", "idle_timeout", "max_pending_events", "alerting", "detectors", "metrics",
+                                 "checkpoint_interval", "idle_timeout", "max_pending_events", "max_pending_bytes", "alerting", "detectors", "metrics",
                                  "budgets", "quota", "http"}));
   if (const auto w = root["windows"]) {
     BR_RETURN_IF_ERROR(r.OnlyKeys(w, "windows", {"size", "allowed_lateness", "max_keys_per_window"}));
@@ -121,6 +121,8 @@ absl::Status ReadConfig(const YamlReader& r, const YAML::Node& root, Config& c) 
   BR_RETURN_IF_ERROR(r.Duration(root["checkpoint_interval"], "checkpoint_interval", 50, 60'000, c.checkpoint_interval_ms));
   BR_RETURN_IF_ERROR(r.Duration(root["idle_timeout"], "idle_timeout", 100, 24 * 3'600'000, c.idle_timeout_ms));
   BR_RETURN_IF_ERROR(r.Int(root["max_pending_events"], "max_pending_events", 1000, 1'000'000'000, c.max_pending_events));
+  BR_RETURN_IF_ERROR(
+      r.Int(root["max_pending_bytes"], "max_pending_bytes", int64_t{1} << 20, int64_t{1} << 40, c.max_pending_bytes));
   BR_RETURN_IF_ERROR(ParseAlertingSection(r, root["alerting"], c.alerting));
   BR_RETURN_IF_ERROR(ParseDetectorsSection(r, root["detectors"], c.detectors));
   BR_RETURN_IF_ERROR(ParseMetricsSection(r, root["metrics"], c.metrics));
@@ -253,8 +255,8 @@ std::string ExplainConfig(const Config& c) {
     << "\n"
     << "checkpoint: state made durable and offsets committed every " << FormatDurationMs(c.checkpoint_interval_ms)
     << "; a partition idle for " << FormatDurationMs(c.idle_timeout_ms)
-    << " stops holding windows open; at most " << c.max_pending_events
-    << " events wait in memory for the state store before partitions pause\n";
+    << " stops holding windows open; at most " << c.max_pending_events << " events ("
+    << c.max_pending_bytes << " bytes of messages) wait in memory for the state store before partitions pause\n";
   o << ExplainAlertingConfig(c.alerting);
   o << ExplainDetectorsConfig(c.detectors);
   o << ExplainMetricsConfig(c.metrics);

@@ -18,9 +18,13 @@ void BlockPool::Give(std::unique_ptr<char[]> block) {
 }
 
 KeptMessages::KeptMessages(KeptMessages&& other) noexcept
-    : pool_(other.pool_), blocks_(std::move(other.blocks_)), messages_(std::move(other.messages_)) {
+    : pool_(other.pool_),
+      blocks_(std::move(other.blocks_)),
+      messages_(std::move(other.messages_)),
+      bytes_(other.bytes_) {
   other.blocks_.clear();
   other.messages_.clear();
+  other.bytes_ = 0;
 }
 
 KeptMessages& KeptMessages::operator=(KeptMessages&& other) noexcept {
@@ -29,8 +33,10 @@ KeptMessages& KeptMessages::operator=(KeptMessages&& other) noexcept {
     pool_ = other.pool_;
     blocks_ = std::move(other.blocks_);
     messages_ = std::move(other.messages_);
+    bytes_ = other.bytes_;
     other.blocks_.clear();
     other.messages_.clear();
+    other.bytes_ = 0;
   }
   return *this;
 }
@@ -49,6 +55,7 @@ void KeptMessages::Add(int64_t offset, std::string_view payload) {
   char* at = block.data.get() + block.used;
   if (length > 0) std::memcpy(at, payload.data(), length);
   block.used += length;
+  bytes_ += length;
   messages_.push_back({offset, at, length});
 }
 
@@ -59,8 +66,10 @@ void KeptMessages::Append(KeptMessages&& other) {
   // valid; the last block of this buffer simply stops being filled.
   for (Block& b : other.blocks_) blocks_.push_back(std::move(b));
   messages_.insert(messages_.end(), other.messages_.begin(), other.messages_.end());
+  bytes_ += other.bytes_;
   other.blocks_.clear();
   other.messages_.clear();
+  other.bytes_ = 0;
 }
 
 void KeptMessages::Clear() {
@@ -69,6 +78,7 @@ void KeptMessages::Clear() {
   }
   blocks_.clear();
   messages_.clear();
+  bytes_ = 0;
 }
 
 }  // namespace burnrate

@@ -55,6 +55,8 @@ class KeptMessages {
 
   size_t size() const { return messages_.size(); }
   bool empty() const { return messages_.empty(); }
+  // The messages' bytes (not the blocks' capacity).
+  size_t bytes() const { return bytes_; }
 
   template <typename Fn>
   void ForEach(Fn fn) const {
@@ -77,6 +79,7 @@ class KeptMessages {
   BlockPool* pool_ = nullptr;
   std::vector<Block> blocks_;
   std::vector<Message> messages_;
+  size_t bytes_ = 0;
 };
 
 }  // namespace burnrate

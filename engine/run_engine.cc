@@ -90,6 +90,11 @@ struct RunEngine::Partition {
     for (const Batch& b : in_flight) n += b.events;
     return n;
   }
+  int64_t pending_bytes() const {
+    size_t n = open.bytes();
+    for (const Batch& b : in_flight) n += b.messages.bytes();
+    return static_cast<int64_t>(n);
+  }
   // Hands over everything not yet durable.
   Undurable TakeUndurable() {
     Undurable u;
@@ -737,6 +742,12 @@ void RunEngine::MarkClosedThrough(WindowStartMs start) {
 int64_t RunEngine::pending_events() const {
   int64_t n = 0;
   for (const auto& [p, state] : partitions_) n += state->pending_events();
+  return n;
+}
+
+int64_t RunEngine::pending_bytes() const {
+  int64_t n = 0;
+  for (const auto& [p, state] : partitions_) n += state->pending_bytes();
   return n;
 }
 

@@ -138,6 +138,9 @@ class RunEngine : public PartitionListener {
   int64_t pending_events() const;
   // Of those, the ones not sealed into a checkpoint yet.
   int64_t unsealed_events() const;
+  // The bytes of the messages behind the pending events, kept to count them
+  // again after a refused checkpoint.
+  int64_t pending_bytes() const;
   // Whether the last store operations (loads here, commits on the
   // committer's thread) succeeded.
   bool store_healthy() const { return store_healthy_ && committer_.store_healthy(); }

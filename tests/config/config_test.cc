@@ -47,6 +47,7 @@ kafka:
 redis:
   port: 6380
 checkpoint_interval: 500ms
+max_pending_bytes: 1073741824
 )", "full.yaml");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->pipeline.windows.size_ms, 300'000);
@@ -60,6 +61,7 @@ checkpoint_interval: 500ms
   EXPECT_EQ(c->kafka.secret_properties.at("sasl.password").value, "hunter2");
   EXPECT_EQ(c->redis.port, 6380);
   EXPECT_EQ(c->checkpoint_interval_ms, 500);
+  EXPECT_EQ(c->max_pending_bytes, int64_t{1} << 30);
 
   // Explaining never prints a secret.
   const std::string explained = ExplainConfig(*c);
@@ -73,6 +75,9 @@ TEST(Config, ErrorsNameFileLineAndReason) {
   EXPECT_EQ(ErrorOf("windows:\n  size: 1m\n  sise: 2m\n").rfind("burnrate.yaml:3: unknown key 'sise'", 0), 0u);
   EXPECT_EQ(ErrorOf("windows:\n  size: 5s\n").rfind("burnrate.yaml:2: windows.size must be between 10s and 1h", 0), 0u);
   EXPECT_EQ(ErrorOf("windows:\n  size: 7m\n").rfind("burnrate.yaml:2: windows.size must divide an hour", 0), 0u);
+  EXPECT_EQ(ErrorOf("checkpoint_interval: 1s\nmax_pending_bytes: 1000\n")
+                .rfind("burnrate.yaml:2: max_pending_bytes must be between", 0),
+            0u);
   EXPECT_EQ(ErrorOf("redis:\n  port: http\n").rfind("burnrate.yaml:2: redis.port must be an integer", 0), 0u);
   EXPECT_EQ(ErrorOf("kafka:\n  properties:\n    sasl.password: x\n").rfind("burnrate.yaml:3:", 0), 0u);
   EXPECT_EQ(ErrorOf("redis:\n  password: plain\n").rfind("burnrate.yaml:2: redis.password must be {env", 0), 0u);

@@ -33,6 +33,11 @@ TEST(KeptMessages, KeepsMessagesInOrderAcrossBlocks) {
   expected.emplace_back(12'000, "");
   EXPECT_EQ(Contents(kept), expected);
   EXPECT_EQ(kept.size(), expected.size());
+  size_t bytes = 0;
+  for (const auto& [offset, payload] : expected) bytes += payload.size();
+  EXPECT_EQ(kept.bytes(), bytes) << "the messages' bytes, not the blocks'";
+  kept.Clear();
+  EXPECT_EQ(kept.bytes(), 0u);
 }
 
 TEST(KeptMessages, AMessageLargerThanABlockIsKeptWhole) {
@@ -64,6 +69,8 @@ TEST(KeptMessages, AppendHandsTheBytesOverWithoutCopying) {
   });
   first.Append(std::move(second));
   EXPECT_TRUE(second.empty());
+  EXPECT_EQ(second.bytes(), 0u);
+  EXPECT_EQ(first.bytes(), 3u + 6u + 6u);
   EXPECT_EQ(Contents(first), (std::vector<std::pair<int64_t, std::string>>{
                                  {10, "ten"}, {11, "eleven"}, {12, "twelve"}}));
   first.ForEach([&](int64_t offset, std::string_view p) {

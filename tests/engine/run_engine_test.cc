@@ -326,6 +326,26 @@ TEST_F(RunEngineTest, AReplicaThatCrashedBeforeItsCheckpointLosesNothingAndCount
   ExpectNextOwnerCountsTheRest(log, 40, "resumes where the durable state ends");
 }
 
+TEST_F(RunEngineTest, PendingBytesAreTheMessagesNotDurableYetSealedOrNot) {
+  // What `max_pending_bytes` bounds: the bytes of the messages kept to count
+  // them again, from their arrival until their checkpoint is applied.
+  const auto log = OneWindowLog(50);
+  size_t first_30 = 0, all = 0;
+  for (int i = 0; i < 50; ++i) (i < 30 ? first_30 : all) += log[0][i].size();
+  all += first_30;
+  Replica r(config_, prices_, store_, out_, now_);
+  r.SetLog(&log);
+  r.Assign({0});
+  r.Feed(log, 30);
+  EXPECT_EQ(r.engine.pending_bytes(), static_cast<int64_t>(first_30));
+  ASSERT_TRUE(r.engine.Seal().ok());
+  EXPECT_EQ(r.engine.pending_bytes(), static_cast<int64_t>(first_30)) << "sealed is not durable";
+  r.Feed(log, 20);
+  EXPECT_EQ(r.engine.pending_bytes(), static_cast<int64_t>(all));
+  ASSERT_TRUE(r.engine.Checkpoint().ok());
+  EXPECT_EQ(r.engine.pending_bytes(), 0);
+}
+
 TEST_F(RunEngineTest, ASealWaitsBrieflyForOutputsAndLeavesTheStateOpenWhenTheyAreLate) {
   // The broker is away: the dead letters cannot be delivered, so nothing may
   // become durable, and the polling thread must not sit in the flush.

@@ -18,6 +18,7 @@ struct RunEngine::Batch {
   int64_t events = 0;
   PipelineStats stats;  // of the messages behind it
   KeptMessages messages;
+  size_t held_bytes = 0;  // of the held dead letters in its checkpoint
   std::vector<DurableAction> on_durable;
   // The observer state records in the checkpoint, carried on to the next
   // one if it is refused for duplicates.
@@ -71,6 +72,7 @@ struct RunEngine::Partition {
   // Dead letters of copies dropped on another partition's claim, since the
   // last seal: stored with the checkpoint, published once it is applied.
   std::vector<std::pair<int64_t, std::string>> open_held_dead_letters;
+  size_t open_held_bytes = 0;
   // Held dead letters of the offsets below these were published, flushed,
   // and told to the store (which then drops them); -1: none.
   int64_t held_published_below = -1;
@@ -90,9 +92,10 @@ struct RunEngine::Partition {
     for (const Batch& b : in_flight) n += b.events;
     return n;
   }
+  // The kept messages, and the held dead letters (each a copy of one).
   int64_t pending_bytes() const {
-    size_t n = open.bytes();
-    for (const Batch& b : in_flight) n += b.messages.bytes();
+    size_t n = open.bytes() + open_held_bytes;
+    for (const Batch& b : in_flight) n += b.messages.bytes() + b.held_bytes;
     return static_cast<int64_t>(n);
   }
   // Hands over everything not yet durable.
@@ -113,6 +116,7 @@ struct RunEngine::Partition {
     take_records(open_observer_state, open_replace_observer_state);
     in_flight.clear();
     open_held_dead_letters.clear();  // decided again when the messages are counted again
+    open_held_bytes = 0;
     open_actions.clear();
     open_observer_state.clear();
     open_replace_observer_state = false;
@@ -198,6 +202,7 @@ void RunEngine::OnceDeadLetterSink::DeadLetter(std::string_view message,
 void RunEngine::HeldDeadLetterSink::DeadLetter(std::string_view message,
                                                const Rejection& rejection) {
   held->emplace_back(offset, EncodeHeldDeadLetter(offset, rejection, message));
+  *bytes += held->back().second.size();
 }
 
 void RunEngine::PublishHeldDeadLetters(int32_t partition,
@@ -277,6 +282,7 @@ absl::Status RunEngine::LoadPartition(int32_t partition, Partition& state, bool 
   state.open_observer_state.clear();
   state.open_replace_observer_state = false;
   state.open_held_dead_letters.clear();
+  state.open_held_bytes = 0;
   state.held_drop_sealed = -1;  // a refused checkpoint may have carried it
   if (take_over) {
     state.dead_lettered.clear();  // read from the store's position on: all new
@@ -401,6 +407,7 @@ void RunEngine::Process(int32_t partition, Partition& state, int64_t offset,
                         std::string_view payload) {
   on_source_position_(partition, offset);
   held_sink_.held = &state.open_held_dead_letters;
+  held_sink_.bytes = &state.open_held_bytes;
   held_sink_.offset = offset;
   once_sink_.dead_lettered = &state.dead_lettered;
   once_sink_.offset = offset;
@@ -499,6 +506,8 @@ bool RunEngine::SealPartition(int32_t partition, Partition& state, int64_t now) 
   // in its report (CommitReport::held_dead_letters).
   c.held_dead_letters = std::move(state.open_held_dead_letters);
   state.open_held_dead_letters.clear();
+  batch.held_bytes = state.open_held_bytes;
+  state.open_held_bytes = 0;
   state.held_drop_sealed = state.held_flushed_below;
   state.sealed_through = c.next;
   state.sealed_once = true;

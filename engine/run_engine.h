@@ -139,7 +139,7 @@ class RunEngine : public PartitionListener {
   // Of those, the ones not sealed into a checkpoint yet.
   int64_t unsealed_events() const;
   // The bytes of the messages behind the pending events, kept to count them
-  // again after a refused checkpoint.
+  // again after a refused checkpoint, and of their held dead letters.
   int64_t pending_bytes() const;
   // Whether the last store operations (loads here, commits on the
   // committer's thread) succeeded.
@@ -194,6 +194,7 @@ class RunEngine : public PartitionListener {
   // checkpoint: see PartitionCheckpoint::held_dead_letters.
   struct HeldDeadLetterSink : DeadLetterSink {
     std::vector<std::pair<int64_t, std::string>>* held = nullptr;
+    size_t* bytes = nullptr;  // of what is in `held`
     int64_t offset = -1;
     void DeadLetter(std::string_view message, const Rejection& rejection) override;
   };

@@ -35,10 +35,7 @@ constexpr char kBurnrate[] = BURNRATE_BIN;
 
 // About 2 KB: one tenant, one window.
 std::string Event(int i, int64_t ts_ms) {
-  return R"({"event_id":"bp-)" + std::to_string(i) + R"(","ts":)" + std::to_string(ts_ms) +
-         R"(,"tenant":"acme","feature":"chat","environment":"prod","model":"claude-sonnet-4-5",)"
-         R"("input_tokens":100,"output_tokens":20,"note":")" +
-         std::string(1800, 'n') + R"("})";
+  return testing::FlatEvent("bp-" + std::to_string(i), ts_ms, "\"note\":\"" + std::string(1800, 'n') + "\"");
 }
 
 double Consumed(int port) {

@@ -39,11 +39,7 @@ using testing::WaitFor;
 
 constexpr char kBurnrate[] = BURNRATE_BIN;
 
-std::string Event(int i, int64_t ts_ms) {
-  return R"({"event_id":"dl-)" + std::to_string(i) + R"(","ts":)" + std::to_string(ts_ms) +
-         R"(,"tenant":"acme","feature":"chat","environment":"prod","model":"claude-sonnet-4-5",)"
-         R"("input_tokens":100,"output_tokens":20})";
-}
+std::string Event(int i, int64_t ts_ms) { return testing::FlatEvent("dl-" + std::to_string(i), ts_ms); }
 
 // One replica of the harness's config on `topic`, logging into `dir`.
 std::unique_ptr<ChildProcess> StartReplica(testing::ScratchDir& dir, const std::string& topic,
@@ -240,9 +236,8 @@ TEST(RunDeadLetterTest, ABacklogOfOldEventsIsDeadLetteredInFullAndLeavesNothingH
   constexpr int kEvents = 4000;
   std::vector<std::string> events;
   for (int i = 0; i < kEvents; ++i) {
-    std::string e = Event(i, old_ms + i);
-    e.insert(e.size() - 1, ",\"note\":\"" + std::string(1000, 'o') + "\"");
-    events.push_back(std::move(e));
+    events.push_back(testing::FlatEvent("dl-" + std::to_string(i), old_ms + i,
+                                        "\"note\":\"" + std::string(1000, 'o') + "\""));
   }
   testing::Produce(topic, events);
 

@@ -36,6 +36,13 @@ ScratchDir::~ScratchDir() {
   std::filesystem::remove_all(path_, ignored);
 }
 
+std::string FlatEvent(const std::string& event_id, int64_t ts_ms, const std::string& extra_fields) {
+  return R"({"event_id":")" + event_id + R"(","ts":)" + std::to_string(ts_ms) +
+         R"(,"tenant":"acme","feature":"chat","environment":"prod","model":"claude-sonnet-4-5",)"
+         R"("input_tokens":100,"output_tokens":20)" +
+         (extra_fields.empty() ? "" : "," + extra_fields) + "}";
+}
+
 void WriteReplicaConfig(const std::string& path, const ReplicaConfig& c) {
   std::ofstream out(path);
   out << "kafka:\n"

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,6 +42,11 @@ struct ReplicaConfig {
 // time bounds wide enough for simulated history, fast consumer-group
 // failover, its own windows and dead-letter topics.
 void WriteReplicaConfig(const std::string& path, const ReplicaConfig& config);
+
+// One flat cost event of tenant acme, feature chat, environment prod
+// (claude-sonnet-4-5, 100 input and 20 output tokens) at `ts_ms`, with
+// `extra_fields` (e.g. `"note":"..."`) appended to its fields.
+std::string FlatEvent(const std::string& event_id, int64_t ts_ms, const std::string& extra_fields = "");
 
 struct HttpAnswer {
   int status = -1;  // -1: no answer

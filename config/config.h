@@ -55,8 +55,9 @@ struct Config {
   // this the engine pauses its partitions rather than grow or drop.
   int64_t max_pending_events = 2'000'000;
   // The same bound in bytes: the messages kept until their state is durable
-  // (for counting them again after a refused checkpoint). Large messages
-  // (OTLP exports) reach it long before the count above.
+  // (for counting them again after a refused checkpoint), and the dead
+  // letters held with them. Large messages (OTLP exports) reach it long
+  // before the count above.
   int64_t max_pending_bytes = int64_t{256} << 20;
   // Alert receivers, routing, silences, outbox (docs/alerts.md).
   AlertingConfig alerting;

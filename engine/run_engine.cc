@@ -69,10 +69,12 @@ struct RunEngine::Partition {
   std::vector<DurableAction> open_actions;  // of refused checkpoints, for the next one
   std::vector<std::string> open_observer_state;  // likewise
   bool open_replace_observer_state = false;
-  // Dead letters of copies dropped on another partition's claim, since the
-  // last seal: stored with the checkpoint, published once it is applied.
+  // Dead letters whose verdict only an applied checkpoint settles (copies
+  // dropped on another partition's claim, `late`, out of the wall clock's
+  // range), since the last seal: stored with the checkpoint, published once
+  // it is applied.
   std::vector<std::pair<int64_t, std::string>> open_held_dead_letters;
-  size_t open_held_bytes = 0;
+  size_t open_held_bytes = 0;  // their records' bytes
   // Held dead letters of the offsets below these were published, flushed,
   // and told to the store (which then drops them); -1: none.
   int64_t held_published_below = -1;

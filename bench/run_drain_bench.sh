@@ -133,10 +133,15 @@ YAML
     exit 1
   fi
   t1=$(now)
+  # Each replica's peak resident memory so far (VmHWM), before it stops.
+  peaks=()
+  for pid in "${pids[@]}"; do
+    peaks+=("$(awk '/^VmHWM:/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$pid/status" 2>/dev/null)")
+  done
   kill -TERM "${pids[@]}"
   wait "${pids[@]}" || true
   run_rates+=("$(rate "$t0" "$t1")")
-  echo "run $run: kcat -C ${kcat_rates[-1]} msgs/s; burnrate run ($replicas replica(s)) ${run_rates[-1]} msgs/s (to durable state)"
+  echo "run $run: kcat -C ${kcat_rates[-1]} msgs/s; burnrate run ($replicas replica(s)) ${run_rates[-1]} msgs/s (to durable state); peak RSS ${peaks[*]}"
 done
 redis-cli -p "$BURNRATE_REDIS_PORT" info commandstats | grep -E "evalsha|append|strlen|sadd|smismember" | tr -d '\r' | sed 's/^/redis /'
 redis-cli -p "$BURNRATE_REDIS_PORT" info memory | grep -E "^used_memory_peak_human" | tr -d '\r' | sed 's/^/redis /'

@@ -15,6 +15,8 @@
 # bound, every event is dead-lettered as timestamp_out_of_range through the
 # store's held dead letters, as a backlog of old data replayed into the
 # topic would be).
+# Prints per run both rates and each replica's peak RSS (VmHWM), and at the
+# end the checkpoint script's Redis CPU and Redis's peak memory.
 # Starts its own Kafka and Redis (scripts/stack) and stops them at the end.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -736,7 +736,11 @@ int RunService(const std::string& config_path) {
   };
 
   while (!g_stop.load()) {
-    auto polled = (*source)->Poll(static_cast<size_t>(config.kafka.batch_size), 100,
+    // A batch stops at the pending-bytes bound (below), not a batch later:
+    // with large messages a batch can be gigabytes.
+    const int64_t bytes_left = config.max_pending_bytes - engine.pending_bytes();
+    auto polled = (*source)->Poll(static_cast<size_t>(config.kafka.batch_size),
+                                  static_cast<size_t>(std::max<int64_t>(bytes_left, 1)), 100,
                                   [&engine](const SourceMessage& m) { engine.Handle(m); });
     if (!polled.ok()) spdlog::warn("{}", std::string(polled.status().message()));
     const int64_t now = WallClockMs();

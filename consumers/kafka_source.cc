@@ -128,15 +128,16 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaConf
   return std::unique_ptr<KafkaSource>(new KafkaSource(std::move(impl)));
 }
 
-absl::StatusOr<size_t> KafkaSource::Poll(size_t max_messages, int timeout_ms,
+absl::StatusOr<size_t> KafkaSource::Poll(size_t max_messages, size_t max_bytes, int timeout_ms,
                                          const std::function<void(const SourceMessage&)>& handle) {
   // rd_kafka_consumer_poll, not the batch API: it is the call librdkafka's
   // consumer-group machinery is built around (rebalances, fetch resumption),
   // and after the first message the rest of a batch comes from the local
   // queue without waiting.
   size_t handled = 0;
+  size_t bytes = 0;
   int wait_ms = timeout_ms;
-  while (handled < max_messages) {
+  while (handled < max_messages && bytes < max_bytes) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(impl_->consumer, wait_ms);
     if (!m) break;
     wait_ms = 0;
@@ -148,6 +149,7 @@ absl::StatusOr<size_t> KafkaSource::Poll(size_t max_messages, int timeout_ms,
     }
     handle({m->partition, m->offset, std::string_view(static_cast<const char*>(m->payload), m->len)});
     ++handled;
+    bytes += m->len;
     rd_kafka_message_destroy(m);
   }
   return handled;

@@ -27,9 +27,10 @@ class KafkaSource {
   KafkaSource& operator=(const KafkaSource&) = delete;
 
   // Waits up to timeout_ms for messages, then hands up to max_messages to
-  // `handle`. Returns how many were handled. Transient broker errors are
-  // retried by librdkafka and not returned.
-  absl::StatusOr<size_t> Poll(size_t max_messages, int timeout_ms,
+  // `handle`, stopping early once their payloads reach max_bytes (so at most
+  // one message past it). Returns how many were handled. Transient broker
+  // errors are retried by librdkafka and not returned.
+  absl::StatusOr<size_t> Poll(size_t max_messages, size_t max_bytes, int timeout_ms,
                               const std::function<void(const SourceMessage&)>& handle);
 
   // Commits "next offset to read" per partition, asynchronously (the state

@@ -2,8 +2,10 @@
 // what the engine relies on from it beyond delivering messages.
 #include "consumers/kafka_source.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -64,7 +66,7 @@ class Member {
     source_ = std::move(*source);
     thread_ = std::thread([this, cost] {
       while (!stop_) {
-        auto polled = source_->Poll(500, 100, [&](const SourceMessage&) {
+        auto polled = source_->Poll(500, SIZE_MAX, 100, [&](const SourceMessage&) {
           const auto until = std::chrono::steady_clock::now() + cost;
           while (std::chrono::steady_clock::now() < until) {
           }
@@ -124,6 +126,37 @@ TEST(KafkaSourceTest, ARevokeIsServedWithoutWaitingForThePrefetchedBacklog) {
   EXPECT_LT(at_revoke, kMessages / 2) << "the revoke waited behind the prefetched messages";
   EXPECT_TRUE(testing::WaitFor([&] { return second.listener().assigned() > 0; }, 60s,
                                "the second member gets partitions"));
+}
+
+TEST(KafkaSourceTest, APollStopsOnceItsMessagesReachTheByteBudget) {
+  // The engine passes what is left of max_pending_bytes: a batch must not
+  // run past it by more than one message, however many the batch may hold.
+  const std::string topic = testing::CreateTopic(1, "sourcebytes");
+  testing::Produce(topic, std::vector<std::string>(40, std::string(100, 'x')));
+  KafkaConfig config;
+  config.brokers = testing::Stack().kafka_brokers;
+  config.topic = topic;
+  config.group_id = "source-bytes-" + topic;
+  std::atomic<int64_t> unused{0};
+  RecordingListener listener(&unused);
+  auto source = KafkaSource::Create(config, listener);
+  ASSERT_TRUE(source.ok()) << source.status();
+  size_t total = 0, largest_poll = 0;
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        size_t bytes = 0;
+        auto polled = (*source)->Poll(500, 250, 100, [&](const SourceMessage& m) { bytes += m.payload.size(); });
+        EXPECT_TRUE(polled.ok()) << polled.status();
+        if (polled.ok()) {
+          total += *polled;
+          largest_poll = std::max(largest_poll, *polled);
+          EXPECT_LE(bytes, 300u) << "past 250 bytes by at most one message";
+        }
+        return total == 40;
+      },
+      60s, "every message polled"));
+  EXPECT_EQ(largest_poll, 3u) << "three messages of 100 bytes reach 250";
+  (*source)->Close();
 }
 
 }  // namespace

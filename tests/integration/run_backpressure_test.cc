@@ -9,9 +9,9 @@
 
 #include <chrono>
 #include <csignal>
-#include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/time_format.h"

@@ -51,11 +51,13 @@ absl::Status ReadConfig(const YamlReader& r, const YAML::Node& root, Config& c) 
     }
   }
   if (const auto d = root["decoder"]) {
-    BR_RETURN_IF_ERROR(r.OnlyKeys(d, "decoder", {"max_message_bytes", "max_field_bytes", "max_tokens", "dimension_keys"}));
+    BR_RETURN_IF_ERROR(r.OnlyKeys(d, "decoder", {"max_message_bytes", "max_field_bytes", "max_tokens", "max_cost_usd",
+                                                     "dimension_keys"}));
     auto& o = c.pipeline.decoder;
     BR_RETURN_IF_ERROR(r.IntAs(d["max_message_bytes"], "decoder.max_message_bytes", 256, 64 << 20, o.max_message_bytes));
     BR_RETURN_IF_ERROR(r.IntAs(d["max_field_bytes"], "decoder.max_field_bytes", 8, 4096, o.max_field_bytes));
     BR_RETURN_IF_ERROR(r.Int(d["max_tokens"], "decoder.max_tokens", 1, 1'000'000'000'000, o.max_tokens));
+    BR_RETURN_IF_ERROR(r.Double(d["max_cost_usd"], "decoder.max_cost_usd", 0.01, 1'000'000, o.max_cost_usd));
     if (const auto k = d["dimension_keys"]) {
       BR_RETURN_IF_ERROR(r.OnlyKeys(k, "decoder.dimension_keys", {"tenant", "feature", "environment"}));
       BR_RETURN_IF_ERROR(r.StringList(k["tenant"], "decoder.dimension_keys.tenant", o.tenant_keys));
@@ -238,7 +240,8 @@ std::string ExplainConfig(const Config& c) {
     << "time bounds: events more than " << FormatDurationMs(p.max_future_ms) << " ahead of or "
     << FormatDurationMs(p.max_past_ms) << " behind the reference time are dead-lettered\n"
     << "decoder: messages up to " << p.decoder.max_message_bytes << " bytes, strings up to "
-    << p.decoder.max_field_bytes << " bytes, token counts up to " << p.decoder.max_tokens << "\n"
+    << p.decoder.max_field_bytes << " bytes, token counts up to " << p.decoder.max_tokens
+    << ", reported costs up to $" << p.decoder.max_cost_usd << "\n"
     << "  tenant also from: " << JoinStrings(p.decoder.tenant_keys, ", ") << "\n"
     << "  feature also from: " << JoinStrings(p.decoder.feature_keys, ", ") << "\n"
     << "  environment also from: " << JoinStrings(p.decoder.environment_keys, ", ") << "\n"

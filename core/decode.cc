@@ -14,8 +14,8 @@ namespace burnrate {
 std::string_view RejectReasonName(RejectReason reason) {
   static constexpr std::array<std::string_view, kRejectReasonCount> kNames = {
       "oversized",          "malformed_json",    "invalid_utf8",      "wrong_type",
-      "missing_field",      "field_too_long",    "invalid_token_count", "invalid_timestamp",
-      "timestamp_out_of_range", "duplicate",     "late"};
+      "missing_field",      "field_too_long",    "invalid_token_count", "invalid_cost",
+      "invalid_timestamp",  "timestamp_out_of_range", "duplicate",   "late"};
   return kNames[static_cast<size_t>(reason)];
 }
 
@@ -334,7 +334,10 @@ class DecodeRun {
 
   // Reads a flat-schema value for `f` into p.
   void ReadValue(PartialEvent& p, Field f, od::value v) {
-    if (v.is_null()) return;  // null reads as absent
+    bool is_null;
+    // A token that starts like null and is not one is malformed JSON.
+    if (v.is_null().get(is_null)) return p.Fail(RejectReason::kMalformedJson, kFieldNames[static_cast<size_t>(f)]);
+    if (is_null) return;  // null reads as absent
     if (IsString(f)) {
       std::string_view s;
       if (const simdjson::error_code error = v.get_string().get(s)) {
@@ -375,11 +378,20 @@ class DecodeRun {
           std::string_view s;
           if (v.get_string().get(s)) return p.Fail(RejectReason::kWrongType, "cost_usd");
           auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
-          if (ec != std::errc() || ptr != s.data() + s.size()) return p.Fail(RejectReason::kWrongType, "cost_usd");
-        } else if (v.get_double().get(d)) {
+          if (ptr != s.data() + s.size() || (ec != std::errc() && ec != std::errc::result_out_of_range)) {
+            return p.Fail(RejectReason::kWrongType, "cost_usd");
+          }
+          if (ec == std::errc::result_out_of_range) return p.Fail(RejectReason::kInvalidCost, "cost_usd");
+        } else if (type != od::json_type::number) {
           return p.Fail(RejectReason::kWrongType, "cost_usd");
+        } else if (v.get_double().get(d)) {
+          return p.Fail(RejectReason::kInvalidCost, "cost_usd");  // beyond a double's range
         }
-        if (!std::isfinite(d) || d < 0) return p.Fail(RejectReason::kWrongType, "cost_usd");
+        // Above the ceiling is a producer bug (micro-dollars sent as dollars),
+        // not a call: trusted, it would swamp every total it lands in.
+        if (!std::isfinite(d) || d < 0 || d > options_.max_cost_usd) {
+          return p.Fail(RejectReason::kInvalidCost, "cost_usd");
+        }
         p.cost_usd = d;
         p.cost_set = true;
         return;
@@ -396,7 +408,9 @@ class DecodeRun {
                      : key == "response" ? Field::kLayerResponse
                                          : Field::kUnknown;
           if (lf == Field::kUnknown) continue;
-          ReadValue(p, lf, member.value());
+          od::value layer;
+          if (member.value().get(layer)) return p.Fail(RejectReason::kMalformedJson, "layers");
+          ReadValue(p, lf, layer);
         }
         return;
       }
@@ -410,7 +424,8 @@ class DecodeRun {
     for (auto member : any) {
       std::string_view kind;
       if (member.unescaped_key().get(kind)) return p.Fail(RejectReason::kMalformedJson, "attributes");
-      od::value v = member.value();
+      od::value v;
+      if (member.value().get(v)) return p.Fail(RejectReason::kMalformedJson, "attributes");
       if (kind == "stringValue") {
         if (f == Field::kTs || f == Field::kCostUsd || IsCount(f) || IsString(f)) ReadValue(p, f, v);
       } else if (kind == "intValue" || kind == "doubleValue") {
@@ -605,7 +620,9 @@ class DecodeRun {
       } else if (key == "endTimeUnixNano") {
         int64_t nanos;
         bool wrong_type;
-        if (ReadInteger(member.value(), nanos, wrong_type)) {
+        od::value end_time;
+        if (member.value().get(end_time)) return false;
+        if (ReadInteger(end_time, nanos, wrong_type)) {
           if (!p.ts_set) SetTimestampMs(p, nanos / 1'000'000);
         } else {
           p.Fail(RejectReason::kInvalidTimestamp, "endTimeUnixNano");
@@ -682,7 +699,7 @@ void EventDecoder::Decode(std::string_view message, std::vector<CostEvent>& even
     }
     if (f == Field::kResourceSpans) {
       saw_otlp = true;
-      if (!run.ReadResourceSpans(member.value(), impl_->spans, impl_->span_index, events, rejections,
+      if (!run.ReadResourceSpans(member.value_unsafe().value(), impl_->spans, impl_->span_index, events, rejections,
                                  skipped_spans_)) {
         events.clear();
         rejections.assign(1, {RejectReason::kMalformedJson, "resourceSpans", -1});
@@ -690,7 +707,7 @@ void EventDecoder::Decode(std::string_view message, std::vector<CostEvent>& even
       }
       continue;
     }
-    run.ReadFlatValue(flat, f, member.value());
+    run.ReadFlatValue(flat, f, member.value_unsafe().value());  // its error was checked above
   }
   // Trailing bytes, or an error the iteration surfaced late (e.g. a truncated
   // document), make the whole message malformed.

@@ -27,12 +27,13 @@ enum class RejectReason : uint8_t {
   kMissingField,         // event_id or ts absent
   kFieldTooLong,         // a string field longer than the configured maximum
   kInvalidTokenCount,    // negative, absurd, or parts larger than their whole
+  kInvalidCost,          // a reported cost_usd that is negative, not finite, or absurd
   kInvalidTimestamp,     // a ts that is neither RFC 3339 nor epoch milliseconds
   kTimestampOutOfRange,  // too far in the future or the past
   kDuplicate,            // an event_id already seen within the dedup horizon
   kLate,                 // its window had already closed
 };
-inline constexpr size_t kRejectReasonCount = 11;
+inline constexpr size_t kRejectReasonCount = 12;
 std::string_view RejectReasonName(RejectReason reason);
 
 struct Rejection {
@@ -46,6 +47,8 @@ struct DecoderOptions {
   size_t max_field_bytes = 256;
   // A token count above this is taken for a bug in the producer, not a call.
   int64_t max_tokens = 10'000'000;
+  // Likewise a reported cost_usd above this (US dollars per call).
+  double max_cost_usd = 10'000;
   // Attribute keys that also carry a dimension, besides "tenant", "feature"
   // and "environment" themselves (e.g. "tenant.id" on an OTel span).
   std::vector<std::string> tenant_keys = {"tenant.id", "tenant_id"};

@@ -5,6 +5,7 @@
 #include <compare>
 #include <cstdint>
 #include <functional>
+#include <limits>
 
 namespace burnrate {
 
@@ -34,7 +35,10 @@ using KafkaOffset = NamedType<int64_t, struct KafkaOffsetTag>;
 // (1e-12 USD). Per-token list prices are whole picodollars (a price quoted
 // per million tokens with up to six decimals), so sums of costs are exact and
 // replaying events in any order gives bit-identical totals. int64 holds up to
-// about 9.2 million USD, far above what one window of one key can reach.
+// about 9.2 million USD, far above what one window of one key spends; sums
+// saturate there instead of wrapping, so a flood of absurd reported costs
+// shows as an absurd figure, never as a negative one. Costs are never
+// negative, so a saturated sum is the same in any order.
 class Money {
  public:
   static constexpr int64_t kPicosPerDollar = 1'000'000'000'000;
@@ -48,19 +52,22 @@ class Money {
   double dollars() const { return static_cast<double>(picos_) / kPicosPerDollar; }
 
   constexpr Money& operator+=(Money other) {
-    picos_ += other.picos_;
+    if (__builtin_add_overflow(picos_, other.picos_, &picos_)) picos_ = Saturated(other.picos_ > 0);
     return *this;
   }
   constexpr Money& operator-=(Money other) {
-    picos_ -= other.picos_;
+    if (__builtin_sub_overflow(picos_, other.picos_, &picos_)) picos_ = Saturated(other.picos_ < 0);
     return *this;
   }
-  friend constexpr Money operator+(Money a, Money b) { return Money(a.picos_ + b.picos_); }
-  friend constexpr Money operator-(Money a, Money b) { return Money(a.picos_ - b.picos_); }
+  friend constexpr Money operator+(Money a, Money b) { return a += b; }
+  friend constexpr Money operator-(Money a, Money b) { return a -= b; }
   constexpr auto operator<=>(const Money&) const = default;
 
  private:
   constexpr explicit Money(int64_t picos) : picos_(picos) {}
+  static constexpr int64_t Saturated(bool up) {
+    return up ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+  }
   int64_t picos_ = 0;
 };
 

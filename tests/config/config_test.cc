@@ -32,6 +32,7 @@ dedup:
   horizon: 1h
 decoder:
   max_tokens: 5000000
+  max_cost_usd: 250.5
   dimension_keys:
     tenant: [org.id]
 pricing:
@@ -55,6 +56,8 @@ max_pending_bytes: 1073741824
   EXPECT_EQ(c->pipeline.windows.max_keys_per_window, 5000u);
   EXPECT_EQ(c->pipeline.dedup_horizon_ms, 3'600'000);
   EXPECT_EQ(c->pipeline.decoder.tenant_keys, std::vector<std::string>{"org.id"});
+  EXPECT_EQ(c->pipeline.decoder.max_tokens, 5'000'000);
+  EXPECT_DOUBLE_EQ(c->pipeline.decoder.max_cost_usd, 250.5);
   EXPECT_TRUE(c->pipeline.trust_reported_cost);
   EXPECT_EQ(c->kafka.topic, "costs");
   EXPECT_EQ(c->kafka.properties.at("security.protocol"), "SASL_SSL");
@@ -79,6 +82,8 @@ TEST(Config, ErrorsNameFileLineAndReason) {
                 .rfind("burnrate.yaml:2: max_pending_bytes must be between", 0),
             0u);
   EXPECT_EQ(ErrorOf("redis:\n  port: http\n").rfind("burnrate.yaml:2: redis.port must be an integer", 0), 0u);
+  EXPECT_EQ(ErrorOf("decoder:\n  max_cost_usd: 0\n").rfind("burnrate.yaml:2: decoder.max_cost_usd must be between", 0),
+            0u);
   EXPECT_EQ(ErrorOf("kafka:\n  properties:\n    sasl.password: x\n").rfind("burnrate.yaml:3:", 0), 0u);
   EXPECT_EQ(ErrorOf("redis:\n  password: plain\n").rfind("burnrate.yaml:2: redis.password must be {env", 0), 0u);
   EXPECT_EQ(ErrorOf("redis:\n  password: {env: BURNRATE_SURELY_UNSET}\n")

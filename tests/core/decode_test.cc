@@ -232,6 +232,34 @@ TEST_F(DecodeTest, AStringWithABrokenEscapeIsMalformed) {
   EXPECT_EQ(rejections_[0].reason, RejectReason::kMalformedJson);
 }
 
+TEST_F(DecodeTest, AReportedCostMustBeANonNegativeAmountWithinTheCeiling) {
+  EXPECT_DOUBLE_EQ(One(R"({"event_id":"a","ts":1795365000000,"cost_usd":10000})").reported_cost_usd, 10'000);
+  EXPECT_DOUBLE_EQ(One(R"({"event_id":"a","ts":1795365000000,"cost_usd":"0.25"})").reported_cost_usd, 0.25);
+  EXPECT_EQ(Rejected(R"({"event_id":"a","ts":1795365000000,"cost_usd":10000.01})"), RejectReason::kInvalidCost);
+  EXPECT_EQ(Rejected(R"({"event_id":"a","ts":1795365000000,"cost_usd":-0.5})"), RejectReason::kInvalidCost);
+  EXPECT_EQ(Rejected(R"({"event_id":"a","ts":1795365000000,"cost_usd":"1e400"})"), RejectReason::kInvalidCost);
+  EXPECT_EQ(Rejected(R"({"event_id":"a","ts":1795365000000,"cost_usd":1e400})"), RejectReason::kInvalidCost);
+  EXPECT_EQ(Rejected(R"({"event_id":"a","ts":1795365000000,"cost_usd":"cheap"})"), RejectReason::kWrongType);
+  EXPECT_EQ(Rejected(R"({"event_id":"a","ts":1795365000000,"cost_usd":true})"), RejectReason::kWrongType);
+  EXPECT_EQ(RejectReasonName(RejectReason::kInvalidCost), "invalid_cost");
+
+  DecoderOptions options;
+  options.max_cost_usd = 1;
+  EventDecoder decoder(options);
+  decoder.Decode(R"({"event_id":"a","ts":1795365000000,"cost_usd":1.5})", events_, rejections_);
+  ASSERT_EQ(rejections_.size(), 1u);
+  EXPECT_EQ(rejections_[0].reason, RejectReason::kInvalidCost);
+}
+
+// A token that starts like null but is not one is malformed, wherever it
+// stands (simdjson reports it as an error; read unchecked, it would throw).
+TEST_F(DecodeTest, ATokenThatOnlyStartsLikeNullIsMalformed) {
+  EXPECT_EQ(Rejected(R"({"event_id":"a","ts":1795365000000,"input_tokens":nope})"), RejectReason::kMalformedJson);
+  EXPECT_EQ(Rejected(R"({"event_id":"a","ts":1795365000000,"tenant":nil})"), RejectReason::kMalformedJson);
+  EXPECT_EQ(Rejected(R"({"event_id":"a","ts":1795365000000,"layers":{"prompt":nah}})"),
+            RejectReason::kMalformedJson);
+}
+
 TEST_F(DecodeTest, NullFieldsReadAsAbsent) {
   const CostEvent e = One(R"({"event_id":"a","ts":1795365000000,"tenant":null,"input_tokens":null})");
   EXPECT_EQ(e.tenant, kUnknownDimension);

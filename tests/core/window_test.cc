@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,6 +42,27 @@ TEST(WindowStartFor, FloorsToTheGridAlsoBefore1970) {
   EXPECT_EQ(WindowStartFor(EventTimeMs(125'000), 60'000).value(), 120'000);
   EXPECT_EQ(WindowStartFor(EventTimeMs(120'000), 60'000).value(), 120'000);
   EXPECT_EQ(WindowStartFor(EventTimeMs(-1), 60'000).value(), -60'000);
+}
+
+// A flood of absurd costs (a producer reporting micro-dollars as dollars,
+// with trust_reported_cost) pins a total at the largest amount; it never
+// wraps to a negative spend.
+TEST(WindowTotals, CostSaturatesInsteadOfWrapping) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  WindowTotals totals;
+  CostEvent e;
+  for (int i = 0; i < 3; ++i) totals.Add(e, Money::FromPicodollars(kMax / 2), true);
+  EXPECT_EQ(totals.cost.picodollars(), kMax);
+  EXPECT_EQ(totals.events, 3);
+  WindowTotals other;
+  other.Add(e, Money::FromPicodollars(1), true);
+  other.Merge(totals);
+  EXPECT_EQ(other.cost.picodollars(), kMax);
+  // Below the bound nothing changes: sums stay exact.
+  EXPECT_EQ((Money::FromPicodollars(kMax - 1) + Money::FromPicodollars(1)).picodollars(), kMax);
+  EXPECT_EQ((Money::FromPicodollars(5) - Money::FromPicodollars(7)).picodollars(), -2);
+  EXPECT_EQ((Money::FromPicodollars(-kMax) - Money::FromPicodollars(5)).picodollars(),
+            std::numeric_limits<int64_t>::min());
 }
 
 TEST(PackKey, RoundTripsAndCannotBeConfused) {

@@ -51,7 +51,7 @@ TEST(Metrics, EveryEngineMetricIsExposedBeforeAnythingHappens) {
     EXPECT_EQ(Value(samples, name), 0) << name;
   }
   for (const char* reason : {"oversized", "malformed_json", "invalid_utf8", "wrong_type",
-                             "missing_field", "field_too_long", "invalid_token_count",
+                             "missing_field", "field_too_long", "invalid_token_count", "invalid_cost",
                              "invalid_timestamp", "timestamp_out_of_range", "duplicate", "late"}) {
     EXPECT_EQ(Value(samples, "burnrate_events_dead_lettered_total", {{"reason", reason}}), 0)
         << reason;

@@ -489,7 +489,11 @@ class DecodeRun {
   // then the checks that need the whole event. `e` is a fresh CostEvent.
   bool Finalize(PartialEvent& p, CostEvent& e) {
     if (p.failed) return false;
-    if (!p.Has(Field::kEventId)) return p.Fail(RejectReason::kMissingField, "event_id"), false;
+    // An empty id is no id: every event sent with one would be the same
+    // event to the dedup filter, and all but the first refused as copies.
+    if (!p.Has(Field::kEventId) || p.strings[static_cast<size_t>(Field::kEventId)].empty()) {
+      return p.Fail(RejectReason::kMissingField, "event_id"), false;
+    }
     if (!p.ts_set) return p.Fail(RejectReason::kMissingField, "ts"), false;
     const auto count = [&p](Field f) { return p.counts[CountIndex(f)]; };
     if (count(Field::kCacheRead) + count(Field::kCacheWrite) > count(Field::kInputTokens)) {
@@ -629,7 +633,8 @@ class DecodeRun {
         }
       }
     }
-    if (!p.Has(Field::kEventId) && !trace_id.empty() && !span_id.empty()) {
+    const bool has_event_id = p.Has(Field::kEventId) && !p.strings[static_cast<size_t>(Field::kEventId)].empty();
+    if (!has_event_id && !trace_id.empty() && !span_id.empty()) {
       std::string id;
       id.reserve(trace_id.size() + 1 + span_id.size());
       id.append(trace_id).append(":").append(span_id);

@@ -21,7 +21,25 @@ namespace {
 
 constexpr int64_t kSeedTime = 1795365000000;  // 2026-11-22T16:30:00Z
 
-// Valid messages of each form docs/events.md describes, as the seeds.
+// An OTLP export of many spans: over 4 KiB, so the decoder's padded copy is
+// sized to it exactly and a read past the padding would show under
+// AddressSanitizer (smaller messages land in a 4 KiB buffer).
+std::string LargeOtlpExport() {
+  std::string spans;
+  for (int i = 0; i < 40; ++i) {
+    if (i > 0) spans += ",";
+    spans += R"({"traceId":"trace-)" + std::to_string(i) + R"(","spanId":"s)" + std::to_string(i) +
+             R"(","endTimeUnixNano":"1795365000000000000","attributes":[)"
+             R"({"key":"gen_ai.usage.input_tokens","value":{"intValue":")" + std::to_string(100 + i) + R"("}},)"
+             R"({"key":"gen_ai.usage.output_tokens","value":{"intValue":7}},)"
+             R"({"key":"gen_ai.request.model","value":{"stringValue":"gen-small"}}]})";
+  }
+  return R"({"resourceSpans":[{"scopeSpans":[{"spans":[)" + spans +
+         R"(]}],"resource":{"attributes":[{"key":"tenant.id","value":{"stringValue":"acme"}}]}}]})";
+}
+
+// Valid messages of each form docs/events.md describes, as the seeds; the
+// OTLP exports last.
 const std::vector<std::string>& Seeds() {
   static const std::vector<std::string> seeds = {
       // The flat schema, every field.
@@ -58,6 +76,7 @@ const std::vector<std::string>& Seeds() {
       R"({"key":"event_id","value":{"stringValue":"explicit-id"}}]}]}],)"
       R"("resource":{"attributes":[{"key":"tenant.id","value":{"stringValue":"acme"}},)"
       R"({"key":"deployment.environment.name","value":{"stringValue":"prod"}}]}}]})",
+      LargeOtlpExport(),
   };
   return seeds;
 }
@@ -248,9 +267,9 @@ models:
   EventPipeline pipeline(options, *table, sink);
   std::mt19937_64 rng(7);
   for (int i = 0; i < kDamagedMessages; ++i) {
-    // Flat seeds only: an OTLP message's outcomes are per span.
-    // Each its own event id, so that copies are not refused as duplicates.
-    std::string seed = Seeds()[static_cast<size_t>(i) % (Seeds().size() - 1)];
+    // Flat seeds only (an OTLP message's outcomes are per span), each with
+    // its own event id, so that copies are not refused as duplicates.
+    std::string seed = Seeds()[static_cast<size_t>(i) % (Seeds().size() - 2)];
     const size_t id = seed.find(R"("event_id":"e)") + 12;
     seed.replace(id, 2, "m" + std::to_string(i));
     const std::string message = Mutate(seed, rng);

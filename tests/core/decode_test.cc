@@ -154,6 +154,19 @@ TEST_F(DecodeTest, OtlpExportWithManySpansAndResourceAttributes) {
   EXPECT_EQ(decoder_.skipped_spans(), 1u);
 }
 
+// An empty event_id attribute reads as absent: the span's trace and span
+// ids name the event instead.
+TEST_F(DecodeTest, OtlpEmptyEventIdFallsBackToTraceAndSpanIds) {
+  const std::string otlp = R"({"resourceSpans":[{"scopeSpans":[{"spans":[
+    {"traceId":"t9","spanId":"s9","endTimeUnixNano":"1795365000000000000","attributes":[
+      {"key":"event_id","value":{"stringValue":""}},
+      {"key":"gen_ai.usage.input_tokens","value":{"intValue":"5"}}]}]}]}]})";
+  decoder_.Decode(otlp, events_, rejections_);
+  EXPECT_TRUE(rejections_.empty());
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_[0].event_id, "t9:s9");
+}
+
 TEST_F(DecodeTest, OtlpBadSpanIsRefusedAloneWithItsIndex) {
   const std::string otlp = R"({"resourceSpans":[{"scopeSpans":[{"spans":[
     {"traceId":"t","spanId":"a","endTimeUnixNano":"1795365000000000000","attributes":[
@@ -187,6 +200,7 @@ TEST_F(DecodeTest, RefusesBadInputWithTheRightReason) {
             RejectReason::kInvalidTokenCount);
   EXPECT_EQ(Rejected(R"({"ts":1795365000000})"), RejectReason::kMissingField);
   EXPECT_EQ(Rejected(R"({"event_id":"a"})"), RejectReason::kMissingField);
+  EXPECT_EQ(Rejected(R"({"event_id":"","ts":1795365000000})"), RejectReason::kMissingField);
   EXPECT_EQ(Rejected(R"({"event_id":"a","ts":"yesterday"})"), RejectReason::kInvalidTimestamp);
   EXPECT_EQ(Rejected(R"({"event_id":"a","ts":"1990-01-01T00:00:00Z"})"), RejectReason::kTimestampOutOfRange);
   EXPECT_EQ(Rejected(R"({"event_id":"a","ts":1795365000})"), RejectReason::kTimestampOutOfRange);  // seconds

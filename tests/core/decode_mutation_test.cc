@@ -45,7 +45,7 @@ const std::vector<std::string>& Seeds() {
       // The flat schema, every field.
       R"({"event_id":"e1","ts":"2026-11-22T16:30:00Z","tenant":"acme","feature":"summarize",)"
       R"("environment":"prod","team":"search","user_id":"u7","agent_run_id":"run-1","workflow_step":"plan",)"
-      R"("request_origin":"api","correlation_id":"c-9","provider":"anthropic","model":"gen-small",)"
+      R"("request_origin":"api","correlation_id":"c-9","provider":"anthropic","model":"claude-sonnet-4-5",)"
       R"("input_tokens":1200,"output_tokens":300,"cache_read_tokens":800,"cache_write_tokens":100,)"
       R"("reasoning_tokens":50,"layers":{"prompt":700,"tool":300,"memory":200,"response":300},)"
       R"("service_tier":"batch","cost_usd":0.0123,"unrelated":{"nested":[1,2,3]}})",
@@ -56,7 +56,7 @@ const std::vector<std::string>& Seeds() {
       R"("environment":"prod","model":"unknown-model-7","input_tokens":5,"output_tokens":1,"cost_usd":"0.5"})",
       // OpenTelemetry GenAI attribute names on a flat object.
       R"({"event_id":"e4","ts":1795365000000,"tenant.id":"acme","deployment.environment.name":"prod",)"
-      R"("gen_ai.request.model":"gen-small","gen_ai.response.model":"gen-small","gen_ai.provider.name":"openai",)"
+      R"("gen_ai.request.model":"gpt-4o","gen_ai.response.model":"gpt-4o","gen_ai.provider.name":"openai",)"
       R"("gen_ai.usage.input_tokens":100,"gen_ai.usage.output_tokens":20,"gen_ai.usage.cache_read.input_tokens":40,)"
       R"("gen_ai.usage.cache_creation.input_tokens":10,"gen_ai.usage.reasoning.output_tokens":5})",
       // An OTLP/JSON export: integers as strings, a span without usage, the
@@ -243,28 +243,17 @@ TEST(DecodeMutationTest, EveryDecodedEventIsWithinBoundsAndEveryMessageGivesAnAn
               static_cast<unsigned long long>(silent));
 }
 
-// Through the whole pipeline (pricing from a reported cost included): every
-// flat message is counted once or dead-lettered once with its own bytes,
-// and the closed windows hold exactly the events counted.
+// Through the whole pipeline (the shipped price table, and reported costs
+// trusted where an event has one): every flat message is counted once or
+// dead-lettered once with its own bytes, and the closed windows hold
+// exactly the events counted.
 TEST(DecodeMutationTest, EveryFlatMessageIsCountedOrDeadLetteredOnce) {
-  const auto table = PriceTable::Parse(R"(version: "test-1"
-compiled_on: "2026-11-01"
-models:
-  - model: gen-small
-    provider: test
-    prices:
-      - effective_from: "2020-01-01"
-        input: 1.00
-        output: 2.00
-)",
-                                       "test-prices");
-  ASSERT_TRUE(table.ok()) << table.status();
   PipelineOptions options;
   options.trust_reported_cost = true;
   options.windows = {.size_ms = 60'000, .allowed_lateness_ms = 3'600'000, .max_keys_per_window = 100'000};
   options.max_past_ms = 3'600'000;
   CheckingDeadLetters sink;
-  EventPipeline pipeline(options, *table, sink);
+  EventPipeline pipeline(options, PriceTable::Default(), sink);
   std::mt19937_64 rng(7);
   for (int i = 0; i < kDamagedMessages; ++i) {
     // Flat seeds only (an OTLP message's outcomes are per span), each with
@@ -298,6 +287,7 @@ models:
   EXPECT_EQ(in_windows, static_cast<int64_t>(pipeline.stats().events));
   EXPECT_FALSE(negative);
   EXPECT_GT(pipeline.stats().events, 1000u);
+  EXPECT_LT(pipeline.stats().unpriced_events, pipeline.stats().events / 2);  // pricing was exercised
 }
 
 }  // namespace

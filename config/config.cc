@@ -51,13 +51,15 @@ absl::Status ReadConfig(const YamlReader& r, const YAML::Node& root, Config& c) 
     }
   }
   if (const auto d = root["decoder"]) {
-    BR_RETURN_IF_ERROR(r.OnlyKeys(d, "decoder", {"max_message_bytes", "max_field_bytes", "max_tokens", "max_cost_usd",
-                                                     "dimension_keys"}));
+    BR_RETURN_IF_ERROR(r.OnlyKeys(
+        d, "decoder",
+        {"max_message_bytes", "max_field_bytes", "max_tokens", "max_cost_usd", "dimension_keys"}));
     auto& o = c.pipeline.decoder;
     BR_RETURN_IF_ERROR(r.IntAs(d["max_message_bytes"], "decoder.max_message_bytes", 256, 64 << 20, o.max_message_bytes));
     BR_RETURN_IF_ERROR(r.IntAs(d["max_field_bytes"], "decoder.max_field_bytes", 8, 4096, o.max_field_bytes));
     BR_RETURN_IF_ERROR(r.Int(d["max_tokens"], "decoder.max_tokens", 1, 1'000'000'000'000, o.max_tokens));
-    BR_RETURN_IF_ERROR(r.Double(d["max_cost_usd"], "decoder.max_cost_usd", 0.01, 1'000'000, o.max_cost_usd));
+    BR_RETURN_IF_ERROR(
+        r.Double(d["max_cost_usd"], "decoder.max_cost_usd", 0.01, 1'000'000, o.max_cost_usd));
     if (const auto k = d["dimension_keys"]) {
       BR_RETURN_IF_ERROR(r.OnlyKeys(k, "decoder.dimension_keys", {"tenant", "feature", "environment"}));
       BR_RETURN_IF_ERROR(r.StringList(k["tenant"], "decoder.dimension_keys.tenant", o.tenant_keys));

@@ -66,6 +66,8 @@ struct PartialEvent {
     return IsString(f) ? (strings_set >> static_cast<size_t>(f)) & 1
                        : (counts_set >> CountIndex(f)) & 1;
   }
+  // A string field given and not empty (an empty one reads as absent).
+  bool HasText(Field f) const { return Has(f) && !strings[static_cast<size_t>(f)].empty(); }
   void Fail(RejectReason reason, std::string_view detail) {
     if (failed) return;  // the first problem is the one reported
     failed = true;
@@ -491,9 +493,7 @@ class DecodeRun {
     if (p.failed) return false;
     // An empty id is no id: every event sent with one would be the same
     // event to the dedup filter, and all but the first refused as copies.
-    if (!p.Has(Field::kEventId) || p.strings[static_cast<size_t>(Field::kEventId)].empty()) {
-      return p.Fail(RejectReason::kMissingField, "event_id"), false;
-    }
+    if (!p.HasText(Field::kEventId)) return p.Fail(RejectReason::kMissingField, "event_id"), false;
     if (!p.ts_set) return p.Fail(RejectReason::kMissingField, "ts"), false;
     const auto count = [&p](Field f) { return p.counts[CountIndex(f)]; };
     if (count(Field::kCacheRead) + count(Field::kCacheWrite) > count(Field::kInputTokens)) {
@@ -508,7 +508,7 @@ class DecodeRun {
     const Field dims[] = {Field::kTenant, Field::kFeature, Field::kEnvironment};
     std::string_view* dim_out[] = {&e.tenant, &e.feature, &e.environment};
     for (size_t i = 0; i < 3; ++i) {
-      if (p.Has(dims[i]) && !str(dims[i]).empty()) {
+      if (p.HasText(dims[i])) {
         *dim_out[i] = str(dims[i]);
       } else {
         *dim_out[i] = kUnknownDimension;
@@ -633,8 +633,7 @@ class DecodeRun {
         }
       }
     }
-    const bool has_event_id = p.Has(Field::kEventId) && !p.strings[static_cast<size_t>(Field::kEventId)].empty();
-    if (!has_event_id && !trace_id.empty() && !span_id.empty()) {
+    if (!p.HasText(Field::kEventId) && !trace_id.empty() && !span_id.empty()) {
       std::string id;
       id.reserve(trace_id.size() + 1 + span_id.size());
       id.append(trace_id).append(":").append(span_id);

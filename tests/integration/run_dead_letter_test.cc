@@ -3,9 +3,10 @@
 // topic), the replica must neither make the offsets of that message durable
 // nor carry on past it: it stops with an error, and restarted with a
 // dead-letter topic that takes the record, it reads the message again and
-// delivers it. Also: an oversized message's head, a late event's dead
-// letter, which waits in Redis for its checkpoint, and a backlog of old
-// events, whose dead letters all pass through Redis that way.
+// delivers it. Also: an oversized message's head, a message the decoder
+// once threw on, a late event's dead letter, which waits in Redis for its
+// checkpoint, and a backlog of old events, whose dead letters all pass
+// through Redis that way.
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 
@@ -54,15 +55,16 @@ std::unique_ptr<ChildProcess> StartReplica(testing::ScratchDir& dir, const std::
   return std::make_unique<ChildProcess>(std::move(options));
 }
 
-// Waits for the first records of `topic`-dead and returns all there are.
-std::vector<testing::KafkaRecord> WaitForDeadLetters(const std::string& topic, ChildProcess& replica) {
+// Waits for at least `count` records on `topic`-dead and returns all there are.
+std::vector<testing::KafkaRecord> WaitForDeadLetters(const std::string& topic, ChildProcess& replica,
+                                                     size_t count = 1) {
   std::vector<testing::KafkaRecord> dead;
   EXPECT_TRUE(WaitFor(
       [&] {
         dead = testing::ReadAllRecords(topic + "-dead", 5s);
-        return !dead.empty();
+        return dead.size() >= count;
       },
-      60s, "a dead letter"))
+      60s, "the dead letters"))
       << replica.ReadStderr();
   return dead;
 }
@@ -178,6 +180,29 @@ TEST(RunDeadLetterTest, AnOversizedMessageIsDeadLetteredWithItsHeadAndItsSize) {
   EXPECT_EQ(dead[0].value, oversized.substr(0, 1000)) << "the head, as much as a message may be";
   EXPECT_EQ(dead[0].headers["burnrate.reason"], "oversized");
   EXPECT_EQ(dead[0].headers["burnrate.original_bytes"], "5000");
+  StopCleanly(*replica);
+}
+
+// Tokens that only start like null once made the decoder throw, which
+// aborted the replica on every start (the message was never committed).
+// They are malformed JSON: dead-lettered, and the replica runs on.
+TEST(RunDeadLetterTest, ATokenThatOnlyStartsLikeNullIsDeadLetteredAndTheReplicaRunsOn) {
+  testing::ScratchDir dir;
+  const std::string topic = testing::CreateTopic(1, "dlnull");
+  const std::string prefix = testing::UniqueRedisPrefix();
+  const int64_t now_ms = WallClockMs();
+  const std::string in_a_count =
+      testing::FlatEvent("dl-0", now_ms - 60'000, R"("cache_read_tokens":nope)");
+  const std::string in_a_layer =
+      testing::FlatEvent("dl-1", now_ms - 60'000, R"("layers":{"prompt":nah})");
+  testing::Produce(topic, {in_a_count, Event(2, now_ms - 60'000), in_a_layer});
+
+  const auto replica = StartReplica(dir, topic, prefix, testing::FreeLoopbackPort());
+  auto dead = WaitForDeadLetters(topic, *replica, 2);
+  ASSERT_EQ(dead.size(), 2u);
+  EXPECT_EQ(dead[0].value, in_a_count);
+  EXPECT_EQ(dead[1].value, in_a_layer);
+  for (auto& record : dead) EXPECT_EQ(record.headers["burnrate.reason"], "malformed_json");
   StopCleanly(*replica);
 }
 

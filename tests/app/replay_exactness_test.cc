@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "tests/support/process.h"
+#include "tests/support/scratch.h"
 
 namespace burnrate {
 namespace {
@@ -35,36 +36,10 @@ using nlohmann::json;
 using testing::ChildProcess;
 using testing::ChildProcessOptions;
 using testing::ReadFile;
+using testing::ScratchDir;
 
 constexpr char kBurnrate[] = BURNRATE_BIN;
 constexpr char kGenerator[] = BURNRATE_GEN_EVENTS_BIN;
-
-// A fresh directory under $TMPDIR (or /tmp), removed with everything in it
-// when the test ends; set BURNRATE_KEEP_TEST_FILES to keep it for a post-mortem.
-class TempDir {
- public:
-  TempDir() {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/burnrate-replay-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    if (std::getenv("BURNRATE_KEEP_TEST_FILES")) {
-      std::fprintf(stderr, "kept test files in %s\n", path_.c_str());
-      return;
-    }
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string File(std::string_view name) const { return path_ + "/" + std::string(name); }
-
- private:
-  std::string path_;
-};
 
 struct RunResult {
   testing::ExitStatus status;
@@ -72,7 +47,7 @@ struct RunResult {
 };
 
 // Runs a program to completion (argv as is: no shell, so no quoting issues).
-RunResult Run(const TempDir& dir, std::string_view name, std::vector<std::string> argv) {
+RunResult Run(const ScratchDir& dir, std::string_view name, std::vector<std::string> argv) {
   ChildProcessOptions options;
   options.argv = std::move(argv);
   options.stdout_path = dir.File(std::string(name) + ".stdout");
@@ -102,7 +77,7 @@ struct Stream {
   json summary;  // the generator's {"summary": {...}} payload
 };
 
-Stream Generate(const TempDir& dir, std::string_view name, const GeneratorArgs& args) {
+Stream Generate(const ScratchDir& dir, std::string_view name, const GeneratorArgs& args) {
   Stream s;
   s.events_path = dir.File(std::string(name) + ".jsonl");
   s.prices_path = dir.File(std::string(name) + "-prices.yaml");
@@ -138,7 +113,7 @@ Stream Generate(const TempDir& dir, std::string_view name, const GeneratorArgs& 
 
 // A config that states every setting the expected totals depend on, so a
 // change of defaults shows up as a config change rather than a mystery.
-std::string WriteConfig(const TempDir& dir, const std::string& prices_path) {
+std::string WriteConfig(const ScratchDir& dir, const std::string& prices_path) {
   const std::string path = dir.File("config.yaml");
   std::ofstream out(path);
   out << "windows:\n  size: 1m\n  allowed_lateness: 1m\n"
@@ -154,7 +129,7 @@ struct Replay {
   json summary;  // the {"summary": {...}} payload from stderr
 };
 
-Replay RunReplay(const TempDir& dir, std::string_view name, const std::string& config,
+Replay RunReplay(const ScratchDir& dir, std::string_view name, const std::string& config,
                  const std::string& input) {
   Replay r;
   r.windows_path = dir.File(std::string(name) + "-windows.jsonl");
@@ -303,7 +278,7 @@ uint64_t Get(const json& summary, const char* field) { return summary.at(field).
 // default 30 s of disorder (within the 1 minute of allowed lateness), 1%
 // duplicates and 1% malformed lines.
 TEST(ReplayExactnessTest, MillionEventsMatchIndependentlyComputedTotals) {
-  TempDir dir;
+  ScratchDir dir{"burnrate-replay"};
   const Stream stream = Generate(dir, "million", {});
   ASSERT_FALSE(stream.summary.is_null());
   const uint64_t duplicates = Get(stream.summary, "duplicates");
@@ -365,7 +340,7 @@ std::string ShuffleWithin(const std::string& text, double ms_per_line, double ma
 // Arrival order within the allowed lateness must not change a single byte of
 // the closed windows: sums are exact and rows are sorted.
 TEST(ReplayExactnessTest, ShuffledWithinLatenessGivesByteIdenticalWindows) {
-  TempDir dir;
+  ScratchDir dir{"burnrate-replay"};
   // 10,000 lines over 10 minutes, in event-time order (no disorder); re-sends
   // follow their originals by at most 5 s.
   constexpr uint64_t kEvents = 10'000;
@@ -406,7 +381,7 @@ TEST(ReplayExactnessTest, ShuffledWithinLatenessGivesByteIdenticalWindows) {
 class ReplayFormatTest : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(ReplayFormatTest, MatchesIndependentlyComputedTotals) {
-  TempDir dir;
+  ScratchDir dir{"burnrate-replay"};
   const Stream stream =
       Generate(dir, GetParam(), {20'000, 500, 11, {"--format", GetParam(), "--rate", "50"}});
   ASSERT_FALSE(stream.summary.is_null());
@@ -424,7 +399,7 @@ INSTANTIATE_TEST_SUITE_P(Formats, ReplayFormatTest, ::testing::Values("flat", "o
 // Every way the generator breaks a line is refused for the reason that
 // names it, and nothing refused is counted.
 TEST(ReplayExactnessTest, EachKindOfBadLineIsRefusedForItsReason) {
-  TempDir dir;
+  ScratchDir dir{"burnrate-replay"};
   const Stream stream =
       Generate(dir, "bad",
                {20'000,

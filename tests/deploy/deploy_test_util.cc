@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "tests/support/process.h"
+#include "tests/support/scratch.h"
 
 namespace burnrate::deploy {
 
@@ -21,13 +22,11 @@ std::string ReadFileOrEmpty(const std::string& path) {
 }
 
 std::string WriteTempFile(const std::string& name, const std::string& text) {
-  const char* tmp = std::getenv("TMPDIR");
-  std::filesystem::path dir = std::filesystem::path(tmp && *tmp ? tmp : "/tmp") /
-                              ("burnrate-deploy-test-" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
-  const std::filesystem::path path = dir / name;
+  // One directory for the test process, removed when it exits (kept if a test failed).
+  static const testing::ScratchDir dir("burnrate-deploy-test");
+  const std::string path = dir.File(name);
   std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
-  return path.string();
+  return path;
 }
 
 CommandResult RunCommand(const std::vector<std::string>& argv,

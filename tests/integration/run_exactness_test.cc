@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "core/time_format.h"
+#include "tests/support/scratch.h"
 #include "tests/support/stack.h"
 #include "tools/event_stream.h"
 
@@ -52,6 +53,7 @@ using nlohmann::json;
 using testing::ChildProcess;
 using testing::ChildProcessOptions;
 using testing::ExitStatus;
+using testing::ScratchDir;
 using testing::Stack;
 using Clock = std::chrono::steady_clock;
 
@@ -62,36 +64,6 @@ constexpr char kReasonHeader[] = "burnrate.reason";
 double SecondsSince(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
-
-// A fresh directory under $TMPDIR (or /tmp) for configs and replica logs,
-// removed when the test ends unless it failed (or BURNRATE_KEEP_TEST_FILES is
-// set), so the logs of a failure stay for a post-mortem.
-class TempDir {
- public:
-  TempDir() {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/burnrate-run-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    if (keep_ || std::getenv("BURNRATE_KEEP_TEST_FILES")) {
-      std::fprintf(stderr, "kept test files in %s\n", path_.c_str());
-      return;
-    }
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string File(std::string_view name) const { return path_ + "/" + std::string(name); }
-  void Keep() { keep_ = true; }
-
- private:
-  std::string path_;
-  bool keep_ = false;
-};
 
 // ---------------------------------------------------------------------------
 // Window rows, as the generator expects them and as the engine publishes them.
@@ -1035,7 +1007,7 @@ class RunExactnessTest : public ::testing::Test {
     VerifyExact();
   }
 
-  TempDir dir_;
+  ScratchDir dir_{"burnrate-run"};
   const GeneratedStream* stream_ = nullptr;
   std::string input_topic_, windows_topic_, dead_letter_topic_, group_, prefix_, config_path_;
   std::vector<Replica> replicas_;

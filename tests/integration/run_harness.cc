@@ -18,24 +18,6 @@
 
 namespace burnrate::testing {
 
-ScratchDir::ScratchDir() {
-  const char* tmp = std::getenv("TMPDIR");
-  std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/burnrate-e2e-XXXXXX";
-  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  path_ = pattern;
-}
-
-ScratchDir::~ScratchDir() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const bool failed = info != nullptr && info->result() != nullptr && info->result()->Failed();
-  if (failed || std::getenv("BURNRATE_KEEP_TEST_FILES")) {
-    std::fprintf(stderr, "kept test files in %s\n", path_.c_str());
-    return;
-  }
-  std::error_code ignored;
-  std::filesystem::remove_all(path_, ignored);
-}
-
 std::string FlatEvent(const std::string& event_id, int64_t ts_ms, const std::string& extra_fields) {
   return R"({"event_id":")" + event_id + R"(","ts":)" + std::to_string(ts_ms) +
          R"(,"tenant":"acme","feature":"chat","environment":"prod","model":"claude-sonnet-4-5",)"

@@ -1,5 +1,5 @@
 // Helpers for the end-to-end tests of `burnrate run` with its alerting and
-// metrics: a scratch directory, a config for one replica, HTTP GETs against
+// metrics: a config for one replica, HTTP GETs against
 // a replica's endpoints, reading the Prometheus text format, and running
 // `burnrate simulate` into Kafka.
 #pragma once
@@ -13,21 +13,9 @@
 #include <utility>
 #include <vector>
 
+#include "tests/support/scratch.h"  // ScratchDir, which every such test uses
+
 namespace burnrate::testing {
-
-// A fresh directory under $TMPDIR (or /tmp), removed at the end unless the
-// test failed or BURNRATE_KEEP_TEST_FILES is set (logs stay for a post-mortem).
-class ScratchDir {
- public:
-  ScratchDir();
-  ~ScratchDir();
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  std::string File(std::string_view name) const { return path_ + "/" + std::string(name); }
-
- private:
-  std::string path_;
-};
 
 // What one replica's config says; the Kafka and Redis addresses come from Stack().
 struct ReplicaConfig {

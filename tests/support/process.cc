@@ -20,6 +20,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tests/support/scratch.h"
+
 extern char** environ;
 
 namespace burnrate::testing {
@@ -31,17 +33,11 @@ namespace {
 
 std::string Errno(const std::string& call) { return call + ": " + std::strerror(errno); }
 
-// A directory for child output files, created once per test process.
+// A directory for child output files, created once per test process and
+// removed when it exits (kept if a test failed).
 const std::string& OutputDir() {
-  static std::once_flag once;
-  static std::string dir;
-  std::call_once(once, [] {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/burnrate-test-XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr) Fail(Errno("mkdtemp " + pattern));
-    dir = pattern;
-  });
-  return dir;
+  static const ScratchDir dir("burnrate-test");
+  return dir.path();
 }
 
 std::string DefaultOutputPath(const std::string& program, const char* stream) {

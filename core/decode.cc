@@ -42,12 +42,15 @@ constexpr bool IsCount(Field f) {
 }
 constexpr size_t CountIndex(Field f) { return static_cast<size_t>(f) - kStringFields; }
 
+// The name a rejection gives for each field: every Field but kUnknown has one,
+// so any field a value is read for can be named.
 constexpr std::string_view kFieldNames[] = {
     "event_id", "tenant", "feature", "environment", "team", "user_id", "agent_run_id",
     "workflow_step", "request_origin", "correlation_id", "provider", "model", "response_model",
     "service_tier", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
     "reasoning_tokens", "layers.prompt", "layers.tool", "layers.memory", "layers.response", "ts",
-    "cost_usd"};
+    "cost_usd", "layers", "resourceSpans"};
+static_assert(std::size(kFieldNames) == static_cast<size_t>(Field::kUnknown));
 
 // The facts of one event as they are read, before defaults and validation.
 struct PartialEvent {

@@ -272,6 +272,11 @@ TEST_F(DecodeTest, ATokenThatOnlyStartsLikeNullIsMalformed) {
   EXPECT_EQ(Rejected(R"({"event_id":"a","ts":1795365000000,"tenant":nil})"), RejectReason::kMalformedJson);
   EXPECT_EQ(Rejected(R"({"event_id":"a","ts":1795365000000,"layers":{"prompt":nah}})"),
             RejectReason::kMalformedJson);
+  // The layers object itself: its rejection names it (this once read past the
+  // table of field names; AddressSanitizer found it).
+  EXPECT_EQ(Rejected(R"({"event_id":"a","ts":1795365000000,"layers":nope})"), RejectReason::kMalformedJson);
+  ASSERT_EQ(rejections_.size(), 1u);
+  EXPECT_EQ(rejections_[0].detail, "layers");
 }
 
 TEST_F(DecodeTest, NullFieldsReadAsAbsent) {

@@ -21,6 +21,9 @@ endfunction()
 #   dropped (docs/benchmarks.md, "Build and test time").
 #   COST is roughly how long each of its tests runs: `ctest -j` starts the
 #   costliest first, so that a long test does not end the run on its own.
+# Every test's timeout is multiplied by this: a sanitizer build
+# (scripts/test --sanitize) makes each process several times slower.
+set(BURNRATE_TEST_TIMEOUT_SCALE 1 CACHE STRING "Factor applied to every test's timeout")
 function(burnrate_test name)
   cmake_parse_arguments(ARG "" "LABEL;RUN_ALONE;COST" "SOURCES;DEPS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
@@ -36,6 +39,7 @@ function(burnrate_test name)
   if(ARG_LABEL MATCHES "^integration")
     set(timeout 600)
   endif()
+  math(EXPR timeout "${timeout} * ${BURNRATE_TEST_TIMEOUT_SCALE}")
   set(properties LABELS ${ARG_LABEL} TIMEOUT ${timeout})
   if(ARG_COST)
     list(APPEND properties COST ${ARG_COST})

@@ -8,6 +8,7 @@
 #include <httplib.h>
 #include <librdkafka/rdkafka.h>
 
+#include <atomic>
 #include <nlohmann/json.hpp>
 
 #include "budgets/budget_tracker.h"
@@ -68,13 +69,14 @@ std::string CleanupPolicy(const std::string& brokers, const std::string& topic) 
 // Everything one replica builds over the shared Redis and Kafka.
 struct Replica {
   Replica(const BudgetRedisOptions& redis, const KafkaConfig& kafka, const std::string& topic,
-          const BudgetsConfig& budgets, const QuotaConfig& quota, int64_t* now) {
+          const BudgetsConfig& budgets, const QuotaConfig& quota,
+          const std::atomic<int64_t>* now) {
     auto quota_store = std::make_shared<RedisQuotaStore>(redis, quota.redis_key_prefix);
     decision_key = quota_store->DecisionKey("acme");
     auto sink = KafkaQuotaSink::Create(kafka, topic);
     EXPECT_TRUE(sink.ok()) << sink.status();
     publisher = std::make_shared<QuotaPublisher>(
-        quota_store, std::shared_ptr<QuotaSink>(std::move(*sink)), [now] { return *now; });
+        quota_store, std::shared_ptr<QuotaSink>(std::move(*sink)), [now] { return now->load(); });
     auto t =
         BudgetTracker::Create(budgets, quota, std::make_unique<RedisBudgetStore>(redis), publisher);
     EXPECT_TRUE(t.ok()) << t.status();
@@ -82,7 +84,7 @@ struct Replica {
     snapshot = std::make_shared<QuotaSnapshot>();
     refresher = std::make_unique<QuotaRefresher>(publisher, snapshot, 1000);
     DecisionOptions options = DecisionOptionsFrom(quota);
-    options.clock = [now] { return *now; };
+    options.clock = [now] { return now->load(); };
     server.Route("GET", "/v1/decision/*", MakeDecisionHandler(snapshot, options));
     EXPECT_TRUE(server.Start("127.0.0.1", 0).ok());
   }
@@ -160,7 +162,8 @@ class BudgetsIntegrationTest : public ::testing::Test {
   std::string topic_;
   BudgetsConfig budgets_;
   QuotaConfig quota_;
-  int64_t now_ = 0;
+  // The test's clock: set here, read by the decision endpoint's threads.
+  std::atomic<int64_t> now_ = 0;
 };
 
 TEST_F(BudgetsIntegrationTest, AMonthOfOneTenantThroughEveryStateAndBack) {

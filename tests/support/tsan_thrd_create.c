@@ -8,6 +8,7 @@
  * glibc's anywhere else). glibc's thrd_t is a pthread_t and its thrd_join
  * reads the thread's int result back from the pointer a pthread returns, so
  * thrd_join, thrd_detach and thrd_exit keep working unchanged. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,10 +28,14 @@ static void* run(void* p) {
 /* Its locks and condition variables likewise: glibc's mtx_* and cnd_* call
  * the pthread functions internally, where the sanitizer cannot see them, so
  * the hand-over of a message from librdkafka's threads to ours would look
- * like a race. glibc's mtx_t and cnd_t are a pthread mutex and condition. */
+ * like a race. glibc's mtx_t and cnd_t are a pthread mutex and condition;
+ * errors map to thrd_* results as glibc maps them. */
 static int result(int err) {
-  return err == 0 ? thrd_success : err == 16 /* EBUSY */ ? thrd_busy
-         : err == 110 /* ETIMEDOUT */ ? thrd_timedout : thrd_error;
+  return err == 0          ? thrd_success
+         : err == EBUSY      ? thrd_busy
+         : err == ETIMEDOUT  ? thrd_timedout
+         : err == ENOMEM     ? thrd_nomem
+                             : thrd_error;
 }
 int mtx_lock(mtx_t* m) { return result(pthread_mutex_lock((pthread_mutex_t*)m)); }
 int mtx_trylock(mtx_t* m) { return result(pthread_mutex_trylock((pthread_mutex_t*)m)); }
@@ -50,11 +55,8 @@ int thrd_create(thrd_t* thr, thrd_start_t func, void* arg) {
   s->func = func;
   s->arg = arg;
   const int err = pthread_create(thr, NULL, run, s);
-  if (err != 0) {
-    free(s);
-    return err == 11 /* EAGAIN */ ? thrd_nomem : thrd_error;
-  }
-  return thrd_success;
+  if (err != 0) free(s);
+  return result(err);
 }
 
 /* Joined or detached where the sanitizer sees it, or it reports a leak. */

@@ -31,11 +31,13 @@ static void* run(void* p) {
  * like a race. glibc's mtx_t and cnd_t are a pthread mutex and condition;
  * errors map to thrd_* results as glibc maps them. */
 static int result(int err) {
-  return err == 0          ? thrd_success
-         : err == EBUSY      ? thrd_busy
-         : err == ETIMEDOUT  ? thrd_timedout
-         : err == ENOMEM     ? thrd_nomem
-                             : thrd_error;
+  switch (err) {
+    case 0: return thrd_success;
+    case EBUSY: return thrd_busy;
+    case ETIMEDOUT: return thrd_timedout;
+    case ENOMEM: return thrd_nomem;
+    default: return thrd_error;
+  }
 }
 int mtx_lock(mtx_t* m) { return result(pthread_mutex_lock((pthread_mutex_t*)m)); }
 int mtx_trylock(mtx_t* m) { return result(pthread_mutex_trylock((pthread_mutex_t*)m)); }

@@ -7,7 +7,6 @@
 // Labelled `integration`: it needs no services, but it runs two programs over
 // up to a million events and takes several seconds.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <array>
@@ -15,7 +14,6 @@
 #include <cmath>
 #include <csignal>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>

@@ -1,13 +1,9 @@
 #include "tests/integration/run_harness.h"
 
-#include <gtest/gtest.h>
 #include <httplib.h>
-#include <stdlib.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <sstream>

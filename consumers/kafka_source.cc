@@ -1,9 +1,9 @@
 #include "consumers/kafka_source.h"
 
 #include <librdkafka/rdkafka.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include "consumers/kafka_metadata.h"
 #include "core/concat.h"
@@ -17,6 +17,12 @@ struct KafkaSource::Impl {
   std::vector<int32_t> assigned;
   bool closed = false;
   bool paused = false;
+  // Whether the configured assignors rebalance cooperatively (librdkafka
+  // requires all of them to share one protocol). Not asked of librdkafka
+  // at each rebalance: once the member has left the group it answers NULL,
+  // and Close() can still serve a rebalance then (it crashed a replica
+  // stopped while another one left).
+  bool cooperative = false;
 
   rd_kafka_topic_partition_list_t* AssignedList() const {
     rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(assigned.size()) + 1);
@@ -28,12 +34,16 @@ struct KafkaSource::Impl {
     if (consumer) rd_kafka_destroy(consumer);
   }
 
+  static void Warn(const char* what, rd_kafka_error_t* error) {
+    spdlog::warn("kafka {}: {}", what, rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+  }
+
   static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
                           void* opaque) {
     auto* self = static_cast<Impl*>(opaque);
     std::vector<int32_t> ids;
     for (int i = 0; i < parts->cnt; ++i) ids.push_back(parts->elems[i].partition);
-    const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       // Start where the state store says this partition's state ends, so
       // nothing is counted twice and nothing is skipped.
@@ -41,8 +51,8 @@ struct KafkaSource::Impl {
       for (int i = 0; i < parts->cnt; ++i) {
         if (static_cast<size_t>(i) < starts.size() && starts[i]) parts->elems[i].offset = *starts[i];
       }
-      if (cooperative) {
-        if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, parts)) rd_kafka_error_destroy(e);
+      if (self->cooperative) {
+        if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, parts)) Warn("assign", e);
       } else {
         rd_kafka_assign(rk, parts);
       }
@@ -55,8 +65,8 @@ struct KafkaSource::Impl {
       } else {
         self->listener->OnRevoked(ids);
       }
-      if (cooperative) {
-        if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, parts)) rd_kafka_error_destroy(e);
+      if (self->cooperative) {
+        if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, parts)) Warn("unassign", e);
       } else {
         rd_kafka_assign(rk, nullptr);
       }
@@ -100,6 +110,9 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaConf
       {"client.id", "burnrate"},
   };
   for (const auto& [k, v] : config.properties) settings.emplace_back(k, v);
+  for (const auto& [k, v] : settings) {
+    if (k == "partition.assignment.strategy") impl->cooperative = v.find("cooperative-sticky") != std::string::npos;
+  }
   for (const auto& [k, v] : settings) {
     if (auto s = set(k, v, false); !s.ok()) {
       rd_kafka_conf_destroy(conf);

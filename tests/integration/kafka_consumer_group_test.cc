@@ -224,10 +224,14 @@ class GroupMember {
 
   void Rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                  rd_kafka_topic_partition_list_t* partitions) {
-    const std::string protocol = rd_kafka_rebalance_protocol(rk);
+    // NULL while the member leaves the group (a rebalance can still be
+    // served inside rd_kafka_consumer_close): the protocol stays the last one.
+    const char* current = rd_kafka_rebalance_protocol(rk);
+    std::string protocol;
     {
       std::lock_guard lock(mu_);
-      protocol_ = protocol;
+      if (current != nullptr) protocol_ = current;
+      protocol = protocol_;
     }
     const bool cooperative = protocol == "COOPERATIVE";
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {

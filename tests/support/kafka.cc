@@ -361,4 +361,41 @@ std::vector<KafkaRecord> ReadAllRecords(const std::string& topic, std::chrono::m
   return messages;
 }
 
+GroupDescription DescribeGroup(const std::string& group) {
+  Handle rk = NewHandle(RD_KAFKA_PRODUCER, {});
+  std::unique_ptr<rd_kafka_queue_t, decltype(&rd_kafka_queue_destroy)> queue(
+      rd_kafka_queue_new(rk.get()), &rd_kafka_queue_destroy);
+  const char* groups[] = {group.c_str()};
+  rd_kafka_DescribeConsumerGroups(rk.get(), groups, 1, nullptr, queue.get());
+  std::unique_ptr<rd_kafka_event_t, decltype(&rd_kafka_event_destroy)> event(
+      rd_kafka_queue_poll(queue.get(), 30'000), &rd_kafka_event_destroy);
+  if (!event) Fail("no DescribeConsumerGroups result for " + group + " within 30 s");
+  if (rd_kafka_event_error(event.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    Fail("DescribeConsumerGroups(" + group + "): " + rd_kafka_event_error_string(event.get()));
+  }
+  const rd_kafka_DescribeConsumerGroups_result_t* result =
+      rd_kafka_event_DescribeConsumerGroups_result(event.get());
+  if (result == nullptr)
+    Fail("unexpected admin event " + std::string(rd_kafka_event_name(event.get())));
+  size_t count = 0;
+  const rd_kafka_ConsumerGroupDescription_t** described =
+      rd_kafka_DescribeConsumerGroups_result_groups(result, &count);
+  if (count != 1) Fail("DescribeConsumerGroups(" + group + ") named " + std::to_string(count) + " groups");
+  if (const rd_kafka_error_t* error = rd_kafka_ConsumerGroupDescription_error(described[0])) {
+    Fail("DescribeConsumerGroups(" + group + "): " + rd_kafka_error_string(error));
+  }
+  GroupDescription description;
+  description.state =
+      rd_kafka_consumer_group_state_name(rd_kafka_ConsumerGroupDescription_state(described[0]));
+  const size_t members = rd_kafka_ConsumerGroupDescription_member_count(described[0]);
+  for (size_t i = 0; i < members; ++i) {
+    const rd_kafka_MemberDescription_t* member =
+        rd_kafka_ConsumerGroupDescription_member(described[0], i);
+    const rd_kafka_topic_partition_list_t* partitions =
+        rd_kafka_MemberAssignment_partitions(rd_kafka_MemberDescription_assignment(member));
+    description.member_partitions.push_back(partitions != nullptr ? partitions->cnt : 0);
+  }
+  return description;
+}
+
 }  // namespace burnrate::testing

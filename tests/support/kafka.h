@@ -42,4 +42,14 @@ struct KafkaRecord {
 };
 std::vector<KafkaRecord> ReadAllRecords(const std::string& topic, std::chrono::milliseconds deadline);
 
+// A consumer group as its coordinator describes it: its state ("Stable",
+// "PreparingRebalance", "CompletingRebalance", "Empty", ...) and how many
+// partitions each member is assigned. Throws if the broker does not answer
+// within 30 s.
+struct GroupDescription {
+  std::string state;
+  std::vector<int> member_partitions;
+};
+GroupDescription DescribeGroup(const std::string& group);
+
 }  // namespace burnrate::testing

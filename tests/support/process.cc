@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "tests/support/scratch.h"
+#include "tests/support/wait.h"
 
 extern char** environ;
 
@@ -254,7 +255,7 @@ void ChildProcess::Kill(int signal) {
 }
 
 std::optional<ExitStatus> ChildProcess::Wait(std::chrono::milliseconds deadline) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
+  const auto until = std::chrono::steady_clock::now() + Scaled(deadline);
   while (!Reap(/*block=*/false)) {
     if (std::chrono::steady_clock::now() >= until) return std::nullopt;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));

@@ -61,7 +61,8 @@ class ChildProcess {
   bool Running();
   // Sends signal (e.g. SIGTERM, SIGKILL, SIGSTOP) unless it has already been reaped.
   void Kill(int signal);
-  // Waits up to deadline for the process to exit; nullopt if it still runs.
+  // Waits up to deadline (Scaled) for the process to exit; nullopt if it
+  // still runs.
   // Once it has exited, returns the same status on every call.
   std::optional<ExitStatus> Wait(std::chrono::milliseconds deadline);
 

@@ -6,11 +6,16 @@
 
 namespace burnrate::testing {
 
+std::chrono::milliseconds Scaled(std::chrono::milliseconds deadline) {
+  return deadline * BURNRATE_TEST_TIMEOUT_SCALE;
+}
+
 bool WaitFor(const std::function<bool()>& predicate, std::chrono::milliseconds deadline,
              std::string_view description) {
   using Clock = std::chrono::steady_clock;
   constexpr auto kPollInterval = std::chrono::milliseconds(20);
   const auto start = Clock::now();
+  deadline = Scaled(deadline);
   const auto until = start + deadline;
   while (true) {
     if (predicate()) return true;

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -158,6 +159,31 @@ class HoldingListener : public PartitionListener {
   int released_while_closing_ = 0;
 };
 
+// A member's settings for a group of its own on the topic; the members hear
+// of a rebalance at their next heartbeat, so it comes quickly.
+KafkaConfig GroupMemberConfig(const std::string& topic, const std::string& group_prefix) {
+  KafkaConfig config;
+  config.brokers = testing::Stack().kafka_brokers;
+  config.topic = topic;
+  config.group_id = group_prefix + topic;
+  config.properties["heartbeat.interval.ms"] = "100";
+  return config;
+}
+
+// Polls both members (handling messages with handle) until each holds two
+// of the topic's four partitions.
+bool PollUntilEachHoldsTwo(KafkaSource& first, const HoldingListener& first_listener,
+                           KafkaSource& second, const HoldingListener& second_listener,
+                           const std::function<void(const SourceMessage&)>& handle) {
+  return testing::WaitFor(
+      [&] {
+        EXPECT_TRUE(first.Poll(100, SIZE_MAX, 50, handle).ok());
+        EXPECT_TRUE(second.Poll(100, SIZE_MAX, 50, handle).ok());
+        return first_listener.held() == 2 && second_listener.held() == 2;
+      },
+      60s, "each member holds two partitions");
+}
+
 TEST(KafkaSourceTest, PartitionsGivenToAMemberWhileItClosesAreTakenAndGivenBack) {
   // Two replicas stopped at once: the one that leaves first starts a
   // rebalance that gives the other its partitions while that one is already
@@ -167,25 +193,14 @@ TEST(KafkaSourceTest, PartitionsGivenToAMemberWhileItClosesAreTakenAndGivenBack)
   // the answer is NULL once the member has left (a narrow race, which this
   // test does not force; it checks the hand-over itself).
   const std::string topic = testing::CreateTopic(4, "sourceclose");
-  KafkaConfig config;
-  config.brokers = testing::Stack().kafka_brokers;
-  config.topic = topic;
-  config.group_id = "source-close-" + topic;
-  // The remaining member hears of the rebalance at its next heartbeat.
-  config.properties["heartbeat.interval.ms"] = "100";
+  const KafkaConfig config = GroupMemberConfig(topic, "source-close-");
   HoldingListener first_listener, second_listener;
   auto first = KafkaSource::Create(config, first_listener);
   ASSERT_TRUE(first.ok()) << first.status();
   auto second = KafkaSource::Create(config, second_listener);
   ASSERT_TRUE(second.ok()) << second.status();
-  const auto ignore = [](const SourceMessage&) {};
-  ASSERT_TRUE(testing::WaitFor(
-      [&] {
-        EXPECT_TRUE((*first)->Poll(100, SIZE_MAX, 50, ignore).ok());
-        EXPECT_TRUE((*second)->Poll(100, SIZE_MAX, 50, ignore).ok());
-        return first_listener.held() == 2 && second_listener.held() == 2;
-      },
-      60s, "each member holds two partitions"));
+  ASSERT_TRUE(PollUntilEachHoldsTwo(**first, first_listener, **second, second_listener,
+                                    [](const SourceMessage&) {}));
 
   // The second leaves; the first, no longer polling, rejoins on its own and
   // is given all four partitions, which wait for it to serve them.
@@ -210,12 +225,8 @@ TEST(KafkaSourceTest, AnEagerAssignmentStrategyFromConfigIsServed) {
   // incremental calls would fail and nothing would be fetched.
   const std::string topic = testing::CreateTopic(4, "sourceeager");
   testing::Produce(topic, std::vector<std::string>(100, "{}"));
-  KafkaConfig config;
-  config.brokers = testing::Stack().kafka_brokers;
-  config.topic = topic;
-  config.group_id = "source-eager-" + topic;
+  KafkaConfig config = GroupMemberConfig(topic, "source-eager-");
   config.properties["partition.assignment.strategy"] = "range";
-  config.properties["heartbeat.interval.ms"] = "100";
   HoldingListener first_listener, second_listener;
   auto first = KafkaSource::Create(config, first_listener);
   ASSERT_TRUE(first.ok()) << first.status();
@@ -231,13 +242,7 @@ TEST(KafkaSourceTest, AnEagerAssignmentStrategyFromConfigIsServed) {
   // A second member joins: all is revoked and handed out again, two each.
   auto second = KafkaSource::Create(config, second_listener);
   ASSERT_TRUE(second.ok()) << second.status();
-  ASSERT_TRUE(testing::WaitFor(
-      [&] {
-        EXPECT_TRUE((*first)->Poll(100, SIZE_MAX, 50, count).ok());
-        EXPECT_TRUE((*second)->Poll(100, SIZE_MAX, 50, count).ok());
-        return first_listener.held() == 2 && second_listener.held() == 2;
-      },
-      60s, "each member holds two partitions"));
+  ASSERT_TRUE(PollUntilEachHoldsTwo(**first, first_listener, **second, second_listener, count));
   EXPECT_EQ((*first)->Assigned().size(), 2u);
   (*second)->Close();
   (*first)->Close();

@@ -153,6 +153,7 @@ if #dups > 0 then return {2, dups} end
 for g = 1, ng do
   redis.call('APPEND', groups[g][1], groups[g][2])
   redis.call('PEXPIRE', groups[g][1], ids_ttl)
+  redis.call('ZADD', p .. 'idlogs', groups[g][3], groups[g][3])
 end
 local nw = tonumber(ARGV[i]); i = i + 1
 for w = 1, nw do
@@ -195,12 +196,18 @@ end
 return 1
 )lua";
 
+// Closing a window also drops the event-id logs of the minutes that ended a
+// dedup horizon or more before it (ARGV[3], the latest such minute): an
+// event of theirs is late on every partition from now on.
 constexpr char kClaimScript[] = R"lua(
 local p = ARGV[1]
 local closed = redis.call('GET', p .. 'closed')
 if closed and tonumber(closed) >= tonumber(ARGV[2]) then return 0 end
 redis.call('SET', p .. 'closed', ARGV[2])
 redis.call('ZREMRANGEBYSCORE', p .. 'windows', '-inf', ARGV[2])
+local old = redis.call('ZRANGEBYSCORE', p .. 'idlogs', '-inf', ARGV[3])
+for k = 1, #old do redis.call('DEL', p .. 'idlog:' .. old[k]) end
+redis.call('ZREMRANGEBYSCORE', p .. 'idlogs', '-inf', ARGV[3])
 return 1
 )lua";
 
@@ -225,7 +232,7 @@ RedisStoreOptions RedisStoreOptionsFrom(const Config& config) {
   o.password = config.redis.password.value;
   o.key_prefix = config.redis.key_prefix;
   o.timeout_ms = config.redis.timeout_ms;
-  o.event_id_retention_ms = config.pipeline.dedup_horizon_ms + config.pipeline.windows.size_ms;
+  o.dedup_horizon_ms = config.pipeline.dedup_horizon_ms;
   // Every checkpoint uses the minutes its partition is writing, so a copy
   // outlives a few checkpoint intervals.
   o.id_log_copy_unused_ms = std::max<int64_t>(o.id_log_copy_unused_ms, 3 * config.checkpoint_interval_ms);
@@ -391,7 +398,8 @@ absl::StatusOr<CheckpointOutcome> RedisStateStore::Commit(const std::string& top
   args.push_back(std::to_string(c.next));
   args.push_back(std::to_string(c.watermark.value()));
   args.push_back(std::to_string(options_.window_retention_ms));
-  args.push_back(std::to_string(options_.event_id_retention_ms));
+  // Id logs get the windows' expiry: the closer drops them by event time.
+  args.push_back(std::to_string(options_.window_retention_ms));
   args.push_back(c.idle ? "1" : "0");
   const size_t earliest_window_at = args.size();
   args.emplace_back();
@@ -602,7 +610,10 @@ absl::Status RedisStateStore::BeginClosing(const std::string& topic, WindowStart
 }
 
 absl::StatusOr<bool> RedisStateStore::ClaimClose(const std::string& topic, WindowStartMs start) {
-  auto reply = Script(kClaimScript, claim_sha_, {Key(topic, ""), std::to_string(start.value())});
+  constexpr int64_t kMinuteMs = 60'000;
+  const int64_t last_minute_to_drop = start.value() - options_.dedup_horizon_ms - kMinuteMs;
+  auto reply = Script(kClaimScript, claim_sha_,
+                      {Key(topic, ""), std::to_string(start.value()), std::to_string(last_minute_to_drop)});
   if (!reply.ok()) return reply.status();
   return (*reply)->r->type == REDIS_REPLY_INTEGER && (*reply)->r->integer == 1;
 }

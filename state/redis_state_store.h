@@ -25,9 +25,15 @@ struct RedisStoreOptions {
   int timeout_ms = 2000;
   // Set with CLIENT SETNAME, so that CLIENT LIST shows whose connection it is.
   std::string client_name = "burnrate-state";
-  // How long closed windows' totals stay readable, and event ids for dedup.
+  // How long closed windows' totals stay readable. Also how long a minute's
+  // event-id log outlives its last append if no window closes meanwhile (the
+  // closer drops it earlier, see dedup_horizon_ms).
   int64_t window_retention_ms = 48 * 3'600'000LL;
-  int64_t event_id_retention_ms = 10 * 60'000;
+  // A minute's event-id log is dropped once the closer has closed a window
+  // starting this long (in event time) after the minute's end: a copy of
+  // one of its events arriving later is late on every partition. Not a
+  // wall-clock expiry: a partition that lags for longer still finds the ids.
+  int64_t dedup_horizon_ms = 10 * 60'000;
   // A minute's copy of the event-id log that no checkpoint used for this
   // long is dropped, and fetched whole if a checkpoint needs it again. Short
   // enough that a replica catching up on a backlog (minutes of event time

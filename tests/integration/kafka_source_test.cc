@@ -201,6 +201,17 @@ TEST(KafkaSourceTest, PartitionsGivenToAMemberWhileItClosesAreTakenAndGivenBack)
   ASSERT_TRUE(second.ok()) << second.status();
   ASSERT_TRUE(PollUntilEachHoldsTwo(**first, first_listener, **second, second_listener,
                                     [](const SourceMessage&) {}));
+  // A cooperative rebalance takes rounds: the members may hold their two
+  // partitions each before the coordinator has settled. A member leaving
+  // then can start a round that needs the other to poll.
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        EXPECT_TRUE((*first)->Poll(100, SIZE_MAX, 50, [](const SourceMessage&) {}).ok());
+        EXPECT_TRUE((*second)->Poll(100, SIZE_MAX, 50, [](const SourceMessage&) {}).ok());
+        const testing::GroupDescription group = testing::DescribeGroup(config.group_id);
+        return group.state == "Stable" && group.member_partitions == std::vector<int>{2, 2};
+      },
+      60s, "the coordinator has settled on two partitions each"));
 
   // The second leaves; the first, no longer polling, rejoins on its own and
   // is given all four partitions, which wait for it to serve them.

@@ -268,6 +268,32 @@ TEST_F(RedisStateStoreTest, ACheckpointAddingToAWindowBeingClosedIsRefusedWithNo
       << "'closed' alone refuses too (state written before 'closing' existed)";
 }
 
+TEST_F(RedisStateStoreTest, AMinutesIdLogLastsUntilAWindowAHorizonPastItIsClosed) {
+  // A partition that lags (a stalled consumer, a replica counting a backlog
+  // again and again) may offer a copy of an event long after its original
+  // was counted: the minute's ids must still be there, however much wall
+  // time passed. Only closing a window a dedup horizon past the minute (an
+  // event of that minute is then late on every partition) drops them.
+  const auto closer = NewStore();
+  const auto other = NewStore();
+  constexpr int64_t kHorizon = RedisStoreOptions{}.dedup_horizon_ms;
+  ASSERT_EQ(store_->Commit("t", Counting(0, std::nullopt, 10, {1, 2}))->kind, Kind::kApplied);
+  RedisReplyPtr ttl = client_.Command("PTTL %s", LogKey().c_str());
+  EXPECT_GT(ttl->integer, 47LL * 3'600'000) << "the windows' retention, not the dedup horizon";
+
+  // The window that starts a horizon after the minute began does not drop it.
+  ASSERT_TRUE(*closer->ClaimClose("t", WindowStartMs(kMinute + kHorizon)));
+  auto outcome = other->Commit("t", Counting(1, std::nullopt, 10, {2, 3}));
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(outcome->kind, Kind::kDuplicateEvents);
+  EXPECT_EQ(outcome->duplicates, Ids{2});
+
+  // The one a horizon after the minute's end does.
+  ASSERT_TRUE(*closer->ClaimClose("t", WindowStartMs(kMinute + 60'000 + kHorizon)));
+  EXPECT_EQ(client_.Command("EXISTS %s", LogKey().c_str())->integer, 0);
+  EXPECT_EQ(client_.Command("ZCARD %s", (prefix_ + "t:idlogs").c_str())->integer, 0);
+}
+
 TEST_F(RedisStateStoreTest, AReplicaThatReconnectsRebuildsItsCopyFromRedis) {
   ASSERT_EQ(store_->Commit("t", Counting(0, std::nullopt, 10, {1, 2}))->kind, Kind::kApplied);
   // Redis forgets the log while the connection is cut (a restart that lost

@@ -110,8 +110,10 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaConf
       {"client.id", "burnrate"},
   };
   for (const auto& [k, v] : config.properties) settings.emplace_back(k, v);
-  for (const auto& [k, v] : settings) {
-    if (k == "partition.assignment.strategy") impl->cooperative = v.find("cooperative-sticky") != std::string::npos;
+  for (const auto& [k, v] : settings) {  // the last setting of a name wins, as in librdkafka
+    if (k == "partition.assignment.strategy") {
+      impl->cooperative = v.find("cooperative-sticky") != std::string::npos;
+    }
   }
   for (const auto& [k, v] : settings) {
     if (auto s = set(k, v, false); !s.ok()) {

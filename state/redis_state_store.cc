@@ -73,8 +73,9 @@ bool UnpackHeldMember(std::string_view member, int64_t score, int64_t below,
 
 // KEYS are not declared: all of one topic's keys share a prefix and the
 // store targets one Redis (or one Cluster slot via a {hash tag} in the prefix).
-// ARGV: prefix, partition, from, next, watermark, window ttl, id ttl, idle,
-// the earliest window start among the deltas ('' if none), then the id
+// ARGV: prefix, partition, from, next, watermark, ttl (windows' and id
+// logs'; the closer drops id logs earlier, by event time), idle, the
+// earliest window start among the deltas ('' if none), then the id
 // groups (count; per group: minute, the bytes of its log the caller has
 // checked against, the ids as one string of 8-byte hashes), the
 // windows (count; per window: start, then one blob of packed deltas, see
@@ -99,15 +100,14 @@ if pos and pos ~= ARGV[3] then return {0, pos} end
 -- A window being closed is read back and published: a delta for it now
 -- would be counted in Redis and in no row. ('closing' is set before the
 -- read; 'closed' alone covers state from before 'closing' existed.)
-if ARGV[9] ~= '' then
+if ARGV[8] ~= '' then
   local bounds = redis.call('MGET', p .. 'closing', p .. 'closed')
   for k = 1, 2 do
-    if bounds[k] and tonumber(bounds[k]) >= tonumber(ARGV[9]) then return {4, bounds[k]} end
+    if bounds[k] and tonumber(bounds[k]) >= tonumber(ARGV[8]) then return {4, bounds[k]} end
   end
 end
-local window_ttl = tonumber(ARGV[6])
-local ids_ttl = tonumber(ARGV[7])
-local i = 10
+local ttl = tonumber(ARGV[6])
+local i = 9
 -- Event ids first. The caller found none of its ids in its copy of each
 -- minute's log; if a log is no longer what that copy holds, another replica
 -- appended since (or the log shrank), and the caller must check again.
@@ -152,7 +152,7 @@ end
 if #dups > 0 then return {2, dups} end
 for g = 1, ng do
   redis.call('APPEND', groups[g][1], groups[g][2])
-  redis.call('PEXPIRE', groups[g][1], ids_ttl)
+  redis.call('PEXPIRE', groups[g][1], ttl)
   redis.call('ZADD', p .. 'idlogs', groups[g][3], groups[g][3])
 end
 local nw = tonumber(ARGV[i]); i = i + 1
@@ -161,13 +161,13 @@ for w = 1, nw do
   local key = p .. 'win:' .. start
   redis.call('RPUSH', key, ARGV[i + 1])
   redis.call('ZADD', p .. 'windows', start, start)
-  redis.call('PEXPIRE', key, window_ttl)
+  redis.call('PEXPIRE', key, ttl)
   i = i + 2
 end
 redis.call('HSET', p .. 'pos', part, ARGV[4])
 local wm = redis.call('HGET', p .. 'wm', part)
 if (not wm) or tonumber(wm) < tonumber(ARGV[5]) then redis.call('HSET', p .. 'wm', part, ARGV[5]) end
-redis.call('HSET', p .. 'idle', part, ARGV[8])
+redis.call('HSET', p .. 'idle', part, ARGV[7])
 local no = tonumber(ARGV[i])
 if ARGV[i + 1] == '1' then redis.call('DEL', p .. 'obs:' .. part) end
 if no > 0 then redis.call('RPUSH', p .. 'obs:' .. part, unpack(ARGV, i + 2, i + 1 + no)) end
@@ -397,8 +397,6 @@ absl::StatusOr<CheckpointOutcome> RedisStateStore::Commit(const std::string& top
   args.push_back(c.from ? std::to_string(*c.from) : "");
   args.push_back(std::to_string(c.next));
   args.push_back(std::to_string(c.watermark.value()));
-  args.push_back(std::to_string(options_.window_retention_ms));
-  // Id logs get the windows' expiry: the closer drops them by event time.
   args.push_back(std::to_string(options_.window_retention_ms));
   args.push_back(c.idle ? "1" : "0");
   const size_t earliest_window_at = args.size();

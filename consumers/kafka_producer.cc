@@ -124,13 +124,20 @@ absl::Status KafkaProducer::Prepare(const std::string& topic, int timeout_ms) {
   // starts the creation; ask again until the topic has its partitions.
   using Clock = std::chrono::steady_clock;
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  // The broker's last whole answer: the final lookup is usually cut short by
+  // the deadline and would only say "timed out".
+  absl::Status answer;
   for (;;) {
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     const absl::StatusOr<int32_t> count =
         TopicPartitionCount(impl_->producer, topic, static_cast<int>(std::max<int64_t>(left, 1)));
-    if (count.ok() || absl::IsInvalidArgument(count.status()) || Clock::now() >= deadline)
-      return count.status();
+    if (count.ok() || absl::IsInvalidArgument(count.status())) return count.status();
+    if (Clock::now() >= deadline) {
+      const absl::Status& last = answer.ok() ? count.status() : answer;
+      return absl::UnavailableError(Concat(std::string(last.message()), " (still after ", timeout_ms, " ms)"));
+    }
+    answer = count.status();
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 }

@@ -12,8 +12,6 @@
 
 #include <chrono>
 #include <csignal>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <memory>
 #include <random>
@@ -42,26 +40,34 @@ constexpr char kBurnrate[] = BURNRATE_BIN;
 
 std::string Event(int i, int64_t ts_ms) { return testing::FlatEvent("dl-" + std::to_string(i), ts_ms); }
 
+// One replica of `config`, its config and log files in `dir` named after `name`.
+std::unique_ptr<ChildProcess> StartReplica(testing::ScratchDir& dir, const testing::ReplicaConfig& config,
+                                           const std::string& name = "replica") {
+  const std::string path = dir.File(name + ".yaml");
+  testing::WriteReplicaConfig(path, config);
+  ChildProcessOptions options;
+  options.argv = {kBurnrate, "run", "--config", path};
+  options.stderr_path = dir.File(name + ".log");
+  options.stdout_path = dir.File(name + ".stdout");
+  return std::make_unique<ChildProcess>(std::move(options));
+}
+
 // One replica of the harness's config on `topic`, logging into `dir`.
 std::unique_ptr<ChildProcess> StartReplica(testing::ScratchDir& dir, const std::string& topic,
                                            const std::string& prefix, int http_port,
                                            const std::string& extra_yaml = "") {
-  const std::string config = dir.File("replica.yaml");
-  testing::WriteReplicaConfig(config, {topic, topic + "-group", prefix, http_port, extra_yaml});
-  ChildProcessOptions options;
-  options.argv = {kBurnrate, "run", "--config", config};
-  options.stderr_path = dir.File("replica.log");
-  options.stdout_path = dir.File("replica.stdout");
-  return std::make_unique<ChildProcess>(std::move(options));
+  return StartReplica(dir, {topic, topic + "-group", prefix, http_port, extra_yaml});
 }
 
-// Waits for at least `count` records on `topic`-dead and returns all there are.
+// Waits for at least `count` dead letters of `topic` on `dead_letter_topic`
+// (default `topic`-dead) and returns all there are.
 std::vector<testing::KafkaRecord> WaitForDeadLetters(const std::string& topic, ChildProcess& replica,
-                                                     size_t count = 1) {
+                                                     size_t count = 1,
+                                                     const std::string& dead_letter_topic = "") {
   std::vector<testing::KafkaRecord> dead;
   EXPECT_TRUE(WaitFor(
       [&] {
-        dead = testing::ReadAllRecords(topic + "-dead", 5s);
+        dead = testing::ReadAllRecords(dead_letter_topic.empty() ? topic + "-dead" : dead_letter_topic, 5s);
         return dead.size() >= count;
       },
       60s, "the dead letters"))
@@ -101,24 +107,7 @@ TEST(RunDeadLetterTest, ADeadLetterRefusedForGoodStopsTheReplicaAndIsDeliveredAf
 
   const auto start_replica = [&](const std::string& name, const std::string& dead_letter_topic,
                                  int http_port) {
-    const std::string config = dir.File(name + ".yaml");
-    testing::WriteReplicaConfig(config, {topic, topic + "-group", prefix, http_port, ""});
-    // The harness names the dead-letter topic "<topic>-dead": point it elsewhere.
-    std::string yaml;
-    {
-      std::ifstream in(config);
-      yaml.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    }
-    const std::string harness_name = "\"" + topic + "-dead\"";
-    const size_t at = yaml.find(harness_name);
-    if (at == std::string::npos) throw std::runtime_error("no dead_letter_topic in " + config);
-    yaml.replace(at, harness_name.size(), "\"" + dead_letter_topic + "\"");
-    std::ofstream(config) << yaml;
-    ChildProcessOptions options;
-    options.argv = {kBurnrate, "run", "--config", config};
-    options.stderr_path = dir.File(name + ".log");
-    options.stdout_path = dir.File(name + ".stdout");
-    return std::make_unique<ChildProcess>(std::move(options));
+    return StartReplica(dir, {topic, topic + "-group", prefix, http_port, "", dead_letter_topic}, name);
   };
 
   // The broker refuses the dead letter: the replica stops with an error.
@@ -160,6 +149,68 @@ TEST(RunDeadLetterTest, ADeadLetterRefusedForGoodStopsTheReplicaAndIsDeliveredAf
   const auto stopped = second->Wait(60s);
   ASSERT_TRUE(stopped.has_value());
   EXPECT_TRUE(stopped->ok()) << stopped->ToString() << "\n" << second->ReadStderr();
+}
+
+// A dead-letter topic that does not exist, where nothing creates topics on
+// first use (a broker without auto-creation; here the replica's producer is
+// told not to ask for it): the replica warns at start-up, waits librdkafka's
+// topic.metadata.propagation.max.ms for the topic once it has a dead letter,
+// then stops with an error naming the topic, and makes nothing durable from
+// the refused message on. Once the topic is created, a restart delivers the
+// dead letter and counts the events after it.
+TEST(RunDeadLetterTest, AMissingDeadLetterTopicStopsTheReplicaUntilItIsCreated) {
+  testing::ScratchDir dir;
+  const std::string topic = testing::CreateTopic(1, "dlmissing");
+  testing::CreateNamedTopic(topic + "-windows", 1);
+  const std::string dead_topic = testing::UniqueTopicName("dlmissing-dead");
+  const std::string prefix = testing::UniqueRedisPrefix();
+  const int64_t now_ms = WallClockMs();
+  const std::string bad = "{\"event_id\": \"cut short";
+  std::vector<std::string> lines;
+  for (int i = 0; i < 3; ++i) lines.push_back(Event(i, now_ms - 60'000 + i));
+  lines.push_back(bad);  // offset 3
+  for (int i = 3; i < 6; ++i) lines.push_back(Event(i, now_ms - 60'000 + i));
+  testing::Produce(topic, lines);
+
+  testing::ReplicaConfig config{topic, topic + "-group", prefix, testing::FreeLoopbackPort(), "",
+                                dead_topic,
+                                {{"allow.auto.create.topics", "false"},
+                                 {"topic.metadata.propagation.max.ms", "3000"}}};
+  auto first = StartReplica(dir, config, "first");
+  const auto exited = first->Wait(90s);
+  ASSERT_TRUE(exited.has_value()) << "the replica kept running: " << first->ReadStderr();
+  EXPECT_EQ(exited->ToString(), "exit 1") << first->ReadStderr();
+  const std::string log = first->ReadStderr();
+  EXPECT_NE(log.find("kafka topic " + dead_topic + ": Broker: Unknown topic or partition"), std::string::npos)
+      << "the start-up lookup names the problem: " << log;
+  EXPECT_NE(log.find("dead letters could not be delivered"), std::string::npos) << log;
+  EXPECT_NE(log.find(dead_topic + ": Local: Unknown topic"), std::string::npos) << log;
+  // The events before the bad message may be durable; nothing from it on.
+  testing::RedisClient redis;
+  const auto position = redis.Command("HGET %s 0", (prefix + topic + ":pos").c_str());
+  ASSERT_TRUE(position);
+  if (position->type == REDIS_REPLY_STRING) {
+    EXPECT_LE(std::stoll(position->str), 3) << "the position moved past the refused message";
+  } else {
+    EXPECT_EQ(position->type, REDIS_REPLY_NIL);
+  }
+
+  testing::CreateNamedTopic(dead_topic, 1);
+  config.http_port = testing::FreeLoopbackPort();
+  auto second = StartReplica(dir, config, "second");
+  const auto dead = WaitForDeadLetters(topic, *second, 1, dead_topic);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].value, bad);
+  EXPECT_EQ(dead[0].key, topic + "/0/3");
+  EXPECT_EQ(dead[0].headers.at("burnrate.reason"), "malformed_json");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const auto answer = redis.Command("HGET %s 0", (prefix + topic + ":pos").c_str());
+        return answer && answer->type == REDIS_REPLY_STRING && std::stoll(answer->str) == 7;
+      },
+      60s, "every message durable"))
+      << second->ReadStderr();
+  StopCleanly(*second);
 }
 
 TEST(RunDeadLetterTest, AnOversizedMessageIsDeadLetteredWithItsHeadAndItsSize) {

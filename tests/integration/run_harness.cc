@@ -27,12 +27,14 @@ void WriteReplicaConfig(const std::string& path, const ReplicaConfig& c) {
       << "  brokers: \"" << Stack().kafka_brokers << "\"\n"
       << "  topic: \"" << c.topic << "\"\n"
       << "  group_id: \"" << c.group << "\"\n"
-      << "  dead_letter_topic: \"" << c.topic << "-dead\"\n"
+      << "  dead_letter_topic: \""
+      << (c.dead_letter_topic.empty() ? c.topic + "-dead" : c.dead_letter_topic) << "\"\n"
       << "  windows_topic: \"" << c.topic << "-windows\"\n"
       << "  properties:\n"
       << "    session.timeout.ms: \"6000\"\n"
-      << "    heartbeat.interval.ms: \"1000\"\n"
-      << "redis:\n"
+      << "    heartbeat.interval.ms: \"1000\"\n";
+  for (const auto& [name, value] : c.kafka_properties) out << "    " << name << ": \"" << value << "\"\n";
+  out << "redis:\n"
       << "  host: \"" << Stack().redis_host << "\"\n"
       << "  port: " << Stack().redis_port << "\n"
       << "  key_prefix: \"" << c.redis_prefix

@@ -25,6 +25,10 @@ struct ReplicaConfig {
   int http_port = 0;
   // Extra top-level YAML appended as is (alerting:, detectors:, ...).
   std::string extra_yaml;
+  // Where dead letters go; empty: "<topic>-dead".
+  std::string dead_letter_topic = {};
+  // More librdkafka settings under kafka.properties.
+  std::vector<std::pair<std::string, std::string>> kafka_properties = {};
 };
 // Writes the config to `path`: 500 ms checkpoints, a short idle timeout,
 // time bounds wide enough for simulated history, fast consumer-group

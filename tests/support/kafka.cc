@@ -132,6 +132,8 @@ void QueryWatermarks(rd_kafka_t* rk, const std::string& topic, int partition, in
   }
 }
 
+}  // namespace
+
 std::string UniqueTopicName(std::string_view prefix) {
   static std::atomic<int> counter{0};
   static const uint32_t salt = std::random_device{}();
@@ -145,13 +147,17 @@ std::string UniqueTopicName(std::string_view prefix) {
   return name.str();
 }
 
-}  // namespace
-
 std::string CreateTopic(int partitions, std::string_view prefix,
                         std::vector<std::pair<std::string, std::string>> configs) {
+  const std::string name = UniqueTopicName(prefix);
+  CreateNamedTopic(name, partitions, configs);
+  return name;
+}
+
+void CreateNamedTopic(const std::string& name, int partitions,
+                      const std::vector<std::pair<std::string, std::string>>& configs) {
   if (partitions < 1) Fail("CreateTopic needs at least one partition");
   const auto until = Clock::now() + std::chrono::seconds(30);
-  const std::string name = UniqueTopicName(prefix);
   Handle rk = NewHandle(RD_KAFKA_PRODUCER, {});
   char errstr[512];
 
@@ -198,7 +204,6 @@ std::string CreateTopic(int partitions, std::string_view prefix,
     }
   }
   WaitForLeaders(rk.get(), name, partitions, until);
-  return name;
 }
 
 void Produce(const std::string& topic, const std::vector<std::string>& values,

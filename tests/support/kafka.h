@@ -20,6 +20,12 @@ namespace burnrate::testing {
 std::string CreateTopic(int partitions, std::string_view prefix = "test",
                         std::vector<std::pair<std::string, std::string>> configs = {});
 
+// The two halves of CreateTopic, for a test that needs a topic's name before
+// the topic exists: a name nobody else uses, and creating a topic of that name.
+std::string UniqueTopicName(std::string_view prefix);
+void CreateNamedTopic(const std::string& name, int partitions,
+                      const std::vector<std::pair<std::string, std::string>>& configs = {});
+
 // Produces values (with keys[i] as the key of values[i] when keys is given;
 // without keys the default partitioner spreads messages over partitions) with
 // an idempotent producer, flushes, and throws unless every delivery report

@@ -135,7 +135,8 @@ absl::Status KafkaProducer::Prepare(const std::string& topic, int timeout_ms) {
     if (count.ok() || absl::IsInvalidArgument(count.status())) return count.status();
     if (Clock::now() >= deadline) {
       const absl::Status& last = answer.ok() ? count.status() : answer;
-      return absl::UnavailableError(Concat(std::string(last.message()), " (still after ", timeout_ms, " ms)"));
+      return absl::UnavailableError(
+          Concat(std::string(last.message()), " (still after ", timeout_ms, " ms)"));
     }
     answer = count.status();
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -41,7 +41,8 @@ constexpr char kBurnrate[] = BURNRATE_BIN;
 std::string Event(int i, int64_t ts_ms) { return testing::FlatEvent("dl-" + std::to_string(i), ts_ms); }
 
 // One replica of `config`, its config and log files in `dir` named after `name`.
-std::unique_ptr<ChildProcess> StartReplica(testing::ScratchDir& dir, const testing::ReplicaConfig& config,
+std::unique_ptr<ChildProcess> StartReplica(testing::ScratchDir& dir,
+                                           const testing::ReplicaConfig& config,
                                            const std::string& name = "replica") {
   const std::string path = dir.File(name + ".yaml");
   testing::WriteReplicaConfig(path, config);
@@ -61,13 +62,14 @@ std::unique_ptr<ChildProcess> StartReplica(testing::ScratchDir& dir, const std::
 
 // Waits for at least `count` dead letters of `topic` on `dead_letter_topic`
 // (default `topic`-dead) and returns all there are.
-std::vector<testing::KafkaRecord> WaitForDeadLetters(const std::string& topic, ChildProcess& replica,
-                                                     size_t count = 1,
+std::vector<testing::KafkaRecord> WaitForDeadLetters(const std::string& topic,
+                                                     ChildProcess& replica, size_t count = 1,
                                                      const std::string& dead_letter_topic = "") {
   std::vector<testing::KafkaRecord> dead;
   EXPECT_TRUE(WaitFor(
       [&] {
-        dead = testing::ReadAllRecords(dead_letter_topic.empty() ? topic + "-dead" : dead_letter_topic, 5s);
+        dead = testing::ReadAllRecords(
+            dead_letter_topic.empty() ? topic + "-dead" : dead_letter_topic, 5s);
         return dead.size() >= count;
       },
       60s, "the dead letters"))
@@ -107,7 +109,8 @@ TEST(RunDeadLetterTest, ADeadLetterRefusedForGoodStopsTheReplicaAndIsDeliveredAf
 
   const auto start_replica = [&](const std::string& name, const std::string& dead_letter_topic,
                                  int http_port) {
-    return StartReplica(dir, {topic, topic + "-group", prefix, http_port, "", dead_letter_topic}, name);
+    return StartReplica(dir, {topic, topic + "-group", prefix, http_port, "", dead_letter_topic},
+                        name);
   };
 
   // The broker refuses the dead letter: the replica stops with an error.
@@ -172,16 +175,17 @@ TEST(RunDeadLetterTest, AMissingDeadLetterTopicStopsTheReplicaUntilItIsCreated) 
   for (int i = 3; i < 6; ++i) lines.push_back(Event(i, now_ms - 60'000 + i));
   testing::Produce(topic, lines);
 
-  testing::ReplicaConfig config{topic, topic + "-group", prefix, testing::FreeLoopbackPort(), "",
-                                dead_topic,
-                                {{"allow.auto.create.topics", "false"},
-                                 {"topic.metadata.propagation.max.ms", "3000"}}};
+  testing::ReplicaConfig config{topic, topic + "-group", prefix, testing::FreeLoopbackPort(), ""};
+  config.dead_letter_topic = dead_topic;
+  config.kafka_properties = {{"allow.auto.create.topics", "false"},
+                             {"topic.metadata.propagation.max.ms", "3000"}};
   auto first = StartReplica(dir, config, "first");
   const auto exited = first->Wait(90s);
   ASSERT_TRUE(exited.has_value()) << "the replica kept running: " << first->ReadStderr();
   EXPECT_EQ(exited->ToString(), "exit 1") << first->ReadStderr();
   const std::string log = first->ReadStderr();
-  EXPECT_NE(log.find("kafka topic " + dead_topic + ": Broker: Unknown topic or partition"), std::string::npos)
+  EXPECT_NE(log.find("kafka topic " + dead_topic + ": Broker: Unknown topic or partition"),
+            std::string::npos)
       << "the start-up lookup names the problem: " << log;
   EXPECT_NE(log.find("dead letters could not be delivered"), std::string::npos) << log;
   EXPECT_NE(log.find(dead_topic + ": Local: Unknown topic"), std::string::npos) << log;

@@ -33,7 +33,8 @@ void WriteReplicaConfig(const std::string& path, const ReplicaConfig& c) {
       << "  properties:\n"
       << "    session.timeout.ms: \"6000\"\n"
       << "    heartbeat.interval.ms: \"1000\"\n";
-  for (const auto& [name, value] : c.kafka_properties) out << "    " << name << ": \"" << value << "\"\n";
+  for (const auto& [name, value] : c.kafka_properties)
+    out << "    " << name << ": \"" << value << "\"\n";
   out << "redis:\n"
       << "  host: \"" << Stack().redis_host << "\"\n"
       << "  port: " << Stack().redis_port << "\n"

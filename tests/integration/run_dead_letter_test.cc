@@ -1,6 +1,6 @@
 // `burnrate run`'s dead letters against a real broker and Redis. When they
 // cannot be delivered for good (a dead letter too large for the dead-letter
-// topic), the replica must neither make the offsets of that message durable
+// topic, or a dead-letter topic that does not exist), the replica must neither make the offsets of that message durable
 // nor carry on past it: it stops with an error, and restarted with a
 // dead-letter topic that takes the record, it reads the message again and
 // delivers it. Also: an oversized message's head, a message the decoder
@@ -15,7 +15,6 @@
 #include <map>
 #include <memory>
 #include <random>
-#include <stdexcept>
 #include <string>
 #include <vector>
 

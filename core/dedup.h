@@ -13,6 +13,11 @@ namespace burnrate {
 // every run and every replica, so it can also key shared state in Redis.
 uint64_t StableHash64(std::string_view s);
 
+// Counted event ids are kept in groups by this much of their event time (a
+// checkpoint carries each group's ids; the Redis store keeps one log per
+// group, `…idlog:<group start>`).
+inline constexpr int64_t kEventIdGroupMs = 60'000;
+
 // Remembers event ids (by 64-bit hash) for `horizon_ms` of event time behind
 // the largest time seen. Two distinct ids collide with probability about
 // n^2 / 2^65 for n ids in the horizon (1e-7 at a million); such a pair would

@@ -108,7 +108,7 @@ void EventPipeline::Process(std::string_view message, std::optional<EventTimeMs>
     windows_.AddToWindow(window, event, model, cost, priced);
     ++stats_.events;
     if (record_counted_ids_) {
-      counted_ids_.emplace_back(event.time.value() - (event.time.value() % 60'000 + 60'000) % 60'000, id_hash);
+      counted_ids_.emplace_back(WindowStartFor(event.time, kEventIdGroupMs).value(), id_hash);
     }
     if (!priced) ++stats_.unpriced_events;
     if (event.missing_dimensions) ++stats_.missing_dimension_events;

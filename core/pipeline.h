@@ -92,7 +92,7 @@ class EventPipeline {
 
   // Run mode. Drain hands over what was counted since the last call (see
   // WindowAggregator::Drain); with recording on, counted_ids() lists the
-  // event ids (stable hash, with the minute of their event time) counted
+  // event ids (stable hash, with the start of their kEventIdGroupMs) counted
   // since it was last cleared, so a checkpoint can persist them for dedup.
   void Drain(const WindowAggregator::DeltaSink& sink) { windows_.Drain(sink); }
   void set_record_counted_ids(bool on) { record_counted_ids_ = on; }

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "core/concat.h"
+#include "core/dedup.h"
 #include "state/delta_codec.h"
 
 namespace burnrate {
@@ -608,8 +609,7 @@ absl::Status RedisStateStore::BeginClosing(const std::string& topic, WindowStart
 }
 
 absl::StatusOr<bool> RedisStateStore::ClaimClose(const std::string& topic, WindowStartMs start) {
-  constexpr int64_t kMinuteMs = 60'000;
-  const int64_t last_minute_to_drop = start.value() - options_.dedup_horizon_ms - kMinuteMs;
+  const int64_t last_minute_to_drop = start.value() - options_.dedup_horizon_ms - kEventIdGroupMs;
   auto reply = Script(kClaimScript, claim_sha_,
                       {Key(topic, ""), std::to_string(start.value()), std::to_string(last_minute_to_drop)});
   if (!reply.ok()) return reply.status();

@@ -170,18 +170,27 @@ KafkaConfig GroupMemberConfig(const std::string& topic, const std::string& group
   return config;
 }
 
-// Polls both members (handling messages with handle) until each holds two
-// of the topic's four partitions.
-bool PollUntilEachHoldsTwo(KafkaSource& first, const HoldingListener& first_listener,
-                           KafkaSource& second, const HoldingListener& second_listener,
-                           const std::function<void(const SourceMessage&)>& handle) {
+// Polls both members (handling messages with handle) until `done` holds.
+bool PollBothUntil(KafkaSource& first, KafkaSource& second,
+                   const std::function<void(const SourceMessage&)>& handle,
+                   const std::function<bool()>& done, const char* what) {
   return testing::WaitFor(
       [&] {
         EXPECT_TRUE(first.Poll(100, SIZE_MAX, 50, handle).ok());
         EXPECT_TRUE(second.Poll(100, SIZE_MAX, 50, handle).ok());
-        return first_listener.held() == 2 && second_listener.held() == 2;
+        return done();
       },
-      60s, "each member holds two partitions");
+      60s, what);
+}
+
+// The same, until each holds two of the topic's four partitions.
+bool PollUntilEachHoldsTwo(KafkaSource& first, const HoldingListener& first_listener,
+                           KafkaSource& second, const HoldingListener& second_listener,
+                           const std::function<void(const SourceMessage&)>& handle) {
+  return PollBothUntil(
+      first, second, handle,
+      [&] { return first_listener.held() == 2 && second_listener.held() == 2; },
+      "each member holds two partitions");
 }
 
 TEST(KafkaSourceTest, PartitionsGivenToAMemberWhileItClosesAreTakenAndGivenBack) {
@@ -199,19 +208,18 @@ TEST(KafkaSourceTest, PartitionsGivenToAMemberWhileItClosesAreTakenAndGivenBack)
   ASSERT_TRUE(first.ok()) << first.status();
   auto second = KafkaSource::Create(config, second_listener);
   ASSERT_TRUE(second.ok()) << second.status();
-  ASSERT_TRUE(PollUntilEachHoldsTwo(**first, first_listener, **second, second_listener,
-                                    [](const SourceMessage&) {}));
+  const auto ignore = [](const SourceMessage&) {};
+  ASSERT_TRUE(PollUntilEachHoldsTwo(**first, first_listener, **second, second_listener, ignore));
   // A cooperative rebalance takes rounds: the members may hold their two
   // partitions each before the coordinator has settled. A member leaving
   // then can start a round that needs the other to poll.
-  ASSERT_TRUE(testing::WaitFor(
+  ASSERT_TRUE(PollBothUntil(
+      **first, **second, ignore,
       [&] {
-        EXPECT_TRUE((*first)->Poll(100, SIZE_MAX, 50, [](const SourceMessage&) {}).ok());
-        EXPECT_TRUE((*second)->Poll(100, SIZE_MAX, 50, [](const SourceMessage&) {}).ok());
         const testing::GroupDescription group = testing::DescribeGroup(config.group_id);
         return group.state == "Stable" && group.member_partitions == std::vector<int>{2, 2};
       },
-      60s, "the coordinator has settled on two partitions each"));
+      "the coordinator has settled on two partitions each"));
 
   // The second leaves; the first, no longer polling, rejoins on its own and
   // is given all four partitions, which wait for it to serve them.

@@ -368,8 +368,15 @@ int RunService(const std::string& config_path) {
   for (const auto& [output, topic] :
        {std::pair{producer->get(), &config.kafka.dead_letter_topic},
         std::pair{window_producer->get(), &config.kafka.windows_topic}}) {
-    if (absl::Status s = output->Prepare(*topic, 5'000); !s.ok())
+    if (absl::Status s = output->Prepare(*topic, 5'000); !s.ok()) {
+      // Refused credentials or TLS cannot mend themselves: stop with the
+      // brokers' reason rather than start a replica that reads nothing.
+      if (absl::IsUnauthenticated(s)) {
+        std::cerr << "burnrate: " << s.message() << "\n";
+        return kExitRuntimeFailure;
+      }
       spdlog::warn("{}", std::string(s.message()));
+    }
   }
 
   // Alert delivery: its own threads, its own producer for a Kafka receiver,

@@ -2,6 +2,9 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <chrono>
+
+#include "consumers/kafka_client.h"
 #include "consumers/kafka_producer.h"
 #include "core/concat.h"
 
@@ -14,15 +17,24 @@ absl::Status EnsureCompactedTopic(const KafkaConfig& kafka, const std::string& t
   auto set = [&](const std::string& k, const std::string& v) {
     return rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) == RD_KAFKA_CONF_OK;
   };
-  bool ok = set("bootstrap.servers", kafka.brokers);
+  bool ok = set("bootstrap.servers", kafka.brokers) && set("client.id", "burnrate");
   for (const auto& [k, v] : kafka.properties) ok = ok && set(k, v);
   for (const auto& [k, v] : kafka.secret_properties) ok = ok && set(k, v.value);
   if (!ok) {
     rd_kafka_conf_destroy(conf);
     return absl::InvalidArgumentError(Concat("kafka config: ", err));
   }
+  KafkaClientErrors errors;  // outlives the handle
+  rd_kafka_conf_set_opaque(conf, &errors);
+  rd_kafka_conf_set_error_cb(conf, [](rd_kafka_t* rk, int code, const char* reason, void* opaque) {
+    static_cast<KafkaClientErrors*>(opaque)->Note(rk, code, reason);
+  });
+  RouteKafkaLogs(conf);
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-  if (rk == nullptr) return absl::UnavailableError(Concat("kafka: ", err));
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    return absl::UnavailableError(Concat("kafka: ", err));
+  }
 
   rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, -1, err, sizeof err);
   absl::Status result;
@@ -35,9 +47,22 @@ absl::Status EnsureCompactedTopic(const KafkaConfig& kafka, const std::string& t
         rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_AdminOptions_set_operation_timeout(options, timeout_ms, err, sizeof err);
     rd_kafka_CreateTopics(rk, &nt, 1, options, queue);
-    rd_kafka_event_t* ev = rd_kafka_queue_poll(queue, timeout_ms + 2000);
+    // Waited for in slices, serving the handle's error callback between
+    // them: refused credentials end the wait at once.
+    rd_kafka_event_t* ev = nullptr;
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms + 2000);
+    while (ev == nullptr && std::chrono::steady_clock::now() < deadline &&
+           errors.SecurityRefusal().empty()) {
+      ev = rd_kafka_queue_poll(queue, 200);
+      rd_kafka_poll(rk, 0);
+    }
     if (ev == nullptr) {
-      result = absl::DeadlineExceededError(Concat("kafka: creating topic ", topic, " timed out"));
+      const std::string refusal = errors.SecurityRefusal();
+      result =
+          refusal.empty()
+              ? absl::DeadlineExceededError(Concat("kafka: creating topic ", topic, " timed out"))
+              : SecurityRefusalError(refusal);
     } else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
       result = absl::UnavailableError(
           Concat("kafka: creating topic ", topic, ": ", rd_kafka_event_error_string(ev)));

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include "consumers/kafka_client.h"
 #include "consumers/kafka_metadata.h"
 #include "core/concat.h"
 
@@ -16,6 +17,7 @@ struct KafkaProducer::Impl {
   rd_kafka_t* producer = nullptr;
   std::atomic<uint64_t> failed_since_flush{0};
   std::atomic<uint64_t>* failed_total = nullptr;
+  KafkaClientErrors errors;
   // Why the first delivery since the last reporting Flush() failed.
   std::mutex error_mutex;
   std::string first_error;
@@ -30,6 +32,9 @@ struct KafkaProducer::Impl {
       rd_kafka_flush(producer, 10'000);
       rd_kafka_destroy(producer);
     }
+  }
+  static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+    static_cast<Impl*>(opaque)->errors.Note(rk, err, reason);
   }
   static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
     if (!m->err) return;
@@ -83,6 +88,8 @@ absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(const Kafka
   }
   rd_kafka_conf_set_opaque(conf, impl.get());
   rd_kafka_conf_set_dr_msg_cb(conf, &Impl::OnDelivery);
+  rd_kafka_conf_set_error_cb(conf, &Impl::OnError);
+  RouteKafkaLogs(conf);
   impl->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
   if (!impl->producer) {
     rd_kafka_conf_destroy(conf);
@@ -133,6 +140,12 @@ absl::Status KafkaProducer::Prepare(const std::string& topic, int timeout_ms) {
     const absl::StatusOr<int32_t> count =
         TopicPartitionCount(impl_->producer, topic, static_cast<int>(std::max<int64_t>(left, 1)));
     if (count.ok() || absl::IsInvalidArgument(count.status())) return count.status();
+    // Wrong credentials or an untrusted certificate: asking again cannot
+    // help. librdkafka reports them through the error callback, which only
+    // runs when the handle is polled.
+    rd_kafka_poll(impl_->producer, 0);
+    if (std::string refusal = impl_->errors.SecurityRefusal(); !refusal.empty())
+      return SecurityRefusalError(refusal);
     if (Clock::now() >= deadline) {
       const absl::Status& last = answer.ok() ? count.status() : answer;
       return absl::UnavailableError(

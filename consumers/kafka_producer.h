@@ -33,8 +33,10 @@ class KafkaProducer {
                const std::vector<std::pair<std::string, std::string>>& headers = {});
   // Looks `topic` up (which creates it where the brokers auto-create
   // topics) and waits up to `timeout_ms` for the answer, so the first
-  // Flush() does not also wait for that. A failure is only a warning: the
-  // first Produce() tries again.
+  // Flush() does not also wait for that. Most failures are only worth a
+  // warning (the first Produce() tries again); Unauthenticated means the
+  // brokers refused the credentials or the TLS handshake, which retrying
+  // cannot mend (SecurityRefusalError gives their reason).
   absl::Status Prepare(const std::string& topic, int timeout_ms);
   // Waits until everything queued is delivered. On time-out: Unavailable
   // (what is queued stays queued and is retried without end). If any

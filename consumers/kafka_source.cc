@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "consumers/kafka_client.h"
 #include "consumers/kafka_metadata.h"
 #include "core/concat.h"
 
@@ -23,6 +24,7 @@ struct KafkaSource::Impl {
   // and Close() can still serve a rebalance then (it crashed a replica
   // stopped while another one left).
   bool cooperative = false;
+  KafkaClientErrors errors;
 
   rd_kafka_topic_partition_list_t* AssignedList() const {
     rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(assigned.size()) + 1);
@@ -37,6 +39,10 @@ struct KafkaSource::Impl {
   static void Warn(const char* what, rd_kafka_error_t* error) {
     spdlog::warn("kafka {}: {}", what, rd_kafka_error_string(error));
     rd_kafka_error_destroy(error);
+  }
+
+  static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+    static_cast<Impl*>(opaque)->errors.Note(rk, err, reason);
   }
 
   static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
@@ -129,6 +135,8 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaConf
   }
   rd_kafka_conf_set_opaque(conf, impl.get());
   rd_kafka_conf_set_rebalance_cb(conf, &Impl::OnRebalance);
+  rd_kafka_conf_set_error_cb(conf, &Impl::OnError);
+  RouteKafkaLogs(conf);
   impl->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
   if (!impl->consumer) {
     rd_kafka_conf_destroy(conf);
@@ -157,8 +165,10 @@ absl::StatusOr<size_t> KafkaSource::Poll(size_t max_messages, size_t max_bytes, 
     if (!m) break;
     wait_ms = 0;
     if (m->err) {
-      // End-of-partition and transient errors are informational; the
-      // consumer keeps retrying by itself.
+      // The consumer keeps retrying by itself; the error is logged (a topic
+      // not authorised, all brokers down, refused credentials).
+      if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        impl_->errors.Note(impl_->consumer, m->err, rd_kafka_message_errstr(m));
       rd_kafka_message_destroy(m);
       continue;
     }

@@ -24,7 +24,8 @@ std::string FlatEvent(const std::string& event_id, int64_t ts_ms, const std::str
 void WriteReplicaConfig(const std::string& path, const ReplicaConfig& c) {
   std::ofstream out(path);
   out << "kafka:\n"
-      << "  brokers: \"" << Stack().kafka_brokers << "\"\n"
+      << "  brokers: \"" << (c.kafka_brokers.empty() ? Stack().kafka_brokers : c.kafka_brokers)
+      << "\"\n"
       << "  topic: \"" << c.topic << "\"\n"
       << "  group_id: \"" << c.group << "\"\n"
       << "  dead_letter_topic: \""
@@ -35,6 +36,9 @@ void WriteReplicaConfig(const std::string& path, const ReplicaConfig& c) {
       << "    heartbeat.interval.ms: \"1000\"\n";
   for (const auto& [name, value] : c.kafka_properties)
     out << "    " << name << ": \"" << value << "\"\n";
+  if (!c.kafka_secrets_from_env.empty()) out << "  secret_properties:\n";
+  for (const auto& [name, variable] : c.kafka_secrets_from_env)
+    out << "    " << name << ": {env: " << variable << "}\n";
   out << "redis:\n"
       << "  host: \"" << Stack().redis_host << "\"\n"
       << "  port: " << Stack().redis_port << "\n"

@@ -29,6 +29,11 @@ struct ReplicaConfig {
   std::string dead_letter_topic = {};
   // More librdkafka settings under kafka.properties.
   std::vector<std::pair<std::string, std::string>> kafka_properties = {};
+  // Where the replica connects; empty: the stack's plaintext listener.
+  std::string kafka_brokers = {};
+  // librdkafka settings under kafka.secret_properties, each read from the
+  // named environment variable ({env: NAME}).
+  std::vector<std::pair<std::string, std::string>> kafka_secrets_from_env = {};
 };
 // Writes the config to `path`: 500 ms checkpoints, a short idle timeout,
 // time bounds wide enough for simulated history, fast consumer-group

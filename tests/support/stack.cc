@@ -108,6 +108,10 @@ StackInfo ParseStackInfo(const std::string& env_path) {
   } catch (const std::exception&) {
     Fail(env_path + ": bad BURNRATE_REDIS_PORT " + vars["BURNRATE_REDIS_PORT"]);
   }
+  info.kafka_sasl_ssl_brokers = vars["BURNRATE_KAFKA_SASL_SSL_BROKERS"];
+  info.kafka_ca_file = vars["BURNRATE_KAFKA_CA_FILE"];
+  info.kafka_sasl_username = vars["BURNRATE_KAFKA_SASL_USERNAME"];
+  info.kafka_sasl_password = vars["BURNRATE_KAFKA_SASL_PASSWORD"];
   // The env file lives in the stack directory.
   info.stack_dir = vars["BURNRATE_STACK_DIR"];
   if (info.stack_dir.empty()) info.stack_dir = env_path.substr(0, env_path.find_last_of('/'));

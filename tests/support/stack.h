@@ -24,6 +24,13 @@ struct StackInfo {
   std::string redis_host;
   int redis_port = 0;
   std::string stack_dir;  // the BURNRATE_STACK_DIR scripts/stack manages
+  // The broker's SASL_SSL listener (SCRAM-SHA-512 over TLS): its address,
+  // the CA that signed its certificate, and the one user's credentials.
+  // Empty for a stack started before the listener existed.
+  std::string kafka_sasl_ssl_brokers;
+  std::string kafka_ca_file;
+  std::string kafka_sasl_username;
+  std::string kafka_sasl_password;
 };
 
 // Returns the stack, starting it on the first call. Thread-safe.

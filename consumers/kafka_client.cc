@@ -1,0 +1,65 @@
+#include "consumers/kafka_client.h"
+
+#include <spdlog/spdlog.h>
+
+#include <utility>
+
+#include "core/concat.h"
+
+namespace burnrate {
+
+namespace {
+void LogLine(const rd_kafka_t* rk, int level, const char* facility, const char* text) {
+  // librdkafka's levels are syslog's: 0-3 errors, 4 warnings, 5-7 the
+  // rest. Its debugging lines (7) come only when kafka.properties asks for
+  // them (`debug`), so they are shown at info, which the engine logs.
+  const spdlog::level::level_enum spd = level <= 3   ? spdlog::level::err
+                                        : level == 4 ? spdlog::level::warn
+                                                     : spdlog::level::info;
+  spdlog::log(spd, "kafka {} {}: {}", rd_kafka_name(rk), facility, text);
+}
+}  // namespace
+
+void RouteKafkaLogs(rd_kafka_conf_t* conf) { rd_kafka_conf_set_log_cb(conf, &LogLine); }
+
+void KafkaClientErrors::Note(rd_kafka_t* rk, int err, const char* reason) {
+  const auto code = static_cast<rd_kafka_resp_err_t>(err);
+  // A refusal of the credentials or of the TLS handshake: retrying cannot
+  // help until someone changes the settings (or the broker's side).
+  const bool security = code == RD_KAFKA_RESP_ERR__AUTHENTICATION || code == RD_KAFKA_RESP_ERR__SSL;
+  int64_t left_out = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (security) security_refusal_ = reason;
+    // A consumer hears of some errors at every fetch: one line per code
+    // and interval is enough to see them.
+    const auto now = std::chrono::steady_clock::now();
+    auto [it, first] = logged_.try_emplace(err, Logged{now, 0});
+    if (!first) {
+      if (now - it->second.at < log_interval_) {
+        ++it->second.left_out;
+        return;
+      }
+      left_out = std::exchange(it->second.left_out, 0);
+      it->second.at = now;
+    }
+  }
+  spdlog::log(
+      security || code == RD_KAFKA_RESP_ERR__FATAL ? spdlog::level::err : spdlog::level::warn,
+      "kafka {}: {} ({}{})", rd_kafka_name(rk), reason, rd_kafka_err2name(code),
+      left_out > 0 ? Concat("; ", left_out, " more since the last such line") : "");
+}
+
+std::string KafkaClientErrors::SecurityRefusal() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return security_refusal_;
+}
+
+absl::Status SecurityRefusalError(const std::string& refusal) {
+  return absl::UnauthenticatedError(
+      Concat("kafka: authentication with the brokers failed: ", refusal,
+             " (check security.protocol and the sasl.* and ssl.* settings under kafka.properties "
+             "and kafka.secret_properties)"));
+}
+
+}  // namespace burnrate

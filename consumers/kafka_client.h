@@ -1,0 +1,55 @@
+// What every librdkafka handle burnrate opens shares: librdkafka's own log
+// lines and the errors it reports go through spdlog like the rest of the
+// engine's output, and a broker's refusal of the connection's security
+// settings (SASL credentials, TLS) is kept, so that start-up can stop with
+// the broker's reason rather than time out on something else.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <chrono>
+#include <mutex>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+
+namespace burnrate {
+
+// Sends the log lines of handles made from `conf` to spdlog, as
+// "kafka <handle> <facility>: <text>", instead of librdkafka's "%3|..." lines
+// on stderr.
+void RouteKafkaLogs(rd_kafka_conf_t* conf);
+
+// The errors librdkafka reports for one handle: through its error callback,
+// or, for a consumer, as messages with an error code. Thread-safe: the
+// callback runs on librdkafka's threads.
+class KafkaClientErrors {
+ public:
+  static constexpr std::chrono::milliseconds kLogInterval{10'000};
+
+  explicit KafkaClientErrors(std::chrono::milliseconds log_interval = kLogInterval)
+      : log_interval_(log_interval) {}
+  // Logs the error (each error code at most once per log interval, with
+  // how many were left out since), and keeps it when it refuses the
+  // security settings.
+  void Note(rd_kafka_t* rk, int err, const char* reason);
+  // The broker's last refusal of the credentials or of the TLS handshake;
+  // empty when there was none. librdkafka keeps retrying after one.
+  std::string SecurityRefusal() const;
+
+ private:
+  struct Logged {
+    std::chrono::steady_clock::time_point at;
+    int64_t left_out = 0;
+  };
+  const std::chrono::milliseconds log_interval_;
+  mutable std::mutex mutex_;
+  std::string security_refusal_;
+  absl::flat_hash_map<int, Logged> logged_;  // by error code
+};
+
+// The start-up error for such a refusal (Unauthenticated), naming what to check.
+absl::Status SecurityRefusalError(const std::string& refusal);
+
+}  // namespace burnrate

@@ -4,43 +4,18 @@
 #include "consumers/kafka_client.h"
 
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <chrono>
-#include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
+
+#include "tests/support/captured_log.h"
 
 namespace burnrate {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Sends spdlog's default logger into a string for the life of the test.
-class CapturedLog {
- public:
-  CapturedLog() : previous_(spdlog::default_logger()) {
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out_);
-    sink->set_pattern("%l %v");
-    spdlog::set_default_logger(std::make_shared<spdlog::logger>("captured", sink));
-  }
-  ~CapturedLog() { spdlog::set_default_logger(previous_); }
-  std::string Text() {
-    spdlog::default_logger()->flush();
-    return out_.str();
-  }
-  size_t Lines() {
-    const std::string text = Text();
-    return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
-  }
-
- private:
-  std::ostringstream out_;
-  std::shared_ptr<spdlog::logger> previous_;
-};
+using testing::CapturedLog;
 
 // A producer handle that never connects: Note only asks it for its name.
 class Handle {

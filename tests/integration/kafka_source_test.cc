@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/support/captured_log.h"
 #include "tests/support/kafka.h"
 #include "tests/support/stack.h"
 #include "tests/support/wait.h"
@@ -297,6 +298,32 @@ TEST(KafkaSourceTest, APollStopsOnceItsMessagesReachTheByteBudget) {
       },
       60s, "every message polled"));
   EXPECT_EQ(largest_poll, 3u) << "three messages of 100 bytes reach 250";
+  (*source)->Close();
+}
+
+TEST(KafkaSourceTest, ASubscribedTopicThatDoesNotExistIsLogged) {
+  // A mistyped kafka.topic: the consumer hears of it through an error
+  // message, which must reach the log rather than leave a replica that
+  // silently reads nothing.
+  testing::CapturedLog log;
+  KafkaConfig config;
+  config.brokers = testing::Stack().kafka_brokers;
+  config.topic = testing::UniqueTopicName("sourcemissing");  // never created
+  config.group_id = "source-missing-" + config.topic;
+  std::atomic<int64_t> unused{0};
+  RecordingListener listener(&unused);
+  auto source = KafkaSource::Create(config, listener);
+  ASSERT_TRUE(source.ok()) << source.status();
+  const std::string expected = "Subscribed topic not available: " + config.topic;
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        auto polled = (*source)->Poll(500, SIZE_MAX, 100, [](const SourceMessage&) {});
+        EXPECT_TRUE(polled.ok()) << polled.status();
+        return log.Text().find(expected) != std::string::npos;
+      },
+      30s, "the missing topic logged"))
+      << log.Text();
+  EXPECT_NE(log.Text().find("warning kafka burnrate#consumer-"), std::string::npos) << log.Text();
   (*source)->Close();
 }
 

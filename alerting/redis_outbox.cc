@@ -175,7 +175,11 @@ absl::Status RedisAlertOutbox::ConnectLocked() {
   redisSetTimeout(context_, tv);
   if (!options_.password.empty()) {
     auto* r = static_cast<redisReply*>(
-        redisCommand(context_, "AUTH %b", options_.password.data(), options_.password.size()));
+        options_.username.empty()
+            ? redisCommand(context_, "AUTH %b", options_.password.data(), options_.password.size())
+            : redisCommand(context_, "AUTH %b %b", options_.username.data(),
+                           options_.username.size(), options_.password.data(),
+                           options_.password.size()));
     const bool ok = r && r->type != REDIS_REPLY_ERROR;
     if (r) freeReplyObject(r);
     if (!ok) {

@@ -31,6 +31,7 @@ namespace burnrate {
 struct AlertRedisOptions {
   std::string host = "127.0.0.1";
   int port = 6379;
+  std::string username;                  // an ACL user; empty: the default user
   std::string password;                  // empty: no AUTH
   std::string key_prefix = "burnrate:";  // "alerts:" is appended
   int timeout_ms = 2000;

@@ -37,6 +37,7 @@
 #include "engine/run_engine.h"
 #include "http/http_server.h"
 #include "metrics/metrics.h"
+#include "state/redis_client.h"
 #include "state/redis_state_store.h"
 
 namespace burnrate {
@@ -350,6 +351,18 @@ int RunService(const std::string& config_path) {
   const char* revision = std::getenv("BURNRATE_REVISION");
   Metrics metrics(config.metrics, revision != nullptr && *revision != '\0' ? revision : "unknown");
 
+  // Redis is asked once before anything starts: credentials it refuses, or
+  // an ACL user that may not even PING, cannot mend themselves; a Redis that
+  // is not up yet is waited for later, like any outage.
+  if (auto pong = RedisClient(RedisClientOptionsFrom(config.redis)).Command({"PING"}); !pong.ok()) {
+    if (absl::IsUnauthenticated(pong.status()) || absl::IsPermissionDenied(pong.status())) {
+      std::cerr << "burnrate: " << pong.status().message()
+                << " (check redis.username and redis.password)\n";
+      return kExitRuntimeFailure;
+    }
+    spdlog::warn("{} (retried while running)", std::string(pong.status().message()));
+  }
+
   auto producer = KafkaProducer::Create(config.kafka);
   if (!producer.ok()) {
     std::cerr << "burnrate: " << producer.status().message() << "\n";
@@ -398,6 +411,7 @@ int RunService(const std::string& config_path) {
     AlertRedisOptions redis;
     redis.host = config.redis.host;
     redis.port = config.redis.port;
+    redis.username = config.redis.username;
     redis.password = config.redis.password.value;
     redis.key_prefix = config.redis.key_prefix;
     redis.timeout_ms = config.redis.timeout_ms;
@@ -576,10 +590,7 @@ int RunService(const std::string& config_path) {
   std::thread closer_thread([&config, &partition_count, &closed_through, &window_producer, &metrics,
                              &alerts, &key_detectors, tracker]() {
     RedisStateStore closer_store(RedisStoreOptionsFrom(config));
-    RedisHistoryStore history(
-        RedisClientOptions{config.redis.host, config.redis.port, config.redis.password.value,
-                           config.redis.timeout_ms},
-        config.redis.key_prefix);
+    RedisHistoryStore history(RedisClientOptionsFrom(config.redis), config.redis.key_prefix);
     std::unique_ptr<DetectorEngine> detectors;
     if (!key_detectors->empty()) {
       detectors =
@@ -591,8 +602,7 @@ int RunService(const std::string& config_path) {
     }
     // One replica of the group closes (and judges) windows at a time, in
     // order; the others take over when its lease lapses.
-    CloserLease lease(RedisClientOptions{config.redis.host, config.redis.port,
-                                         config.redis.password.value, config.redis.timeout_ms},
+    CloserLease lease(RedisClientOptionsFrom(config.redis),
                       Concat(config.redis.key_prefix, "closer:", config.kafka.topic),
                       ThisProcessHolderName(),
                       std::max<int64_t>(15'000, 10 * config.checkpoint_interval_ms));

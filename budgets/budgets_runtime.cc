@@ -10,6 +10,7 @@ BudgetRedisOptions BudgetRedisOptionsFrom(const Config& config) {
   BudgetRedisOptions o;
   o.host = config.redis.host;
   o.port = config.redis.port;
+  o.username = config.redis.username;
   o.password = config.redis.password.value;
   o.key_prefix = config.redis.key_prefix;
   o.timeout_ms = config.redis.timeout_ms;

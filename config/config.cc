@@ -113,9 +113,11 @@ absl::Status ReadConfig(const YamlReader& r, const YAML::Node& root, Config& c) 
     }
   }
   if (const auto rd = root["redis"]) {
-    BR_RETURN_IF_ERROR(r.OnlyKeys(rd, "redis", {"host", "port", "password", "key_prefix", "timeout"}));
+    BR_RETURN_IF_ERROR(
+        r.OnlyKeys(rd, "redis", {"host", "port", "username", "password", "key_prefix", "timeout"}));
     BR_RETURN_IF_ERROR(r.String(rd["host"], "redis.host", c.redis.host));
     BR_RETURN_IF_ERROR(r.IntAs(rd["port"], "redis.port", 1, 65535, c.redis.port));
+    BR_RETURN_IF_ERROR(r.String(rd["username"], "redis.username", c.redis.username));
     BR_RETURN_IF_ERROR(r.SecretValue(rd["password"], "redis.password", c.redis.password));
     BR_RETURN_IF_ERROR(r.String(rd["key_prefix"], "redis.key_prefix", c.redis.key_prefix));
     int64_t timeout = c.redis.timeout_ms;
@@ -255,13 +257,16 @@ std::string ExplainConfig(const Config& c) {
     << ", dead letters to " << c.kafka.dead_letter_topic << ", closed windows to " << c.kafka.windows_topic << "\n";
   for (const auto& [k, v] : c.kafka.properties) o << "  " << k << " = " << v << "\n";
   for (const auto& [k, v] : c.kafka.secret_properties) o << "  " << k << " = <redacted, from " << v.source << ">\n";
-  o << "redis: " << c.redis.host << ":" << c.redis.port << ", keys under '" << c.redis.key_prefix << "'"
-    << (c.redis.password.empty() ? ", no password" : ", password <redacted, from " + c.redis.password.source + ">")
+  o << "redis: " << c.redis.host << ":" << c.redis.port << ", keys under '" << c.redis.key_prefix
+    << "'" << (c.redis.username.empty() ? "" : ", user " + c.redis.username)
+    << (c.redis.password.empty() ? ", no password"
+                                 : ", password <redacted, from " + c.redis.password.source + ">")
     << "\n"
-    << "checkpoint: state made durable and offsets committed every " << FormatDurationMs(c.checkpoint_interval_ms)
-    << "; a partition idle for " << FormatDurationMs(c.idle_timeout_ms)
-    << " stops holding windows open; at most " << c.max_pending_events << " events ("
-    << c.max_pending_bytes << " bytes of messages) wait in memory for the state store before partitions pause\n";
+    << "checkpoint: state made durable and offsets committed every "
+    << FormatDurationMs(c.checkpoint_interval_ms) << "; a partition idle for "
+    << FormatDurationMs(c.idle_timeout_ms) << " stops holding windows open; at most "
+    << c.max_pending_events << " events (" << c.max_pending_bytes
+    << " bytes of messages) wait in memory for the state store before partitions pause\n";
   o << ExplainAlertingConfig(c.alerting);
   o << ExplainDetectorsConfig(c.detectors);
   o << ExplainMetricsConfig(c.metrics);

@@ -35,6 +35,7 @@ struct KafkaConfig {
 struct RedisConfig {
   std::string host = "127.0.0.1";
   int port = 6379;
+  std::string username;  // an ACL user (Redis 6+); empty: the default user
   Secret password;
   std::string key_prefix = "burnrate:";
   int timeout_ms = 2000;

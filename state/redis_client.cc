@@ -43,7 +43,32 @@ void ToArgv(const std::vector<std::string>& args, std::vector<const char*>& argv
   }
 }
 
+// What an error reply means, by its first word.
+absl::Status ErrorReply(const std::string& command, const std::string& reply) {
+  const std::string message = Concat("redis ", command, ": ", reply);
+  if (reply.starts_with("NOAUTH") || reply.starts_with("WRONGPASS"))
+    return absl::UnauthenticatedError(message);
+  if (reply.starts_with("NOPERM")) return absl::PermissionDeniedError(message);
+  return absl::InternalError(message);
+}
+
 }  // namespace
+
+RedisClientOptions RedisClientOptionsFrom(const RedisConfig& config) {
+  RedisClientOptions o;
+  o.host = config.host;
+  o.port = config.port;
+  o.username = config.username;
+  o.password = config.password.value;
+  o.timeout_ms = config.timeout_ms;
+  return o;
+}
+
+std::vector<std::string> RedisAuthCommand(const std::string& username,
+                                          const std::string& password) {
+  if (username.empty()) return {"AUTH", password};
+  return {"AUTH", username, password};
+}
 
 RedisClient::RedisClient(RedisClientOptions options) : options_(std::move(options)) {}
 
@@ -66,7 +91,7 @@ absl::Status RedisClient::Connect() {
   redisSetTimeout(c, tv);
   context_ = c;
   if (!options_.password.empty()) {
-    auto reply = Command({"AUTH", options_.password});
+    auto reply = Command(RedisAuthCommand(options_.username, options_.password));
     if (!reply.ok()) {
       Drop();
       return reply.status();
@@ -90,7 +115,7 @@ absl::StatusOr<RedisValue> RedisClient::Command(const std::vector<std::string>& 
   const bool error = raw->type == REDIS_REPLY_ERROR;
   RedisValue value = Convert(raw);
   freeReplyObject(raw);
-  if (error) return absl::InternalError(Concat("redis ", args[0], ": ", value.str));
+  if (error) return ErrorReply(args[0], value.str);
   return value;
 }
 
@@ -121,7 +146,7 @@ absl::StatusOr<std::vector<RedisValue>> RedisClient::Pipeline(
     replies.push_back(Convert(reply));
     freeReplyObject(reply);
   }
-  if (!first_error.empty()) return absl::InternalError(Concat("redis pipeline: ", first_error));
+  if (!first_error.empty()) return ErrorReply("pipeline", first_error);
   return replies;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "config/config.h"
 
 struct redisContext;
 
@@ -30,7 +31,12 @@ struct RedisClientOptions {
   int port = 6379;
   std::string password;
   int timeout_ms = 2000;
+  std::string username = {};  // empty: AUTH with the password alone (the default user)
 };
+RedisClientOptions RedisClientOptionsFrom(const RedisConfig& config);
+
+// The AUTH command for these credentials: with the ACL user when there is one.
+std::vector<std::string> RedisAuthCommand(const std::string& username, const std::string& password);
 
 // One connection. Not thread-safe: one client per thread. After a broken
 // connection the next call reconnects; callers decide when to retry.
@@ -41,6 +47,9 @@ class RedisClient {
   RedisClient(const RedisClient&) = delete;
   RedisClient& operator=(const RedisClient&) = delete;
 
+  // An error reply is an error status: Unauthenticated for NOAUTH and
+  // WRONGPASS (no or refused credentials), PermissionDenied for NOPERM (the
+  // ACL user may not run the command or touch the key), Internal otherwise.
   absl::StatusOr<RedisValue> Command(const std::vector<std::string>& args);
   // Sends every command, then reads every reply: one round trip. Fails as a
   // whole if the connection breaks; an error reply fails it too.

@@ -2,15 +2,16 @@
 
 #include <hiredis/hiredis.h>
 
-#include <charconv>
-#include <cstring>
 #include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <cstring>
 #include <map>
 
 #include "core/concat.h"
 #include "core/dedup.h"
 #include "state/delta_codec.h"
+#include "state/redis_client.h"
 
 namespace burnrate {
 namespace {
@@ -230,6 +231,7 @@ RedisStoreOptions RedisStoreOptionsFrom(const Config& config) {
   RedisStoreOptions o;
   o.host = config.redis.host;
   o.port = config.redis.port;
+  o.username = config.redis.username;
   o.password = config.redis.password.value;
   o.key_prefix = config.redis.key_prefix;
   o.timeout_ms = config.redis.timeout_ms;
@@ -257,7 +259,7 @@ absl::Status RedisStateStore::Connect() {
   commit_sha_.clear();
   claim_sha_.clear();
   if (!options_.password.empty()) {
-    auto reply = Command({"AUTH", options_.password});
+    auto reply = Command(RedisAuthCommand(options_.username, options_.password));
     if (!reply.ok()) return reply.status();
   }
   if (!options_.client_name.empty()) {

@@ -20,6 +20,7 @@ namespace burnrate {
 struct RedisStoreOptions {
   std::string host = "127.0.0.1";
   int port = 6379;
+  std::string username;  // an ACL user; empty: the default user
   std::string password;
   std::string key_prefix = "burnrate:";
   int timeout_ms = 2000;

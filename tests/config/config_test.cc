@@ -47,6 +47,8 @@ kafka:
     sasl.password: {env: BURNRATE_TEST_KAFKA_PASSWORD}
 redis:
   port: 6380
+  username: burnrate-engine
+  password: {env: BURNRATE_TEST_KAFKA_PASSWORD}
 checkpoint_interval: 500ms
 max_pending_bytes: 1073741824
 )", "full.yaml");
@@ -63,6 +65,8 @@ max_pending_bytes: 1073741824
   EXPECT_EQ(c->kafka.properties.at("security.protocol"), "SASL_SSL");
   EXPECT_EQ(c->kafka.secret_properties.at("sasl.password").value, "hunter2");
   EXPECT_EQ(c->redis.port, 6380);
+  EXPECT_EQ(c->redis.username, "burnrate-engine");
+  EXPECT_EQ(c->redis.password.value, "hunter2");
   EXPECT_EQ(c->checkpoint_interval_ms, 500);
   EXPECT_EQ(c->max_pending_bytes, int64_t{1} << 30);
 
@@ -70,6 +74,8 @@ max_pending_bytes: 1073741824
   const std::string explained = ExplainConfig(*c);
   EXPECT_EQ(explained.find("hunter2"), std::string::npos);
   EXPECT_NE(explained.find("env:BURNRATE_TEST_KAFKA_PASSWORD"), std::string::npos);
+  EXPECT_NE(explained.find(", user burnrate-engine, password <redacted"), std::string::npos)
+      << explained;
 }
 
 TEST(Config, ErrorsNameFileLineAndReason) {

@@ -41,8 +41,10 @@ void WriteReplicaConfig(const std::string& path, const ReplicaConfig& c) {
     out << "    " << name << ": {env: " << variable << "}\n";
   out << "redis:\n"
       << "  host: \"" << Stack().redis_host << "\"\n"
-      << "  port: " << Stack().redis_port << "\n"
-      << "  key_prefix: \"" << c.redis_prefix
+      << "  port: " << (c.redis_port != 0 ? c.redis_port : Stack().redis_port) << "\n";
+  if (!c.redis_username.empty()) out << "  username: \"" << c.redis_username << "\"\n";
+  if (!c.redis_password_env.empty()) out << "  password: {env: " << c.redis_password_env << "}\n";
+  out << "  key_prefix: \"" << c.redis_prefix
       << "\"\n"
       // Simulated history reaches days back.
       << "time_bounds:\n  max_past: 30d\n"

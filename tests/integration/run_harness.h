@@ -34,6 +34,11 @@ struct ReplicaConfig {
   // librdkafka settings under kafka.secret_properties, each read from the
   // named environment variable ({env: NAME}).
   std::vector<std::pair<std::string, std::string>> kafka_secrets_from_env = {};
+  // Another Redis than the stack's (0: the stack's), an ACL user, and the
+  // environment variable that holds the password ({env: NAME}).
+  int redis_port = 0;
+  std::string redis_username = {};
+  std::string redis_password_env = {};
 };
 // Writes the config to `path`: 500 ms checkpoints, a short idle timeout,
 // time bounds wide enough for simulated history, fast consumer-group

@@ -263,6 +263,12 @@ TEST_P(HelmChart, ConfigBindsAllInterfacesAndSharesOneConsumerGroup) {
   EXPECT_EQ(R().OfKind("Deployment").size(), 1u);
   EXPECT_EQ(config["kafka"]["group_id"].as<std::string>(),
             GetParam() == "production" ? "burnrate-prod" : "burnrate");
+  // A Redis ACL user only where the values name one.
+  if (GetParam() == "production") {
+    EXPECT_EQ(config["redis"]["username"].as<std::string>(), "burnrate");
+  } else {
+    EXPECT_FALSE(config["redis"]["username"]);
+  }
 }
 
 // A key naming a credential must hold a {env: ...} or {file: ...} reference.

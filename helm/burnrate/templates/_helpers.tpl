@@ -74,6 +74,9 @@ redis and http sections built from their values. Secrets appear only as
 {{- end }}
 {{- $r := .Values.redis }}
 {{- $redis := dict "host" $r.host "port" $r.port "key_prefix" $r.keyPrefix "timeout" $r.timeout }}
+{{- if $r.username }}
+{{- $_ := set $redis "username" $r.username }}
+{{- end }}
 {{- if $r.password.secretName }}
 {{- $_ := set $redis "password" (dict "env" $r.password.env) }}
 {{- end }}

@@ -272,13 +272,8 @@ TEST(RunDeadLetterTest, AnEventForAWindowTheGroupClosedIsDeadLetteredLateOnceIts
 
   // The only partition goes idle (3 s), so the group closes the window.
   std::vector<testing::KafkaRecord> rows;
-  const auto tenant_rows = [&] {
-    std::vector<testing::KafkaRecord> out;
-    for (auto& r : testing::ReadAllRecords(topic + "-windows", 5s))
-      if (r.value.find("\"scope\":\"key\"") != std::string::npos) out.push_back(std::move(r));
-    return out;
-  };
-  ASSERT_TRUE(WaitFor([&] { return !(rows = tenant_rows()).empty(); }, 60s, "the window closed"))
+  ASSERT_TRUE(WaitFor([&] { return !(rows = testing::KeyWindowRows(topic)).empty(); }, 60s,
+                      "the window closed"))
       << replica->ReadStderr();
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_NE(rows[0].value.find("\"events\":1,"), std::string::npos) << rows[0].value;
@@ -301,7 +296,7 @@ TEST(RunDeadLetterTest, AnEventForAWindowTheGroupClosedIsDeadLetteredLateOnceIts
       30s, "the late event counted"))
       << replica->ReadStderr();
   StopCleanly(*replica);
-  EXPECT_EQ(tenant_rows().size(), 1u) << "the window was not published again";
+  EXPECT_EQ(testing::KeyWindowRows(topic).size(), 1u) << "the window was not published again";
 }
 
 TEST(RunDeadLetterTest, ABacklogOfOldEventsIsDeadLetteredInFullAndLeavesNothingHeldInRedis) {

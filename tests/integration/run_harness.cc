@@ -21,6 +21,13 @@ std::string FlatEvent(const std::string& event_id, int64_t ts_ms, const std::str
          (extra_fields.empty() ? "" : "," + extra_fields) + "}";
 }
 
+std::vector<KafkaRecord> KeyWindowRows(const std::string& topic) {
+  std::vector<KafkaRecord> rows;
+  for (auto& r : ReadAllRecords(topic + "-windows", std::chrono::seconds(5)))
+    if (r.value.find("\"scope\":\"key\"") != std::string::npos) rows.push_back(std::move(r));
+  return rows;
+}
+
 void WriteReplicaConfig(const std::string& path, const ReplicaConfig& c) {
   std::ofstream out(path);
   out << "kafka:\n"

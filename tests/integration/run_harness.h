@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "tests/support/kafka.h"    // KafkaRecord
 #include "tests/support/scratch.h"  // ScratchDir, which every such test uses
 
 namespace burnrate::testing {
@@ -44,6 +45,11 @@ struct ReplicaConfig {
 // time bounds wide enough for simulated history, fast consumer-group
 // failover, its own windows and dead-letter topics.
 void WriteReplicaConfig(const std::string& path, const ReplicaConfig& config);
+
+// The rows of (tenant, feature, environment) windows a replica of `topic`
+// published so far (scope "key", on `topic`-windows, as WriteReplicaConfig
+// names it), read from the start of that topic.
+std::vector<KafkaRecord> KeyWindowRows(const std::string& topic);
 
 // One flat cost event of tenant acme, feature chat, environment prod
 // (claude-sonnet-4-5, 100 input and 20 output tokens) at `ts_ms`, with

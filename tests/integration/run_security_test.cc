@@ -35,7 +35,8 @@ using testing::ChildProcessOptions;
 using testing::WaitFor;
 
 constexpr char kBurnrate[] = BURNRATE_BIN;
-constexpr char kPasswordVariable[] = "BURNRATE_TEST_KAFKA_PASSWORD";
+constexpr char kKafkaPasswordVariable[] = "BURNRATE_TEST_KAFKA_PASSWORD";
+constexpr char kRedisPasswordVariable[] = "BURNRATE_TEST_REDIS_PASSWORD";
 
 // A replica config for the stack's SASL_SSL listener, trusting `ca_file`.
 testing::ReplicaConfig SecureReplica(const std::string& topic, const std::string& ca_file) {
@@ -51,18 +52,21 @@ testing::ReplicaConfig SecureReplica(const std::string& topic, const std::string
                              {"sasl.mechanism", "SCRAM-SHA-512"},
                              {"sasl.username", stack.kafka_sasl_username},
                              {"ssl.ca.location", ca_file}};
-  config.kafka_secrets_from_env = {{"sasl.password", kPasswordVariable}};
+  config.kafka_secrets_from_env = {{"sasl.password", kKafkaPasswordVariable}};
   return config;
 }
 
+// A replica of `config`, with `password` in the environment variable its
+// config reads it from.
 std::unique_ptr<ChildProcess> StartReplica(testing::ScratchDir& dir,
                                            const testing::ReplicaConfig& config,
+                                           const std::string& variable,
                                            const std::string& password) {
   const std::string path = dir.File("replica.yaml");
   testing::WriteReplicaConfig(path, config);
   ChildProcessOptions options;
   options.argv = {kBurnrate, "run", "--config", path};
-  options.env = {{kPasswordVariable, password}};
+  options.env = {{variable, password}};
   options.stderr_path = dir.File("replica.log");
   options.stdout_path = dir.File("replica.stdout");
   return std::make_unique<ChildProcess>(std::move(options));
@@ -95,19 +99,13 @@ TEST(RunKafkaSecurityTest, OverSaslSslEveryEventIsCountedAndEveryOutputPublished
   testing::Produce(topic, lines);
 
   const std::string password = testing::Stack().kafka_sasl_password;
-  const auto replica = StartReplica(dir, config, password);
+  const auto replica = StartReplica(dir, config, kKafkaPasswordVariable, password);
 
   // The consumer read every event and the windows' producer published the
   // closed minute (its partitions go idle, so the group closes it).
   std::vector<testing::KafkaRecord> rows;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        rows.clear();
-        for (auto& r : testing::ReadAllRecords(topic + "-windows", 5s))
-          if (r.value.find("\"scope\":\"key\"") != std::string::npos) rows.push_back(std::move(r));
-        return !rows.empty();
-      },
-      60s, "the window closed"))
+  ASSERT_TRUE(WaitFor([&] { return !(rows = testing::KeyWindowRows(topic)).empty(); }, 60s,
+                      "the window closed"))
       << replica->ReadStderr();
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_NE(rows[0].value.find("\"events\":40,"), std::string::npos) << rows[0].value;
@@ -135,8 +133,8 @@ TEST(RunKafkaSecurityTest, RefusedCredentialsStopTheReplicaAtStartWithTheBrokers
   testing::ScratchDir dir;
   const std::string topic = testing::CreateTopic(1, "secure-badpw");
   const std::string wrong = "not-" + testing::Stack().kafka_sasl_password;
-  const auto replica =
-      StartReplica(dir, SecureReplica(topic, testing::Stack().kafka_ca_file), wrong);
+  const auto replica = StartReplica(dir, SecureReplica(topic, testing::Stack().kafka_ca_file),
+                                    kKafkaPasswordVariable, wrong);
 
   const std::string log = ExpectStoppedWithError(*replica);
   EXPECT_NE(log.find("burnrate: kafka: authentication with the brokers failed"), std::string::npos)
@@ -158,8 +156,8 @@ TEST(RunKafkaSecurityTest, ABrokerCertificateFromAnotherCaStopsTheReplicaAtStart
   ASSERT_TRUE(made.has_value() && made->ok()) << openssl.ReadStderr();
 
   const std::string topic = testing::CreateTopic(1, "secure-badca");
-  const auto replica =
-      StartReplica(dir, SecureReplica(topic, other_ca), testing::Stack().kafka_sasl_password);
+  const auto replica = StartReplica(dir, SecureReplica(topic, other_ca), kKafkaPasswordVariable,
+                                    testing::Stack().kafka_sasl_password);
 
   const std::string log = ExpectStoppedWithError(*replica);
   EXPECT_NE(log.find("burnrate: kafka: authentication with the brokers failed"), std::string::npos)
@@ -230,8 +228,6 @@ class AclRedis {
   std::unique_ptr<ChildProcess> server_;
 };
 
-constexpr char kRedisPasswordVariable[] = "BURNRATE_TEST_REDIS_PASSWORD";
-
 testing::ReplicaConfig AclRedisReplica(const std::string& topic, const std::string& prefix,
                                        const AclRedis& redis) {
   testing::ReplicaConfig config{topic, topic + "-group", prefix, testing::FreeLoopbackPort(), ""};
@@ -239,19 +235,6 @@ testing::ReplicaConfig AclRedisReplica(const std::string& topic, const std::stri
   config.redis_username = AclRedis::kUser;
   config.redis_password_env = kRedisPasswordVariable;
   return config;
-}
-
-std::unique_ptr<ChildProcess> StartAclReplica(testing::ScratchDir& dir,
-                                              const testing::ReplicaConfig& config,
-                                              const std::string& password) {
-  const std::string path = dir.File("replica.yaml");
-  testing::WriteReplicaConfig(path, config);
-  ChildProcessOptions options;
-  options.argv = {kBurnrate, "run", "--config", path};
-  options.env = {{kRedisPasswordVariable, password}};
-  options.stderr_path = dir.File("replica.log");
-  options.stdout_path = dir.File("replica.stdout");
-  return std::make_unique<ChildProcess>(std::move(options));
 }
 
 TEST(RunRedisSecurityTest, AnAclUserAllowedOnlyTheKeyPrefixIsAllAReplicaNeeds) {
@@ -276,16 +259,10 @@ TEST(RunRedisSecurityTest, AnAclUserAllowedOnlyTheKeyPrefixIsAllAReplicaNeeds) {
                   R"("model":"no-such-model-7","input_tokens":10,"output_tokens":1})");
   testing::Produce(topic, lines);
 
-  const auto replica = StartAclReplica(dir, config, redis.password());
+  const auto replica = StartReplica(dir, config, kRedisPasswordVariable, redis.password());
   std::vector<testing::KafkaRecord> rows;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        rows.clear();
-        for (auto& r : testing::ReadAllRecords(topic + "-windows", 5s))
-          if (r.value.find("\"scope\":\"key\"") != std::string::npos) rows.push_back(std::move(r));
-        return !rows.empty();
-      },
-      60s, "the window closed"))
+  ASSERT_TRUE(WaitFor([&] { return !(rows = testing::KeyWindowRows(topic)).empty(); }, 60s,
+                      "the window closed"))
       << replica->ReadStderr();
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_NE(rows[0].value.find("\"events\":31,"), std::string::npos) << rows[0].value;
@@ -327,7 +304,8 @@ TEST(RunRedisSecurityTest, ARefusedRedisPasswordStopsTheReplicaAtStart) {
   AclRedis redis(dir, prefix);
   const std::string topic = testing::CreateTopic(1, "aclredis-badpw");
   const std::string wrong = "not-" + redis.password();
-  const auto replica = StartAclReplica(dir, AclRedisReplica(topic, prefix, redis), wrong);
+  const auto replica =
+      StartReplica(dir, AclRedisReplica(topic, prefix, redis), kRedisPasswordVariable, wrong);
 
   const std::string log = ExpectStoppedWithError(*replica);
   EXPECT_NE(log.find("burnrate: redis AUTH: WRONGPASS"), std::string::npos) << log;

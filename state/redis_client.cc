@@ -2,6 +2,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "config/config.h"
 #include "core/concat.h"
 
 namespace burnrate {

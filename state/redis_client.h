@@ -10,11 +10,12 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "config/config.h"
 
 struct redisContext;
 
 namespace burnrate {
+
+struct RedisConfig;  // config/config.h
 
 struct RedisValue {
   enum class Type : uint8_t { kNil, kString, kInteger, kArray, kStatus };

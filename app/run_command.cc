@@ -355,9 +355,14 @@ int RunService(const std::string& config_path) {
   // an ACL user that may not even PING, cannot mend themselves; a Redis that
   // is not up yet is waited for later, like any outage.
   if (auto pong = RedisClient(RedisClientOptionsFrom(config.redis)).Command({"PING"}); !pong.ok()) {
-    if (absl::IsUnauthenticated(pong.status()) || absl::IsPermissionDenied(pong.status())) {
+    if (absl::IsUnauthenticated(pong.status())) {
       std::cerr << "burnrate: " << pong.status().message()
                 << " (check redis.username and redis.password)\n";
+      return kExitRuntimeFailure;
+    }
+    if (absl::IsPermissionDenied(pong.status())) {
+      std::cerr << "burnrate: " << pong.status().message()
+                << " (redis.username needs every command on the keys under redis.key_prefix)\n";
       return kExitRuntimeFailure;
     }
     spdlog::warn("{} (retried while running)", std::string(pong.status().message()));

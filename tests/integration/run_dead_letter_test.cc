@@ -33,7 +33,9 @@ using namespace std::chrono_literals;
 using testing::ChildProcess;
 using testing::ChildProcessOptions;
 using testing::HttpGet;
+using testing::StopCleanly;
 using testing::WaitFor;
+using testing::WaitForDeadLetters;
 
 constexpr char kBurnrate[] = BURNRATE_BIN;
 
@@ -57,30 +59,6 @@ std::unique_ptr<ChildProcess> StartReplica(testing::ScratchDir& dir, const std::
                                            const std::string& prefix, int http_port,
                                            const std::string& extra_yaml = "") {
   return StartReplica(dir, {topic, topic + "-group", prefix, http_port, extra_yaml});
-}
-
-// Waits for at least `count` dead letters of `topic` on `dead_letter_topic`
-// (default `topic`-dead) and returns all there are.
-std::vector<testing::KafkaRecord> WaitForDeadLetters(const std::string& topic,
-                                                     ChildProcess& replica, size_t count = 1,
-                                                     const std::string& dead_letter_topic = "") {
-  std::vector<testing::KafkaRecord> dead;
-  EXPECT_TRUE(WaitFor(
-      [&] {
-        dead = testing::ReadAllRecords(
-            dead_letter_topic.empty() ? topic + "-dead" : dead_letter_topic, 5s);
-        return dead.size() >= count;
-      },
-      60s, "the dead letters"))
-      << replica.ReadStderr();
-  return dead;
-}
-
-void StopCleanly(ChildProcess& replica) {
-  replica.Kill(SIGTERM);
-  const auto stopped = replica.Wait(60s);
-  ASSERT_TRUE(stopped.has_value());
-  EXPECT_TRUE(stopped->ok()) << stopped->ToString() << "\n" << replica.ReadStderr();
 }
 
 TEST(RunDeadLetterTest, ADeadLetterRefusedForGoodStopsTheReplicaAndIsDeliveredAfterARestart) {

@@ -1,7 +1,9 @@
 #include "tests/integration/run_harness.h"
 
+#include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
@@ -11,6 +13,7 @@
 #include <thread>
 
 #include "tests/support/stack.h"
+#include "tests/support/wait.h"
 
 namespace burnrate::testing {
 
@@ -26,6 +29,27 @@ std::vector<KafkaRecord> KeyWindowRows(const std::string& topic) {
   for (auto& r : ReadAllRecords(topic + "-windows", std::chrono::seconds(5)))
     if (r.value.find("\"scope\":\"key\"") != std::string::npos) rows.push_back(std::move(r));
   return rows;
+}
+
+std::vector<KafkaRecord> WaitForDeadLetters(const std::string& topic, ChildProcess& replica,
+                                            size_t count, const std::string& dead_letter_topic) {
+  std::vector<KafkaRecord> dead;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        dead = ReadAllRecords(dead_letter_topic.empty() ? topic + "-dead" : dead_letter_topic,
+                              std::chrono::seconds(5));
+        return dead.size() >= count;
+      },
+      std::chrono::seconds(60), "the dead letters"))
+      << replica.ReadStderr();
+  return dead;
+}
+
+void StopCleanly(ChildProcess& replica) {
+  replica.Kill(SIGTERM);
+  const auto stopped = replica.Wait(std::chrono::seconds(60));
+  ASSERT_TRUE(stopped.has_value());
+  EXPECT_TRUE(stopped->ok()) << stopped->ToString() << "\n" << replica.ReadStderr();
 }
 
 void WriteReplicaConfig(const std::string& path, const ReplicaConfig& c) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "tests/support/kafka.h"    // KafkaRecord
+#include "tests/support/process.h"  // ChildProcess
 #include "tests/support/scratch.h"  // ScratchDir, which every such test uses
 
 namespace burnrate::testing {
@@ -50,6 +51,16 @@ void WriteReplicaConfig(const std::string& path, const ReplicaConfig& config);
 // published so far (scope "key", on `topic`-windows, as WriteReplicaConfig
 // names it), read from the start of that topic.
 std::vector<KafkaRecord> KeyWindowRows(const std::string& topic);
+
+// Waits (60 s) for at least `count` dead letters of `topic` on
+// `dead_letter_topic` (default `topic`-dead) and returns all there are; a
+// failed wait is a failure of the test, with the replica's log.
+std::vector<KafkaRecord> WaitForDeadLetters(const std::string& topic, ChildProcess& replica,
+                                            size_t count = 1,
+                                            const std::string& dead_letter_topic = "");
+
+// Stops the replica with SIGTERM and expects a clean exit (code 0) within 60 s.
+void StopCleanly(ChildProcess& replica);
 
 // One flat cost event of tenant acme, feature chat, environment prod
 // (claude-sonnet-4-5, 100 input and 20 output tokens) at `ts_ms`, with

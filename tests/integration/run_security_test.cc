@@ -11,7 +11,6 @@
 #include <hiredis/hiredis.h>
 
 #include <chrono>
-#include <csignal>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -111,19 +110,12 @@ TEST(RunKafkaSecurityTest, OverSaslSslEveryEventIsCountedAndEveryOutputPublished
   EXPECT_NE(rows[0].value.find("\"events\":40,"), std::string::npos) << rows[0].value;
 
   // The dead letters' producer delivered the malformed line.
-  std::vector<testing::KafkaRecord> dead;
-  ASSERT_TRUE(
-      WaitFor([&] { return !(dead = testing::ReadAllRecords(topic + "-dead", 5s)).empty(); }, 60s,
-              "the dead letter"))
-      << replica->ReadStderr();
+  auto dead = testing::WaitForDeadLetters(topic, *replica);
   ASSERT_EQ(dead.size(), 1u);
   EXPECT_EQ(dead[0].value, malformed);
   EXPECT_EQ(dead[0].headers["burnrate.reason"], "malformed_json");
 
-  replica->Kill(SIGTERM);
-  const auto stopped = replica->Wait(60s);
-  ASSERT_TRUE(stopped.has_value());
-  EXPECT_TRUE(stopped->ok()) << stopped->ToString() << "\n" << replica->ReadStderr();
+  testing::StopCleanly(*replica);
   const std::string log = replica->ReadStderr();
   EXPECT_EQ(log.find(password), std::string::npos) << "the password is in the log";
   EXPECT_EQ(log.find("authentication"), std::string::npos) << log;
@@ -284,10 +276,7 @@ TEST(RunRedisSecurityTest, AnAclUserAllowedOnlyTheKeyPrefixIsAllAReplicaNeeds) {
     EXPECT_GT(keys->elements, 0u) << "no key under " << prefix << part;
   }
 
-  replica->Kill(SIGTERM);
-  const auto stopped = replica->Wait(60s);
-  ASSERT_TRUE(stopped.has_value());
-  EXPECT_TRUE(stopped->ok()) << stopped->ToString() << "\n" << replica->ReadStderr();
+  testing::StopCleanly(*replica);
   const std::string log = replica->ReadStderr();
   // A key outside the prefix would have been refused (NOPERM) and logged.
   EXPECT_EQ(log.find("NOPERM"), std::string::npos) << log;

@@ -5,7 +5,8 @@
 
 namespace burnrate {
 
-LineReader::LineReader(const std::string& path) : capacity_(1 << 20) {
+LineReader::LineReader(const std::string& path, size_t padding)
+    : capacity_(1 << 20), padding_(padding) {
   if (path == "-") {
     file_ = stdin;
   } else {
@@ -13,7 +14,11 @@ LineReader::LineReader(const std::string& path) : capacity_(1 << 20) {
     owns_file_ = true;
     if (!file_) error_ = path + ": " + std::strerror(errno);
   }
-  buffer_ = std::make_unique<char[]>(capacity_);
+  buffer_ = Allocate(capacity_, padding_);
+}
+
+std::unique_ptr<char[]> LineReader::Allocate(size_t capacity, size_t padding) {
+  return std::make_unique<char[]>(capacity + padding);  // value-initialised: zeros
 }
 
 LineReader::~LineReader() {
@@ -28,7 +33,7 @@ bool LineReader::Refill() {
   begin_ = 0;
   end_ = pending;
   if (end_ == capacity_) {
-    auto bigger = std::make_unique<char[]>(capacity_ * 2);
+    auto bigger = Allocate(capacity_ * 2, padding_);
     std::memcpy(bigger.get(), buffer_.get(), end_);
     buffer_ = std::move(bigger);
     capacity_ *= 2;

@@ -5,8 +5,7 @@
 
 namespace burnrate {
 
-LineReader::LineReader(const std::string& path, size_t padding)
-    : capacity_(1 << 20), padding_(padding) {
+LineReader::LineReader(const std::string& path) : capacity_(1 << 20) {
   if (path == "-") {
     file_ = stdin;
   } else {
@@ -14,11 +13,7 @@ LineReader::LineReader(const std::string& path, size_t padding)
     owns_file_ = true;
     if (!file_) error_ = path + ": " + std::strerror(errno);
   }
-  buffer_ = Allocate(capacity_, padding_);
-}
-
-std::unique_ptr<char[]> LineReader::Allocate(size_t capacity, size_t padding) {
-  return std::make_unique<char[]>(capacity + padding);  // value-initialised: zeros
+  buffer_ = std::make_unique<char[]>(capacity_);
 }
 
 LineReader::~LineReader() {
@@ -33,7 +28,7 @@ bool LineReader::Refill() {
   begin_ = 0;
   end_ = pending;
   if (end_ == capacity_) {
-    auto bigger = Allocate(capacity_ * 2, padding_);
+    auto bigger = std::make_unique<char[]>(capacity_ * 2);
     std::memcpy(bigger.get(), buffer_.get(), end_);
     buffer_ = std::move(bigger);
     capacity_ *= 2;

@@ -12,10 +12,8 @@ namespace burnrate {
 // Not thread-safe. The view returned by Next() is valid until the next call.
 class LineReader {
  public:
-  // Opens `path` ("-" is stdin); check ok() and error(). Every line Next()
-  // returns is followed by at least `padding` readable bytes (the lines
-  // after it, or zeros), for a decoder that reads ahead.
-  explicit LineReader(const std::string& path, size_t padding = 0);
+  // Opens `path` ("-" is stdin); check ok() and error().
+  explicit LineReader(const std::string& path);
   ~LineReader();
   LineReader(const LineReader&) = delete;
   LineReader& operator=(const LineReader&) = delete;
@@ -31,11 +29,8 @@ class LineReader {
   FILE* file_ = nullptr;
   bool owns_file_ = false;
   std::string error_;
-  // Allocates `capacity_` bytes for the text and `padding_` zeros behind it.
-  static std::unique_ptr<char[]> Allocate(size_t capacity, size_t padding);
   std::unique_ptr<char[]> buffer_;
   size_t capacity_ = 0;
-  size_t padding_ = 0;
   size_t begin_ = 0;
   size_t end_ = 0;
   bool eof_ = false;

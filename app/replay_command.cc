@@ -2,6 +2,7 @@
 // file or stdin, with in-memory state; event time drives everything and all
 // windows are flushed at the end.
 #include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -12,9 +13,8 @@
 #include "app/line_reader.h"
 #include "app/startup.h"
 #include "config/config.h"
-#include "core/alert.h"
-#include "core/decode.h"
 #include "core/json_output.h"
+#include "core/alert.h"
 #include "core/pipeline.h"
 #include "core/time_format.h"
 #include "detectors/detector_engine.h"
@@ -149,7 +149,7 @@ int RunReplay(const ReplayOptions& opt) {
   const Config& config = startup->config;
   const PriceTable* prices = startup->prices;
 
-  LineReader reader(opt.input, kDecodeInputPadding);
+  LineReader reader(opt.input);
   if (!reader.ok()) {
     std::cerr << "burnrate: cannot read input " << reader.error() << "\n";
     return kExitRuntimeFailure;
@@ -203,7 +203,7 @@ int RunReplay(const ReplayOptions& opt) {
   uint64_t lines = 0;
   while (reader.Next(line)) {
     if (line.empty()) continue;
-    pipeline.ProcessPadded(line);  // the reader keeps readable bytes behind each line
+    pipeline.Process(line);
     // Closing is cheap when nothing is ready; checking every few thousand
     // lines keeps output streaming without a map lookup per event.
     if ((++lines & 4095) == 0) {

@@ -34,7 +34,6 @@ constexpr uint64_t kCorpusLines = 250'000;
 // A generated stream in one buffer, and the price table it was made for.
 struct Corpus {
   std::string text;
-  size_t bytes = 0;  // of the lines, without the padding behind them
   std::vector<std::string_view> lines;
   std::unique_ptr<PriceTable> prices;
 };
@@ -60,10 +59,6 @@ const Corpus& CorpusFor(uint64_t keys) {
     stream.Next(corpus->text);
     ends.push_back(corpus->text.size());
   }
-  // Every line is followed by readable bytes (the next lines, then this
-  // padding), as replay's line reader holds them: ProcessPadded's promise.
-  corpus->bytes = corpus->text.size();
-  corpus->text.append(kDecodeInputPadding, ' ');
   size_t begin = 0;
   for (size_t end : ends) {
     corpus->lines.emplace_back(corpus->text.data() + begin, end - begin);
@@ -84,37 +79,27 @@ class CountingDeadLetters : public DeadLetterSink {
 
 void BM_Decode(benchmark::State& state) {
   const Corpus& corpus = CorpusFor(static_cast<uint64_t>(state.range(0)));
-  const bool in_place = state.range(1) != 0;
   EventDecoder decoder;
   std::vector<CostEvent> events;
   std::vector<Rejection> rejections;
   uint64_t decoded = 0;
   for (auto _ : state) {
     for (std::string_view line : corpus.lines) {
-      if (in_place) {
-        decoder.DecodePadded(line, events, rejections);
-      } else {
-        decoder.Decode(line, events, rejections);
-      }
+      decoder.Decode(line, events, rejections);
       decoded += events.size();
     }
   }
   benchmark::DoNotOptimize(decoded);
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(corpus.lines.size()));
-  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(corpus.bytes));
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(corpus.text.size()));
 }
-BENCHMARK(BM_Decode)
-    ->ArgNames({"keys", "in_place"})
-    ->Args({10'000, 1})
-    ->Args({10'000, 0})
-    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Decode)->ArgName("keys")->Arg(10'000)->Unit(benchmark::kMillisecond);
 
 // One iteration is one replay of the corpus through a fresh pipeline (dedup
 // state and windows start empty, as in `burnrate replay`), closing windows
 // every 4096 lines and all of them at the end.
 void BM_DecodePriceAggregate(benchmark::State& state) {
   const Corpus& corpus = CorpusFor(static_cast<uint64_t>(state.range(0)));
-  const bool in_place = state.range(1) != 0;
   CountingDeadLetters dead_letters;
   uint64_t rows = 0;
   const WindowAggregator::RecordSink sink = [&rows](const WindowRecord& record) {
@@ -126,27 +111,22 @@ void BM_DecodePriceAggregate(benchmark::State& state) {
     EventPipeline pipeline(PipelineOptions{}, *corpus.prices, dead_letters);
     uint64_t n = 0;
     for (std::string_view line : corpus.lines) {
-      if (in_place) {
-        pipeline.ProcessPadded(line);
-      } else {
-        pipeline.Process(line);
-      }
+      pipeline.Process(line);
       if ((++n & 4095) == 0) pipeline.CloseReady(sink);
     }
     pipeline.CloseAll(sink);
     accepted = pipeline.stats().events;
   }
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(corpus.lines.size()));
-  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(corpus.bytes));
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(corpus.text.size()));
   state.counters["accepted_per_replay"] = static_cast<double>(accepted);
   state.counters["rows_per_replay"] =
       static_cast<double>(rows) / static_cast<double>(state.iterations());
 }
 BENCHMARK(BM_DecodePriceAggregate)
-    ->ArgNames({"keys", "in_place"})
-    ->Args({10'000, 1})
-    ->Args({1'000'000, 1})
-    ->Args({10'000, 0})
+    ->ArgName("keys")
+    ->Arg(10'000)
+    ->Arg(1'000'000)
     ->Unit(benchmark::kMillisecond);
 
 size_t ResidentBytes() {

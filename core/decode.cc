@@ -657,13 +657,13 @@ RejectReason ReasonFor(simdjson::error_code error) {
 
 }  // namespace
 
-static_assert(kDecodeInputPadding >= simdjson::SIMDJSON_PADDING);
-
 void EventDecoder::Decode(std::string_view message, std::vector<CostEvent>& events,
                           std::vector<Rejection>& rejections) {
+  events.clear();
+  rejections.clear();
+  if (!impl_->scratch.empty()) impl_->scratch.clear();  // clearing a deque is not free
   if (message.size() > options_.max_message_bytes) {
-    events.clear();
-    rejections.assign(1, {RejectReason::kOversized, "message", -1});
+    rejections.push_back({RejectReason::kOversized, "message", -1});
     return;
   }
   const size_t needed = message.size() + simdjson::SIMDJSON_PADDING;
@@ -673,27 +673,9 @@ void EventDecoder::Decode(std::string_view message, std::vector<CostEvent>& even
   }
   std::memcpy(impl_->buffer.get(), message.data(), message.size());
   std::memset(impl_->buffer.get() + message.size(), 0, simdjson::SIMDJSON_PADDING);
-  DecodeBuffer(impl_->buffer.get(), message.size(), impl_->buffer_capacity, events, rejections);
-}
 
-void EventDecoder::DecodePadded(std::string_view message, std::vector<CostEvent>& events,
-                                std::vector<Rejection>& rejections) {
-  DecodeBuffer(message.data(), message.size(), message.size() + kDecodeInputPadding, events,
-               rejections);
-}
-
-void EventDecoder::DecodeBuffer(const char* data, size_t size, size_t capacity,
-                                std::vector<CostEvent>& events,
-                                std::vector<Rejection>& rejections) {
-  events.clear();
-  rejections.clear();
-  if (!impl_->scratch.empty()) impl_->scratch.clear();  // clearing a deque is not free
-  if (size > options_.max_message_bytes) {
-    rejections.push_back({RejectReason::kOversized, "message", -1});
-    return;
-  }
   od::document doc;
-  auto error = impl_->parser.iterate(data, size, capacity).get(doc);
+  auto error = impl_->parser.iterate(impl_->buffer.get(), message.size(), impl_->buffer_capacity).get(doc);
   if (error) {
     rejections.push_back({ReasonFor(error), "document", -1});
     return;

@@ -57,10 +57,6 @@ struct DecoderOptions {
                                                 "deployment.environment"};
 };
 
-// Readable bytes DecodePadded() needs after a message (simdjson reads ahead
-// in blocks; what the bytes hold does not matter).
-inline constexpr size_t kDecodeInputPadding = 64;
-
 // Not thread-safe: each pipeline thread owns one decoder (it owns the parser
 // and the buffers the decoded events point into).
 class EventDecoder {
@@ -78,22 +74,11 @@ class EventDecoder {
   void Decode(std::string_view message, std::vector<CostEvent>& events,
               std::vector<Rejection>& rejections);
 
-  // As Decode(), but parses `message` where it stands instead of copying it
-  // into a padded buffer first (the copy is about a tenth of decoding). The
-  // caller promises that kDecodeInputPadding bytes after the message may be
-  // read (whatever they hold), and that the message outlives the views in
-  // `events`. Replay's line reader holds its lines so.
-  void DecodePadded(std::string_view message, std::vector<CostEvent>& events,
-                    std::vector<Rejection>& rejections);
-
   uint64_t skipped_spans() const { return skipped_spans_; }
   const DecoderOptions& options() const { return options_; }
 
  private:
   struct Impl;
-  // Decodes `size` bytes at `data`, readable up to `capacity`.
-  void DecodeBuffer(const char* data, size_t size, size_t capacity, std::vector<CostEvent>& events,
-                    std::vector<Rejection>& rejections);
   DecoderOptions options_;
   std::unique_ptr<Impl> impl_;
   uint64_t skipped_spans_ = 0;

@@ -43,18 +43,8 @@ void EventPipeline::Reject(std::string_view message, const Rejection& rejection,
 }
 
 void EventPipeline::Process(std::string_view message, std::optional<EventTimeMs> reference_time) {
-  decoder_.Decode(message, events_, rejections_);
-  Apply(message, reference_time);
-}
-
-void EventPipeline::ProcessPadded(std::string_view message,
-                                  std::optional<EventTimeMs> reference_time) {
-  decoder_.DecodePadded(message, events_, rejections_);
-  Apply(message, reference_time);
-}
-
-void EventPipeline::Apply(std::string_view message, std::optional<EventTimeMs> reference_time) {
   ++stats_.messages;
+  decoder_.Decode(message, events_, rejections_);
   for (const Rejection& r : rejections_) Reject(message, r);
 
   for (size_t i = 0; i < events_.size(); ++i) {

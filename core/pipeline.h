@@ -86,10 +86,6 @@ class EventPipeline {
   // Processes one message. `reference_time` is "now" for the time bounds;
   // without one the watermark serves (replay: event time drives everything).
   void Process(std::string_view message, std::optional<EventTimeMs> reference_time = std::nullopt);
-  // As Process(), for a message followed by kDecodeInputPadding readable
-  // bytes (EventDecoder::DecodePadded): decoded where it stands, not copied.
-  void ProcessPadded(std::string_view message,
-                     std::optional<EventTimeMs> reference_time = std::nullopt);
 
   size_t CloseReady(const WindowAggregator::RecordSink& sink) { return windows_.CloseReady(sink); }
   size_t CloseAll(const WindowAggregator::RecordSink& sink) { return windows_.CloseAll(sink); }
@@ -135,9 +131,6 @@ class EventPipeline {
   const EventDecoder& decoder() const { return decoder_; }
 
  private:
-  // Counts, prices and aggregates what the decoder left in events_ and
-  // rejections_.
-  void Apply(std::string_view message, std::optional<EventTimeMs> reference_time);
   void Reject(std::string_view message, const Rejection& rejection) {
     Reject(message, rejection, dead_letters_);
   }

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "absl/container/flat_hash_map.h"
+#include "core/huge_page_allocator.h"
 #include "core/types.h"
 
 namespace burnrate {
@@ -47,7 +48,10 @@ class DedupFilter {
   struct AlreadyHashed {
     size_t operator()(uint64_t h) const noexcept { return h; }
   };
-  absl::flat_hash_map<uint64_t, int64_t, AlreadyHashed> seen_;  // id hash -> event time
+  // id hash -> event time; on huge pages once large (HugePageAllocator).
+  absl::flat_hash_map<uint64_t, int64_t, AlreadyHashed, std::equal_to<uint64_t>,
+                      HugePageAllocator<std::pair<const uint64_t, int64_t>>>
+      seen_;
   int64_t max_time_ = INT64_MIN;
   int64_t last_expiry_ = INT64_MIN;
 };
@@ -89,7 +93,9 @@ class ClaimTable {
     size_t operator()(uint64_t h) const noexcept { return h; }
   };
   int64_t horizon_ms_;
-  absl::flat_hash_map<uint64_t, Entry, AlreadyHashed> claims_;
+  absl::flat_hash_map<uint64_t, Entry, AlreadyHashed, std::equal_to<uint64_t>,
+                      HugePageAllocator<std::pair<const uint64_t, Entry>>>
+      claims_;
   absl::flat_hash_map<int32_t, int64_t> partition_max_time_;  // the latest event time each claimed
   int64_t max_time_ = INT64_MIN;
   int64_t last_expiry_ = INT64_MIN;

@@ -11,6 +11,7 @@
 #include "alerting/sink_registry.h"
 #include "config/config.h"
 #include "core/concat.h"
+#include "core/thread_name.h"
 
 namespace burnrate {
 namespace {
@@ -133,10 +134,16 @@ void AlertDeliveryService::Start() {
     ++outbox_errors_;
     spdlog::warn("alerting: cannot load silences yet: {}", std::string(s.message()));
   }
-  dispatcher_ = std::thread([this] { DispatchLoop(); });
+  dispatcher_ = std::thread([this] {
+    NameThisThread("br-alert-queue");
+    DispatchLoop();
+  });
   for (auto& r : receivers_) {
     Receiver* raw = r.get();
-    r->thread = std::thread([this, raw] { ReceiverLoop(*raw); });
+    r->thread = std::thread([this, raw] {
+      NameThisThread("br-alert-send");
+      ReceiverLoop(*raw);
+    });
   }
 }
 

@@ -28,6 +28,7 @@
 #include "core/alert.h"
 #include "core/concat.h"
 #include "core/json_output.h"
+#include "core/thread_name.h"
 #include "core/time_format.h"
 #include "detectors/detector_engine.h"
 #include "detectors/history_store.h"
@@ -594,6 +595,7 @@ int RunService(const std::string& config_path) {
   std::atomic<int64_t> closed_through{INT64_MIN};
   std::thread closer_thread([&config, &partition_count, &closed_through, &window_producer, &metrics,
                              &alerts, &key_detectors, tracker]() {
+    NameThisThread("br-closer");
     RedisStateStore closer_store(RedisStoreOptionsFrom(config));
     RedisHistoryStore history(RedisClientOptionsFrom(config.redis), config.redis.key_prefix);
     std::unique_ptr<DetectorEngine> detectors;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/concat.h"
+#include "core/thread_name.h"
 #include "core/time_format.h"
 #include "http/http_server.h"
 
@@ -95,6 +96,7 @@ void QuotaRefresher::Start() {
     stop_ = false;
   }
   thread_ = std::thread([this] {
+    NameThisThread("br-quota-load");
     std::unique_lock lock(mu_);
     while (!stop_) {
       lock.unlock();

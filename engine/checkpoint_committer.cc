@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/container/flat_hash_set.h"
+#include "core/thread_name.h"
 
 namespace burnrate {
 
@@ -13,7 +14,10 @@ CheckpointCommitter::CheckpointCommitter(StateStore& store, std::string topic,
       topic_(std::move(topic)),
       options_(options),
       stop_requested_(std::move(stop_requested)),
-      thread_([this] { Run(); }) {}
+      thread_([this] {
+        NameThisThread("br-checkpoint");
+        Run();
+      }) {}
 
 CheckpointCommitter::~CheckpointCommitter() {
   {

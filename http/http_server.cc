@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/concat.h"
+#include "core/thread_name.h"
 
 namespace burnrate {
 namespace {
@@ -235,7 +236,10 @@ absl::Status HttpServer::Start(std::string_view bind_host, int port) {
   }
   impl_->port.store(bound);
   impl_->started.store(true);
-  impl_->thread = std::thread([impl = impl_.get()] { impl->server.listen_after_bind(); });
+  impl_->thread = std::thread([impl = impl_.get()] {
+    NameThisThread("br-http");
+    impl->server.listen_after_bind();
+  });
   // stop() only acts on a running server, so Start returns once the accept
   // loop is up; the socket already listens, so nothing is lost meanwhile.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);

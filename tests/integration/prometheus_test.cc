@@ -13,6 +13,7 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
@@ -78,6 +79,17 @@ class Engine {
                                         << process_->ReadStderr();
   }
   int port() const { return port_; }
+  // The names of the process's threads, as `top -H` shows them.
+  std::set<std::string> ThreadNames() const {
+    std::set<std::string> names;
+    const std::string tasks = "/proc/" + std::to_string(process_->pid()) + "/task";
+    for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+      std::ifstream comm(task.path() / "comm");
+      std::string name;
+      if (std::getline(comm, name)) names.insert(name);
+    }
+    return names;
+  }
   std::string Metrics() const { return HttpGet(port_, "/metrics").body; }
   bool Ready() const { return HttpGet(port_, "/readyz").status == 200; }
 
@@ -110,6 +122,12 @@ TEST(PrometheusTest, EveryShippedExpressionParsesAndReturnsData) {
                MetricSum(m, "burnrate_alert_deliveries_total").value_or(0) >= 1;
       },
       180s, "history consumed, windows closed and an alert delivered"));
+  // An operator tells the engine's threads apart in `top -H` and `perf`.
+  const std::set<std::string> threads = engine.ThreadNames();
+  for (const char* name :
+       {"br-checkpoint", "br-closer", "br-http", "br-alert-queue", "br-alert-send"}) {
+    EXPECT_TRUE(threads.contains(name)) << "no thread named " << name;
+  }
 
   std::vector<std::string> rule_files;
   for (const auto& entry :

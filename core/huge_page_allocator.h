@@ -52,9 +52,10 @@ class HugePageAllocator {
   using value_type = T;
 
   HugePageAllocator() noexcept = default;
+  // Rebinding, as std::allocator allows: Abseil allocates its arrays as
+  // other types than the map's values.
   template <typename U>
-  HugePageAllocator(const HugePageAllocator<U>&) noexcept {
-  }  // NOLINT: rebinding, as std::allocator
+  HugePageAllocator(const HugePageAllocator<U>&) noexcept {}
 
   T* allocate(size_t n) {
     const size_t bytes = n * sizeof(T);

@@ -176,15 +176,6 @@ int64_t DurableMessages(testing::RedisClient& redis, const std::string& topic_pr
   return position;
 }
 
-// Whether the alert outbox under `key_prefix` holds nothing half-sent:
-// nothing waiting to be routed, and no delivery to the receiver `hook` that
-// is due, or claimed and not yet marked done (redis_outbox.h).
-bool OutboxSettled(testing::RedisClient& redis, const std::string& key_prefix) {
-  auto incoming = redis.Command("LLEN %s", (key_prefix + "alerts:incoming").c_str());
-  auto due = redis.Command("ZCARD %s", (key_prefix + "alerts:due:hook").c_str());
-  return incoming && due && incoming->integer == 0 && due->integer == 0;
-}
-
 enum class Restart { kSigterm, kSigkill };
 enum class Cut { kMostAlertsOpen, kInsideARunawayRun };
 
@@ -362,24 +353,18 @@ void RunAndReplayAgree(Restart restart, Cut cut) {
       120s, "the first part processed"));
   if (kill9 && !while_judging) {
     // Killed once the runaway run's first part is durable, so the second
-    // life starts inside the run (not before it, re-reading it whole). The
-    // run's firing is handed to the outbox at that very moment: the kill
-    // also waits for the outbox to settle, or it could land between the
-    // receiver's answer and the done marker, and the second life would send
-    // the firing again (at-least-once across a crash, docs/alerts.md), which
-    // this test, counting deliveries, would take for a duplicate. Only the
-    // first part is in the topic, so waiting does not move the cut.
+    // life starts inside the run (not before it, re-reading it whole).
     testing::RedisClient redis;
     ASSERT_TRUE(WaitFor(
-        [&] {
-          return DurableMessages(redis, prefix + topic) >= static_cast<int64_t>(split) &&
-                 OutboxSettled(redis, prefix);
-        },
-        60s, "the first part durable and the outbox settled"));
+        [&] { return DurableMessages(redis, prefix + topic) >= static_cast<int64_t>(split); }, 60s,
+        "the first part durable"));
   }
   engine->Kill(kill9 ? SIGKILL : SIGTERM);
   const auto stopped = engine->Wait(60s);
   ASSERT_TRUE(stopped.has_value()) << "the engine did not stop";
+  // What the receiver had from the first life, to tell a copy sent again
+  // across the kill from a duplicate.
+  const size_t delivered_by_first_life = receiver.Received().size();
   if (!kill9) {
     EXPECT_TRUE(stopped->ok()) << stopped->ToString() << "\n" << engine->ReadStderr();
   }
@@ -427,18 +412,37 @@ void RunAndReplayAgree(Restart restart, Cut cut) {
     }
   }
 
-  // Each transition arrived once, with one body.
+  // Each transition arrived once, with one body. One exception: across a
+  // SIGKILL, delivery is at least once (docs/alerts.md). The receiver's
+  // thread sends one delivery at a time, and the kill can land between the
+  // receiver's answer and the done marker, so the second life sends that
+  // one again. So a SIGKILL allows one transition twice, once from each life.
   std::map<std::string, json> received;
-  std::map<std::string, int> deliveries;
+  std::map<std::string, std::vector<size_t>> arrivals;  // key -> positions among all deliveries
   std::ofstream kept(dir.File("run-alerts.jsonl"));  // beside replay's, for a post-mortem
-  for (const auto& [key, body] : receiver.Received()) {
+  const auto all_received = receiver.Received();
+  for (size_t i = 0; i < all_received.size(); ++i) {
+    const auto& [key, body] = all_received[i];
     kept << body << "\n";
     const json alert = json::parse(body);
     EXPECT_EQ(key, TransitionKey(alert));
     received.emplace(key, alert);
-    ++deliveries[key];
+    arrivals[key].push_back(i);
   }
-  for (const auto& [key, n] : deliveries) EXPECT_EQ(n, 1) << key << " delivered " << n << " times";
+  int sent_again = 0;
+  for (const auto& [key, at] : arrivals) {
+    if (at.size() == 1) continue;
+    // `<=`: a request the first life sent just before it died may be
+    // recorded a moment after the count was read.
+    const bool across_the_kill = kill9 && at.size() == 2 && at[0] <= delivered_by_first_life;
+    if (across_the_kill && ++sent_again == 1) {
+      std::printf("[parity] %s was sent again by the second life (at-least-once across SIGKILL)\n",
+                  key.c_str());
+      continue;
+    }
+    ADD_FAILURE() << key << " delivered " << at.size() << " times (at positions " << at[0] << ", "
+                  << at[1] << "; " << delivered_by_first_life << " before the restart)";
+  }
 
   // The same transitions, field by field.
   double worst = 0;

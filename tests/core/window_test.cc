@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <limits>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -224,6 +226,47 @@ TEST_F(WindowTest, EventsAlternatingBetweenWindowsLandInTheirOwn) {
   }
   EXPECT_EQ(starts_and_events,
             (std::vector<std::pair<int64_t, int64_t>>{{0, 3}, {60'000, 4}, {120'000, 1}}));
+}
+
+// Rows come out in one order whatever order the events came in, so that a
+// replay of shuffled input writes the same bytes: key rows by packed key
+// (tenant, feature, environment, each after its length) in byte order, the
+// roll-ups by name. Names here share long prefixes, differ in length only,
+// and hold bytes at both ends of the range.
+TEST_F(WindowTest, RowsComeOutInByteOrderOfTheirNames) {
+  std::mt19937_64 rng(24112026);
+  const std::string alphabet = std::string("\0\x01", 2) + "abz\x7f\x80\xff";
+  std::vector<std::string> tenants;
+  for (int i = 0; i < 300; ++i) {
+    std::string name = i % 3 == 0 ? "tenant-acme-corp-" : "";  // a shared 17-byte prefix
+    const size_t length = rng() % 12;
+    for (size_t j = 0; j < length; ++j) name += alphabet[rng() % alphabet.size()];
+    tenants.push_back(name.empty() ? "t" : name);
+  }
+  WindowAggregator windows(
+      {.size_ms = 60'000, .allowed_lateness_ms = 0, .max_keys_per_window = 100'000});
+  std::vector<std::string> features = {"f", "fe", "f\xff", std::string("f\0", 2)};
+  for (int i = 0; i < 5000; ++i) {
+    CostEvent e = Event(1'000, tenants[rng() % tenants.size()], 1, i % 2 ? "model-b" : "model-a");
+    e.feature = features[rng() % features.size()];
+    windows.Add(e, Money::FromPicodollars(1), true);
+  }
+  windows.CloseAll(Collect());
+  std::vector<std::string> keys, tenant_rows;
+  for (const Row& r : rows_) {
+    if (r.scope == WindowScope::kKey) {
+      std::string packed;
+      PackKey(r.tenant, r.feature, r.environment, packed);
+      keys.push_back(packed);
+    } else if (r.scope == WindowScope::kTenant) {
+      tenant_rows.push_back(r.tenant);
+    }
+  }
+  ASSERT_GT(keys.size(), 500u);
+  EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
+  EXPECT_EQ(std::adjacent_find(keys.begin(), keys.end()), keys.end()) << "a key came out twice";
+  ASSERT_GT(tenant_rows.size(), 100u);
+  EXPECT_TRUE(std::is_sorted(tenant_rows.begin(), tenant_rows.end()));
 }
 
 }  // namespace

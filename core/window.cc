@@ -270,9 +270,7 @@ std::vector<std::pair<std::string_view, const WindowTotals*>> RowsOf(const Map& 
   for (const auto& [name, t] : map) rows.emplace_back(name, &t);
   return rows;
 }
-}  // namespace
 
-namespace {
 // Sorts rows by name in byte order, as std::sort on the pairs would, but
 // compares the first eight bytes of two names as one big-endian integer and
 // calls the byte-wise comparison only when those are equal: at window close
@@ -287,7 +285,8 @@ void SortByName(std::vector<std::pair<std::string_view, const WindowTotals*>>& r
   sorted.reserve(rows.size());
   for (const auto& row : rows) {
     unsigned char bytes[8] = {};
-    std::memcpy(bytes, row.first.data(), std::min<size_t>(row.first.size(), 8));
+    if (!row.first.empty())
+      std::memcpy(bytes, row.first.data(), std::min<size_t>(row.first.size(), 8));
     uint64_t prefix = 0;
     for (unsigned char b : bytes) prefix = prefix << 8 | b;
     sorted.push_back({prefix, row});

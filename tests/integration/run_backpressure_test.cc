@@ -96,10 +96,7 @@ TEST(RunBackPressureTest, PausesAtMaxPendingBytesWhileRedisWritesArePausedAndLos
 
   // The window's row counts every event once: nothing was lost or counted
   // twice across the pause (the partition goes idle, and the group closes it).
-  std::vector<testing::KafkaRecord> rows;
-  ASSERT_TRUE(WaitFor([&] { return !(rows = testing::KeyWindowRows(topic)).empty(); }, 60s,
-                      "the window closed"))
-      << replica.ReadStderr();
+  const std::vector<testing::KafkaRecord> rows = testing::WaitForKeyWindowRows(topic, replica);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_NE(rows[0].value.find("\"events\":" + std::to_string(kEvents + 1) + ","), std::string::npos)
       << rows[0].value;

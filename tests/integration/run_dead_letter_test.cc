@@ -249,10 +249,7 @@ TEST(RunDeadLetterTest, AnEventForAWindowTheGroupClosedIsDeadLetteredLateOnceIts
   const auto replica = StartReplica(dir, topic, prefix, port);
 
   // The only partition goes idle (3 s), so the group closes the window.
-  std::vector<testing::KafkaRecord> rows;
-  ASSERT_TRUE(WaitFor([&] { return !(rows = testing::KeyWindowRows(topic)).empty(); }, 60s,
-                      "the window closed"))
-      << replica->ReadStderr();
+  const std::vector<testing::KafkaRecord> rows = testing::WaitForKeyWindowRows(topic, *replica);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_NE(rows[0].value.find("\"events\":1,"), std::string::npos) << rows[0].value;
 

@@ -31,6 +31,14 @@ std::vector<KafkaRecord> KeyWindowRows(const std::string& topic) {
   return rows;
 }
 
+std::vector<KafkaRecord> WaitForKeyWindowRows(const std::string& topic, ChildProcess& replica) {
+  std::vector<KafkaRecord> rows;
+  EXPECT_TRUE(WaitFor([&] { return !(rows = KeyWindowRows(topic)).empty(); }, std::chrono::seconds(60),
+                      "the window closed"))
+      << replica.ReadStderr();
+  return rows;
+}
+
 std::vector<KafkaRecord> WaitForDeadLetters(const std::string& topic, ChildProcess& replica,
                                             size_t count, const std::string& dead_letter_topic) {
   std::vector<KafkaRecord> dead;

@@ -52,6 +52,11 @@ void WriteReplicaConfig(const std::string& path, const ReplicaConfig& config);
 // names it), read from the start of that topic.
 std::vector<KafkaRecord> KeyWindowRows(const std::string& topic);
 
+// Waits (60 s) until a replica of `topic` has published at least one key
+// window row and returns them all; a failed wait is a failure of the test,
+// with the replica's log.
+std::vector<KafkaRecord> WaitForKeyWindowRows(const std::string& topic, ChildProcess& replica);
+
 // Waits (60 s) for at least `count` dead letters of `topic` on
 // `dead_letter_topic` (default `topic`-dead) and returns all there are; a
 // failed wait is a failure of the test, with the replica's log.

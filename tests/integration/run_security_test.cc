@@ -102,10 +102,7 @@ TEST(RunKafkaSecurityTest, OverSaslSslEveryEventIsCountedAndEveryOutputPublished
 
   // The consumer read every event and the windows' producer published the
   // closed minute (its partitions go idle, so the group closes it).
-  std::vector<testing::KafkaRecord> rows;
-  ASSERT_TRUE(WaitFor([&] { return !(rows = testing::KeyWindowRows(topic)).empty(); }, 60s,
-                      "the window closed"))
-      << replica->ReadStderr();
+  const std::vector<testing::KafkaRecord> rows = testing::WaitForKeyWindowRows(topic, *replica);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_NE(rows[0].value.find("\"events\":40,"), std::string::npos) << rows[0].value;
 
@@ -254,10 +251,7 @@ TEST(RunRedisSecurityTest, AnAclUserAllowedOnlyTheKeyPrefixIsAllAReplicaNeeds) {
   testing::Produce(topic, lines);
 
   const auto replica = StartReplica(dir, config, kRedisPasswordVariable, redis.password());
-  std::vector<testing::KafkaRecord> rows;
-  ASSERT_TRUE(WaitFor([&] { return !(rows = testing::KeyWindowRows(topic)).empty(); }, 60s,
-                      "the window closed"))
-      << replica->ReadStderr();
+  const std::vector<testing::KafkaRecord> rows = testing::WaitForKeyWindowRows(topic, *replica);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_NE(rows[0].value.find("\"events\":31,"), std::string::npos) << rows[0].value;
 

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 
 #include "consumers/kafka_client.h"
 #include "consumers/kafka_metadata.h"
@@ -11,8 +12,19 @@
 
 namespace burnrate {
 
+namespace {
+// Messages taken from librdkafka per call once a poll has begun.
+constexpr size_t kRunLength = 256;
+}  // namespace
+
 struct KafkaSource::Impl {
   rd_kafka_t* consumer = nullptr;
+  rd_kafka_queue_t* queue = nullptr;  // the consumer's queue, read in runs
+  // The last run taken from the queue, handed out from run_next on: a poll
+  // that reached its byte budget part-way leaves the rest to the next one.
+  std::array<rd_kafka_message_t*, kRunLength> run{};
+  size_t run_next = 0;
+  size_t run_end = 0;
   std::string topic;
   PartitionListener* listener = nullptr;
   std::vector<int32_t> assigned;
@@ -33,7 +45,24 @@ struct KafkaSource::Impl {
   }
 
   ~Impl() {
+    DropRun([](const rd_kafka_message_t*) { return true; });
+    if (queue) rd_kafka_queue_destroy(queue);
     if (consumer) rd_kafka_destroy(consumer);
+  }
+
+  // Destroys the messages of the run not yet handed out that `drop` picks;
+  // the others keep their order.
+  template <typename Pick>
+  void DropRun(Pick drop) {
+    size_t kept = run_next;
+    for (size_t i = run_next; i < run_end; ++i) {
+      if (drop(run[i])) {
+        rd_kafka_message_destroy(run[i]);
+      } else {
+        run[kept++] = run[i];
+      }
+    }
+    run_end = kept;
   }
 
   static void Warn(const char* what, rd_kafka_error_t* error) {
@@ -148,27 +177,42 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaConf
   const rd_kafka_resp_err_t sub = rd_kafka_subscribe(impl->consumer, topics);
   rd_kafka_topic_partition_list_destroy(topics);
   if (sub) return absl::UnavailableError(Concat("kafka subscribe ", config.topic, ": ", rd_kafka_err2str(sub)));
+  impl->queue = rd_kafka_queue_get_consumer(impl->consumer);
   return std::unique_ptr<KafkaSource>(new KafkaSource(std::move(impl)));
 }
 
 absl::StatusOr<size_t> KafkaSource::Poll(size_t max_messages, size_t max_bytes, int timeout_ms,
                                          const std::function<void(const SourceMessage&)>& handle) {
-  // rd_kafka_consumer_poll, not the batch API: it is the call librdkafka's
-  // consumer-group machinery is built around (rebalances, fetch resumption),
-  // and after the first message the rest of a batch comes from the local
-  // queue without waiting.
+  // Messages come from the consumer's queue in runs (one librdkafka call
+  // each, where rd_kafka_consumer_poll is one call per message: about 8% of
+  // a drain, docs/benchmarks.md). The call serves rebalances through the
+  // callback above and drops messages a rebalance made stale. Seeks, pauses
+  // and rebalances all happen on this thread, between those calls, which is
+  // what librdkafka requires of its batch consumption.
+  Impl& impl = *impl_;
   size_t handled = 0;
   size_t bytes = 0;
   int wait_ms = timeout_ms;
   while (handled < max_messages && bytes < max_bytes) {
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(impl_->consumer, wait_ms);
-    if (!m) break;
-    wait_ms = 0;
+    if (impl.run_next == impl.run_end) {
+      // The first call waits, for one message, as a single poll would; the
+      // rest take what is queued without waiting.
+      const size_t want = wait_ms > 0 ? 1 : kRunLength;
+      const ssize_t n = rd_kafka_consume_batch_queue(impl.queue, wait_ms, impl.run.data(), want);
+      wait_ms = 0;
+      if (n < 0)
+        return absl::InternalError(
+            Concat("kafka consume: ", rd_kafka_err2str(rd_kafka_last_error())));
+      if (n == 0) break;
+      impl.run_next = 0;
+      impl.run_end = static_cast<size_t>(n);
+    }
+    rd_kafka_message_t* m = impl.run[impl.run_next++];
     if (m->err) {
       // The consumer keeps retrying by itself; the error is logged (a topic
       // not authorised, all brokers down, refused credentials).
       if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-        impl_->errors.Note(impl_->consumer, m->err, rd_kafka_message_errstr(m));
+        impl.errors.Note(impl.consumer, m->err, rd_kafka_message_errstr(m));
       rd_kafka_message_destroy(m);
       continue;
     }
@@ -210,6 +254,9 @@ absl::StatusOr<int32_t> KafkaSource::PartitionCount(int timeout_ms) {
 }
 
 absl::Status KafkaSource::Seek(int32_t partition, int64_t offset) {
+  // Messages of the partition already taken from the queue would be handed
+  // out before those from the new position.
+  impl_->DropRun([partition](const rd_kafka_message_t* m) { return m->partition == partition; });
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(list, impl_->topic.c_str(), partition)->offset = offset;
   rd_kafka_error_t* error = rd_kafka_seek_partitions(impl_->consumer, list, 10'000);
@@ -243,6 +290,8 @@ bool KafkaSource::paused() const { return impl_->paused; }
 void KafkaSource::Close() {
   if (!impl_ || impl_->closed) return;
   impl_->closed = true;
+  // Not handed out, so not counted: the partitions' next owners read them.
+  impl_->DropRun([](const rd_kafka_message_t*) { return true; });
   rd_kafka_consumer_close(impl_->consumer);
 }
 

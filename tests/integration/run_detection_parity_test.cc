@@ -200,6 +200,14 @@ void RunAndReplayAgree(Restart restart, Cut cut) {
   const std::string start = DayStart(10);
   const std::string events_path = dir.File("events.jsonl");
   {
+    // One incident for each detector the check at the end needs, besides
+    // the random ones: which kinds the random schedule picks depends on
+    // the start's weekday, and from some starts it picked no premium
+    // routing, so no unit_cost_shift fired (as on 2026-11-25).
+    const int64_t start_ms = ParseRfc3339Ms(start).value();
+    const auto at = [start_ms](int day, int hour) {
+      return FormatRfc3339Ms(start_ms + (day * 24 + hour) * int64_t{3'600'000});
+    };
     ChildProcessOptions options;
     options.argv = {kBurnrate,
                     "simulate",
@@ -215,6 +223,14 @@ void RunAndReplayAgree(Restart restart, Cut cut) {
                     "2",
                     "--incidents-per-day",
                     "3",
+                    "--incident",
+                    "premium_routing@" + at(7, 9),
+                    "--incident",
+                    "new_feature@" + at(7, 15),
+                    "--incident",
+                    "runaway_agent@" + at(8, 3),
+                    "--incident",
+                    "unpriced_model@" + at(8, 11),
                     "--out",
                     events_path,
                     "--labels-out",
@@ -486,7 +502,7 @@ void RunAndReplayAgree(Restart restart, Cut cut) {
       "[parity] %s after %.0f %s (first part: %zu of %lld events, up to %s, %d alerts open); "
       "simulate "
       "--start %s "
-      "--seed 2: "
+      "--seed 2 (and four --incident): "
       "%lld windows, %zu transitions (kind firing/resolved):%s; run delivered %zu, %d differ; "
       "largest "
       "relative gap in a figure %.2g; %.0f s\n",

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <span>
 
 #include "consumers/kafka_client.h"
 #include "consumers/kafka_metadata.h"
@@ -13,18 +14,14 @@
 namespace burnrate {
 
 namespace {
-// Messages taken from librdkafka per call once a poll has begun.
-constexpr size_t kRunLength = 256;
+// At most this many messages are taken from librdkafka per call.
+constexpr size_t kRunLength = 64;
 }  // namespace
 
 struct KafkaSource::Impl {
   rd_kafka_t* consumer = nullptr;
   rd_kafka_queue_t* queue = nullptr;  // the consumer's queue, read in runs
-  // The last run taken from the queue, handed out from run_next on: a poll
-  // that reached its byte budget part-way leaves the rest to the next one.
-  std::array<rd_kafka_message_t*, kRunLength> run{};
-  size_t run_next = 0;
-  size_t run_end = 0;
+  size_t largest_message = 0;         // bytes, of any message so far
   std::string topic;
   PartitionListener* listener = nullptr;
   std::vector<int32_t> assigned;
@@ -45,24 +42,8 @@ struct KafkaSource::Impl {
   }
 
   ~Impl() {
-    DropRun([](const rd_kafka_message_t*) { return true; });
     if (queue) rd_kafka_queue_destroy(queue);
     if (consumer) rd_kafka_destroy(consumer);
-  }
-
-  // Destroys the messages of the run not yet handed out that `drop` picks;
-  // the others keep their order.
-  template <typename Pick>
-  void DropRun(Pick drop) {
-    size_t kept = run_next;
-    for (size_t i = run_next; i < run_end; ++i) {
-      if (drop(run[i])) {
-        rd_kafka_message_destroy(run[i]);
-      } else {
-        run[kept++] = run[i];
-      }
-    }
-    run_end = kept;
   }
 
   static void Warn(const char* what, rd_kafka_error_t* error) {
@@ -183,43 +164,50 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaConf
 
 absl::StatusOr<size_t> KafkaSource::Poll(size_t max_messages, size_t max_bytes, int timeout_ms,
                                          const std::function<void(const SourceMessage&)>& handle) {
-  // Messages come from the consumer's queue in runs (one librdkafka call
-  // each, where rd_kafka_consumer_poll is one call per message: about 8% of
-  // a drain, docs/benchmarks.md). The call serves rebalances through the
+  // Messages come from the consumer's queue in runs, one librdkafka call
+  // each (rd_kafka_consumer_poll is one call per message: about 10% of a
+  // drain, docs/benchmarks.md). The call serves rebalances through the
   // callback above and drops messages a rebalance made stale. Seeks, pauses
-  // and rebalances all happen on this thread, between those calls, which is
-  // what librdkafka requires of its batch consumption.
+  // and rebalances all happen on this thread, between those calls, as
+  // librdkafka requires of its batch consumption.
+  //
+  // Every message of a run is handed out: librdkafka takes them as
+  // consumed (its position moves past them), so none may be put back. A run
+  // is sized to fit in what is left of max_bytes at the largest message
+  // size seen so far; the first waits for one message, as a poll would.
   Impl& impl = *impl_;
   size_t handled = 0;
   size_t bytes = 0;
   int wait_ms = timeout_ms;
+  std::array<rd_kafka_message_t*, kRunLength> run;
   while (handled < max_messages && bytes < max_bytes) {
-    if (impl.run_next == impl.run_end) {
-      // The first call waits, for one message, as a single poll would; the
-      // rest take what is queued without waiting.
-      const size_t want = wait_ms > 0 ? 1 : kRunLength;
-      const ssize_t n = rd_kafka_consume_batch_queue(impl.queue, wait_ms, impl.run.data(), want);
-      wait_ms = 0;
-      if (n < 0)
-        return absl::InternalError(
-            Concat("kafka consume: ", rd_kafka_err2str(rd_kafka_last_error())));
-      if (n == 0) break;
-      impl.run_next = 0;
-      impl.run_end = static_cast<size_t>(n);
+    size_t want = 1;
+    if (wait_ms == 0 && impl.largest_message > 0) {
+      want = std::clamp<size_t>((max_bytes - bytes) / impl.largest_message, 1, kRunLength);
     }
-    rd_kafka_message_t* m = impl.run[impl.run_next++];
-    if (m->err) {
-      // The consumer keeps retrying by itself; the error is logged (a topic
-      // not authorised, all brokers down, refused credentials).
-      if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-        impl.errors.Note(impl.consumer, m->err, rd_kafka_message_errstr(m));
+    want = std::min(want, max_messages - handled);
+    const ssize_t n = rd_kafka_consume_batch_queue(impl.queue, wait_ms, run.data(), want);
+    if (n < 0) {
+      return absl::InternalError(
+          Concat("kafka consume: ", rd_kafka_err2str(rd_kafka_last_error())));
+    }
+    if (n == 0) break;
+    wait_ms = 0;
+    for (rd_kafka_message_t* m : std::span(run.data(), static_cast<size_t>(n))) {
+      if (m->err) {
+        // The consumer keeps retrying by itself; the error is logged (a
+        // topic not authorised, all brokers down, refused credentials).
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+          impl.errors.Note(impl.consumer, m->err, rd_kafka_message_errstr(m));
+      } else {
+        handle({m->partition, m->offset,
+                std::string_view(static_cast<const char*>(m->payload), m->len)});
+        ++handled;
+        bytes += m->len;
+        impl.largest_message = std::max(impl.largest_message, m->len);
+      }
       rd_kafka_message_destroy(m);
-      continue;
     }
-    handle({m->partition, m->offset, std::string_view(static_cast<const char*>(m->payload), m->len)});
-    ++handled;
-    bytes += m->len;
-    rd_kafka_message_destroy(m);
   }
   return handled;
 }
@@ -254,9 +242,6 @@ absl::StatusOr<int32_t> KafkaSource::PartitionCount(int timeout_ms) {
 }
 
 absl::Status KafkaSource::Seek(int32_t partition, int64_t offset) {
-  // Messages of the partition already taken from the queue would be handed
-  // out before those from the new position.
-  impl_->DropRun([partition](const rd_kafka_message_t* m) { return m->partition == partition; });
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(list, impl_->topic.c_str(), partition)->offset = offset;
   rd_kafka_error_t* error = rd_kafka_seek_partitions(impl_->consumer, list, 10'000);
@@ -290,8 +275,6 @@ bool KafkaSource::paused() const { return impl_->paused; }
 void KafkaSource::Close() {
   if (!impl_ || impl_->closed) return;
   impl_->closed = true;
-  // Not handed out, so not counted: the partitions' next owners read them.
-  impl_->DropRun([](const rd_kafka_message_t*) { return true; });
   rd_kafka_consumer_close(impl_->consumer);
 }
 

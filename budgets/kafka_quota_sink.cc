@@ -12,29 +12,20 @@ namespace burnrate {
 
 absl::Status EnsureCompactedTopic(const KafkaConfig& kafka, const std::string& topic,
                                   int partitions, int timeout_ms) {
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  auto set = [&](const std::string& k, const std::string& v) {
-    return rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) == RD_KAFKA_CONF_OK;
-  };
-  bool ok = set("bootstrap.servers", kafka.brokers) && set("client.id", "burnrate");
-  for (const auto& [k, v] : kafka.properties) ok = ok && set(k, v);
-  for (const auto& [k, v] : kafka.secret_properties) ok = ok && set(k, v.value);
-  if (!ok) {
-    rd_kafka_conf_destroy(conf);
-    return absl::InvalidArgumentError(Concat("kafka config: ", err));
-  }
+  auto conf =
+      NewKafkaConf(kafka, KafkaRole::kProducer,
+                   {{"bootstrap.servers", kafka.brokers}, {"client.id", "burnrate"}}, "kafka");
+  if (!conf.ok()) return conf.status();
   KafkaClientErrors errors;  // outlives the handle
-  rd_kafka_conf_set_opaque(conf, &errors);
-  rd_kafka_conf_set_error_cb(conf, [](rd_kafka_t* rk, int code, const char* reason, void* opaque) {
-    static_cast<KafkaClientErrors*>(opaque)->Note(rk, code, reason);
-  });
-  RouteKafkaLogs(conf);
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-  if (rk == nullptr) {
-    rd_kafka_conf_destroy(conf);
-    return absl::UnavailableError(Concat("kafka: ", err));
-  }
+  rd_kafka_conf_set_opaque(conf->get(), &errors);
+  rd_kafka_conf_set_error_cb(conf->get(),
+                             [](rd_kafka_t* rk, int code, const char* reason, void* opaque) {
+                               static_cast<KafkaClientErrors*>(opaque)->Note(rk, code, reason);
+                             });
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), err, sizeof err);
+  if (rk == nullptr) return absl::UnavailableError(Concat("kafka: ", err));
+  conf->release();  // now the handle's
 
   rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, -1, err, sizeof err);
   absl::Status result;

@@ -22,6 +22,65 @@ void LogLine(const rd_kafka_t* rk, int level, const char* facility, const char* 
 
 void RouteKafkaLogs(rd_kafka_conf_t* conf) { rd_kafka_conf_set_log_cb(conf, &LogLine); }
 
+bool IsConsumerOnlySetting(std::string_view name) {
+  // librdkafka's consumer settings (its CONFIGURATION.md, column C/P "C").
+  static constexpr std::string_view kPrefixes[] = {"group.",
+                                                   "partition.assignment",
+                                                   "session.",
+                                                   "heartbeat.",
+                                                   "max.poll",
+                                                   "enable.auto.",
+                                                   "auto.commit",
+                                                   "auto.offset",
+                                                   "queued.",
+                                                   "fetch.",
+                                                   "max.partition.",
+                                                   "isolation.level",
+                                                   "check.crcs",
+                                                   "enable.partition.eof",
+                                                   "coordinator.query",
+                                                   "offset.store",
+                                                   "consume.callback"};
+  for (std::string_view prefix : kPrefixes) {
+    if (name.starts_with(prefix)) return true;
+  }
+  return false;
+}
+
+absl::StatusOr<KafkaConfPtr> NewKafkaConf(
+    const KafkaConfig& config, KafkaRole role,
+    const std::vector<std::pair<std::string, std::string>>& defaults, std::string_view what) {
+  KafkaConfPtr conf(rd_kafka_conf_new());
+  char err[512];
+  const auto set = [&](const std::string& name, const std::string& value, bool secret) {
+    if (rd_kafka_conf_set(conf.get(), name.c_str(), value.c_str(), err, sizeof err) ==
+        RD_KAFKA_CONF_OK) {
+      return absl::OkStatus();
+    }
+    // librdkafka's reason may quote the value ("Invalid value ..."): a
+    // secret's is then left out.
+    const std::string_view reason(err);
+    if (secret && !value.empty() && reason.find(value) != std::string_view::npos) {
+      return absl::InvalidArgumentError(
+          Concat(what, " setting ", name, ": librdkafka refused its value (not shown: a secret)"));
+    }
+    return absl::InvalidArgumentError(
+        Concat(what, " setting ", name, secret ? "" : Concat("=", value), ": ", reason));
+  };
+  for (const auto& [name, value] : defaults) {
+    if (absl::Status s = set(name, value, false); !s.ok()) return s;
+  }
+  for (const auto& [name, value] : config.properties) {
+    if (role != KafkaRole::kConsumer && IsConsumerOnlySetting(name)) continue;
+    if (absl::Status s = set(name, value, false); !s.ok()) return s;
+  }
+  for (const auto& [name, secret] : config.secret_properties) {
+    if (absl::Status s = set(name, secret.value, true); !s.ok()) return s;
+  }
+  RouteKafkaLogs(conf.get());
+  return conf;
+}
+
 void KafkaClientErrors::Note(rd_kafka_t* rk, int err, const char* reason) {
   const auto code = static_cast<rd_kafka_resp_err_t>(err);
   // A refusal of the credentials or of the TLS handshake: retrying cannot

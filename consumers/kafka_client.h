@@ -8,13 +8,43 @@
 #include <librdkafka/rdkafka.h>
 
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "config/config.h"
 
 namespace burnrate {
+
+struct KafkaConfDeleter {
+  void operator()(rd_kafka_conf_t* conf) const { rd_kafka_conf_destroy(conf); }
+};
+// rd_kafka_new takes the configuration over only when it succeeds: release
+// it then, and not before.
+using KafkaConfPtr = std::unique_ptr<rd_kafka_conf_t, KafkaConfDeleter>;
+
+// What a handle is for. kafka.properties is shared by every handle burnrate
+// opens; settings only a consumer understands are left out of the others
+// (librdkafka would warn at each start that it ignores them).
+enum class KafkaRole : uint8_t { kConsumer, kProducer };
+
+// A handle's librdkafka configuration: `defaults` first, then
+// kafka.properties (so the last setting of a name wins, as in librdkafka),
+// then kafka.secret_properties, and its log lines routed to spdlog. A
+// setting librdkafka refuses is an InvalidArgument naming `what` (e.g.
+// "kafka producer"), the setting and, unless it is a secret, its value.
+absl::StatusOr<KafkaConfPtr> NewKafkaConf(
+    const KafkaConfig& config, KafkaRole role,
+    const std::vector<std::pair<std::string, std::string>>& defaults, std::string_view what);
+
+// Whether librdkafka knows `name` as a setting for consumers only.
+bool IsConsumerOnlySetting(std::string_view name);
 
 // Sends the log lines of handles made from `conf` to spdlog, as
 // "kafka <handle> <facility>: <text>", instead of librdkafka's "%3|..." lines

@@ -50,51 +50,29 @@ KafkaProducer::~KafkaProducer() = default;
 
 absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(const KafkaConfig& config) {
   auto impl = std::make_unique<Impl>();
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  auto conf = NewKafkaConf(config, KafkaRole::kProducer,
+                           {
+                               {"bootstrap.servers", config.brokers},
+                               {"enable.idempotence", "true"},
+                               // Retry until delivered, however long the broker is away: a dead
+                               // letter or window row given up after librdkafka's default 5
+                               // minutes would be lost, since the offsets it belongs to become
+                               // durable. Memory stays bounded because consumption pauses while
+                               // the checkpoints that wait for these deliveries cannot be made.
+                               {"message.timeout.ms", "0"},
+                               {"linger.ms", "20"},
+                               {"compression.type", "lz4"},
+                               {"client.id", "burnrate"},
+                           },
+                           "kafka producer");
+  if (!conf.ok()) return conf.status();
+  rd_kafka_conf_set_opaque(conf->get(), impl.get());
+  rd_kafka_conf_set_dr_msg_cb(conf->get(), &Impl::OnDelivery);
+  rd_kafka_conf_set_error_cb(conf->get(), &Impl::OnError);
   char err[512];
-  std::vector<std::pair<std::string, std::string>> settings = {
-      {"bootstrap.servers", config.brokers},
-      {"enable.idempotence", "true"},
-      // Retry until delivered, however long the broker is away: a dead
-      // letter or window row given up after librdkafka's default 5 minutes
-      // would be lost, since the offsets it belongs to become durable.
-      // Memory stays bounded because consumption pauses while the
-      // checkpoints that wait for these deliveries cannot be made.
-      {"message.timeout.ms", "0"},
-      {"linger.ms", "20"},
-      {"compression.type", "lz4"},
-      {"client.id", "burnrate"},
-  };
-  for (const auto& [k, v] : config.properties) {
-    // Consumer-only settings would make the producer refuse to start.
-    if (k.rfind("partition.assignment", 0) == 0 || k.rfind("fetch.", 0) == 0 ||
-        k.rfind("auto.offset", 0) == 0 || k.rfind("session.", 0) == 0 ||
-        k.rfind("heartbeat.", 0) == 0 || k.rfind("max.poll", 0) == 0) {
-      continue;
-    }
-    settings.emplace_back(k, v);
-  }
-  for (const auto& [k, v] : settings) {
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      return absl::InvalidArgumentError(Concat("kafka producer setting ", k, "=", v, ": ", err));
-    }
-  }
-  for (const auto& [k, v] : config.secret_properties) {
-    if (rd_kafka_conf_set(conf, k.c_str(), v.value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      return absl::InvalidArgumentError(Concat("kafka producer setting ", k, ": ", err));
-    }
-  }
-  rd_kafka_conf_set_opaque(conf, impl.get());
-  rd_kafka_conf_set_dr_msg_cb(conf, &Impl::OnDelivery);
-  rd_kafka_conf_set_error_cb(conf, &Impl::OnError);
-  RouteKafkaLogs(conf);
-  impl->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-  if (!impl->producer) {
-    rd_kafka_conf_destroy(conf);
-    return absl::InvalidArgumentError(Concat("kafka producer: ", err));
-  }
+  impl->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), err, sizeof err);
+  if (!impl->producer) return absl::InvalidArgumentError(Concat("kafka producer: ", err));
+  conf->release();  // now the producer's
   return std::unique_ptr<KafkaProducer>(new KafkaProducer(std::move(impl)));
 }
 

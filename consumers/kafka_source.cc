@@ -100,58 +100,40 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaConf
   auto impl = std::make_unique<Impl>();
   impl->topic = config.topic;
   impl->listener = &listener;
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  auto conf = NewKafkaConf(config, KafkaRole::kConsumer,
+                           {
+                               {"bootstrap.servers", config.brokers},
+                               {"group.id", config.group_id},
+                               {"partition.assignment.strategy", "cooperative-sticky"},
+                               {"enable.auto.commit", "false"},
+                               {"enable.auto.offset.store", "false"},
+                               {"auto.offset.reset", "earliest"},
+                               // Large fetches: the engine is throughput-bound, not latency-bound.
+                               {"fetch.max.bytes", "52428800"},
+                               {"queued.max.messages.kbytes", "262144"},
+                               // Prefetch bounded by bytes (above), not by librdkafka's default of
+                               // 100k messages: with that, a drain spent over half its time with an
+                               // empty queue, the fetcher pausing whenever a partition's queue
+                               // reached the count and resuming late (docs/benchmarks.md).
+                               {"queued.min.messages", "1000000"},
+                               {"client.id", "burnrate"},
+                           },
+                           "kafka");
+  if (!conf.ok()) return conf.status();
+  char strategy[256];
+  size_t strategy_size = sizeof strategy;
+  if (rd_kafka_conf_get(conf->get(), "partition.assignment.strategy", strategy, &strategy_size) ==
+      RD_KAFKA_CONF_OK) {
+    impl->cooperative =
+        std::string_view(strategy).find("cooperative-sticky") != std::string_view::npos;
+  }
+  rd_kafka_conf_set_opaque(conf->get(), impl.get());
+  rd_kafka_conf_set_rebalance_cb(conf->get(), &Impl::OnRebalance);
+  rd_kafka_conf_set_error_cb(conf->get(), &Impl::OnError);
   char err[512];
-  const auto set = [&](const std::string& k, const std::string& v, bool secret) -> absl::Status {
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-      return absl::InvalidArgumentError(Concat("kafka setting ", k, secret ? "" : Concat("=", v), ": ", err));
-    }
-    return absl::OkStatus();
-  };
-  std::vector<std::pair<std::string, std::string>> settings = {
-      {"bootstrap.servers", config.brokers},
-      {"group.id", config.group_id},
-      {"partition.assignment.strategy", "cooperative-sticky"},
-      {"enable.auto.commit", "false"},
-      {"enable.auto.offset.store", "false"},
-      {"auto.offset.reset", "earliest"},
-      // Large fetches: the engine is throughput-bound, not latency-bound.
-      {"fetch.max.bytes", "52428800"},
-      {"queued.max.messages.kbytes", "262144"},
-      // Prefetch bounded by bytes (above), not by librdkafka's default of
-      // 100k messages: with that, a drain spent over half its time with an
-      // empty queue, the fetcher pausing whenever a partition's queue
-      // reached the count and resuming late (docs/benchmarks.md).
-      {"queued.min.messages", "1000000"},
-      {"client.id", "burnrate"},
-  };
-  for (const auto& [k, v] : config.properties) settings.emplace_back(k, v);
-  for (const auto& [k, v] : settings) {  // the last setting of a name wins, as in librdkafka
-    if (k == "partition.assignment.strategy") {
-      impl->cooperative = v.find("cooperative-sticky") != std::string::npos;
-    }
-  }
-  for (const auto& [k, v] : settings) {
-    if (auto s = set(k, v, false); !s.ok()) {
-      rd_kafka_conf_destroy(conf);
-      return s;
-    }
-  }
-  for (const auto& [k, v] : config.secret_properties) {
-    if (auto s = set(k, v.value, true); !s.ok()) {
-      rd_kafka_conf_destroy(conf);
-      return s;
-    }
-  }
-  rd_kafka_conf_set_opaque(conf, impl.get());
-  rd_kafka_conf_set_rebalance_cb(conf, &Impl::OnRebalance);
-  rd_kafka_conf_set_error_cb(conf, &Impl::OnError);
-  RouteKafkaLogs(conf);
-  impl->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-  if (!impl->consumer) {
-    rd_kafka_conf_destroy(conf);
-    return absl::InvalidArgumentError(Concat("kafka consumer: ", err));
-  }
+  impl->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), err, sizeof err);
+  if (!impl->consumer) return absl::InvalidArgumentError(Concat("kafka consumer: ", err));
+  conf->release();  // now the consumer's
   rd_kafka_poll_set_consumer(impl->consumer);
   rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(topics, config.topic.c_str(), RD_KAFKA_PARTITION_UA);

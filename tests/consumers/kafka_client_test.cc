@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "config/secret.h"
 #include "tests/support/captured_log.h"
 
 namespace burnrate {
@@ -120,6 +121,89 @@ TEST(RouteKafkaLogsTest, LibrdkafkasOwnLinesArriveThroughSpdlog) {
   EXPECT_NE(text.find("error kafka burnrate#producer-"), std::string::npos) << text;
   EXPECT_NE(text.find(" FAIL: "), std::string::npos) << "the facility is named: " << text;
   EXPECT_NE(text.find("Connection refused"), std::string::npos) << text;
+}
+
+// A setting's value in a configuration, or "(unset)".
+std::string Setting(rd_kafka_conf_t* conf, const char* name) {
+  char value[512];
+  size_t size = sizeof value;
+  if (rd_kafka_conf_get(conf, name, value, &size) != RD_KAFKA_CONF_OK) return "(unset)";
+  return value;
+}
+
+TEST(NewKafkaConfTest, PropertiesFollowTheDefaultsAndSecretsComeLast) {
+  KafkaConfig config;
+  config.properties = {{"linger.ms", "5"}, {"sasl.username", "plain"}};
+  config.secret_properties["sasl.username"] = Secret{"env:USER", "from-secret"};
+  auto conf = NewKafkaConf(config, KafkaRole::kProducer,
+                           {{"linger.ms", "20"}, {"client.id", "burnrate"}}, "kafka producer");
+  ASSERT_TRUE(conf.ok()) << conf.status();
+  EXPECT_EQ(Setting(conf->get(), "linger.ms"), "5") << "kafka.properties override the defaults";
+  EXPECT_EQ(Setting(conf->get(), "client.id"), "burnrate");
+  EXPECT_EQ(Setting(conf->get(), "sasl.username"), "from-secret");
+}
+
+TEST(NewKafkaConfTest, OnlyAConsumerGetsTheConsumerSettings) {
+  KafkaConfig config;
+  config.properties = {{"session.timeout.ms", "6000"},
+                       {"queued.min.messages", "10"},
+                       {"group.instance.id", "replica-0"},
+                       {"socket.timeout.ms", "7000"}};
+  auto consumer = NewKafkaConf(config, KafkaRole::kConsumer, {}, "kafka");
+  ASSERT_TRUE(consumer.ok()) << consumer.status();
+  EXPECT_EQ(Setting(consumer->get(), "session.timeout.ms"), "6000");
+  EXPECT_EQ(Setting(consumer->get(), "queued.min.messages"), "10");
+  EXPECT_EQ(Setting(consumer->get(), "group.instance.id"), "replica-0");
+  auto producer = NewKafkaConf(config, KafkaRole::kProducer, {}, "kafka producer");
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  EXPECT_EQ(Setting(producer->get(), "session.timeout.ms"), "45000") << "librdkafka's default";
+  EXPECT_EQ(Setting(producer->get(), "queued.min.messages"), "100000") << "librdkafka's default";
+  EXPECT_EQ(Setting(producer->get(), "group.instance.id"), "(unset)");
+  EXPECT_EQ(Setting(producer->get(), "socket.timeout.ms"), "7000") << "shared by every handle";
+}
+
+TEST(NewKafkaConfTest, ARefusedSettingNamesTheHandleAndTheSettingButNeverASecretsValue) {
+  KafkaConfig config;
+  config.properties = {{"linger.ms", "soon"}};
+  auto refused = NewKafkaConf(config, KafkaRole::kProducer, {}, "kafka producer");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(refused.status()));
+  EXPECT_NE(refused.status().message().find("kafka producer setting linger.ms=soon: "),
+            std::string_view::npos)
+      << refused.status();
+
+  config.properties.clear();
+  config.secret_properties["security.protocol"] = Secret{"env:PROTOCOL", "hunter2"};
+  auto secret = NewKafkaConf(config, KafkaRole::kConsumer, {}, "kafka");
+  ASSERT_FALSE(secret.ok());
+  EXPECT_NE(secret.status().message().find("kafka setting security.protocol: "),
+            std::string_view::npos)
+      << secret.status();
+  EXPECT_EQ(secret.status().message().find("hunter2"), std::string_view::npos)
+      << "librdkafka's own reason quotes the value: " << secret.status();
+  // A reason without the value is kept: it says what is wrong.
+  config.secret_properties = {{"sasl.pasword", Secret{"env:PASSWORD", "hunter2"}}};
+  auto misspelt = NewKafkaConf(config, KafkaRole::kConsumer, {}, "kafka");
+  ASSERT_FALSE(misspelt.ok());
+  EXPECT_NE(misspelt.status().message().find("No such configuration property"),
+            std::string_view::npos)
+      << misspelt.status();
+}
+
+TEST(NewKafkaConfTest, TheConsumerOnlySettingsAreLibrdkafkasOwn) {
+  for (const char* name :
+       {"group.id", "partition.assignment.strategy", "session.timeout.ms", "heartbeat.interval.ms",
+        "max.poll.interval.ms", "enable.auto.commit", "enable.auto.offset.store",
+        "auto.commit.interval.ms", "auto.offset.reset", "queued.max.messages.kbytes",
+        "fetch.max.bytes", "max.partition.fetch.bytes", "isolation.level", "check.crcs",
+        "enable.partition.eof", "coordinator.query.interval.ms", "consume.callback.max.messages"}) {
+    EXPECT_TRUE(IsConsumerOnlySetting(name)) << name;
+  }
+  for (const char* name : {"bootstrap.servers", "client.id", "security.protocol", "sasl.mechanisms",
+                           "ssl.ca.location", "socket.timeout.ms", "linger.ms", "debug",
+                           "allow.auto.create.topics", "message.max.bytes"}) {
+    EXPECT_FALSE(IsConsumerOnlySetting(name)) << name;
+  }
 }
 
 }  // namespace

@@ -4,8 +4,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <array>
-#include <span>
 
 #include "consumers/kafka_client.h"
 #include "consumers/kafka_metadata.h"
@@ -13,15 +11,8 @@
 
 namespace burnrate {
 
-namespace {
-// At most this many messages are taken from librdkafka per call.
-constexpr size_t kRunLength = 64;
-}  // namespace
-
 struct KafkaSource::Impl {
   rd_kafka_t* consumer = nullptr;
-  rd_kafka_queue_t* queue = nullptr;  // the consumer's queue, read in runs
-  size_t largest_message = 0;         // bytes, of any message so far
   std::string topic;
   PartitionListener* listener = nullptr;
   std::vector<int32_t> assigned;
@@ -42,7 +33,6 @@ struct KafkaSource::Impl {
   }
 
   ~Impl() {
-    if (queue) rd_kafka_queue_destroy(queue);
     if (consumer) rd_kafka_destroy(consumer);
   }
 
@@ -139,57 +129,38 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaConf
   rd_kafka_topic_partition_list_add(topics, config.topic.c_str(), RD_KAFKA_PARTITION_UA);
   const rd_kafka_resp_err_t sub = rd_kafka_subscribe(impl->consumer, topics);
   rd_kafka_topic_partition_list_destroy(topics);
-  if (sub) return absl::UnavailableError(Concat("kafka subscribe ", config.topic, ": ", rd_kafka_err2str(sub)));
-  impl->queue = rd_kafka_queue_get_consumer(impl->consumer);
+  if (sub)
+    return absl::UnavailableError(
+        Concat("kafka subscribe ", config.topic, ": ", rd_kafka_err2str(sub)));
   return std::unique_ptr<KafkaSource>(new KafkaSource(std::move(impl)));
 }
 
 absl::StatusOr<size_t> KafkaSource::Poll(size_t max_messages, size_t max_bytes, int timeout_ms,
                                          const std::function<void(const SourceMessage&)>& handle) {
-  // Messages come from the consumer's queue in runs, one librdkafka call
-  // each (rd_kafka_consumer_poll is one call per message: about 10% of a
-  // drain, docs/benchmarks.md). The call serves rebalances through the
-  // callback above and drops messages a rebalance made stale. Seeks, pauses
-  // and rebalances all happen on this thread, between those calls, as
-  // librdkafka requires of its batch consumption.
-  //
-  // Every message of a run is handed out: librdkafka takes them as
-  // consumed (its position moves past them), so none may be put back. A run
-  // is sized to fit in what is left of max_bytes at the largest message
-  // size seen so far; the first waits for one message, as a poll would.
-  Impl& impl = *impl_;
+  // rd_kafka_consumer_poll, not the batch API: it is the call librdkafka's
+  // consumer-group machinery is built around (rebalances, fetch resumption),
+  // and after the first message the rest of a batch comes from the local
+  // queue without waiting.
   size_t handled = 0;
   size_t bytes = 0;
   int wait_ms = timeout_ms;
-  std::array<rd_kafka_message_t*, kRunLength> run;
   while (handled < max_messages && bytes < max_bytes) {
-    size_t want = 1;
-    if (wait_ms == 0 && impl.largest_message > 0) {
-      want = std::clamp<size_t>((max_bytes - bytes) / impl.largest_message, 1, kRunLength);
-    }
-    want = std::min(want, max_messages - handled);
-    const ssize_t n = rd_kafka_consume_batch_queue(impl.queue, wait_ms, run.data(), want);
-    if (n < 0) {
-      return absl::InternalError(
-          Concat("kafka consume: ", rd_kafka_err2str(rd_kafka_last_error())));
-    }
-    if (n == 0) break;
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(impl_->consumer, wait_ms);
+    if (!m) break;
     wait_ms = 0;
-    for (rd_kafka_message_t* m : std::span(run.data(), static_cast<size_t>(n))) {
-      if (m->err) {
-        // The consumer keeps retrying by itself; the error is logged (a
-        // topic not authorised, all brokers down, refused credentials).
-        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-          impl.errors.Note(impl.consumer, m->err, rd_kafka_message_errstr(m));
-      } else {
-        handle({m->partition, m->offset,
-                std::string_view(static_cast<const char*>(m->payload), m->len)});
-        ++handled;
-        bytes += m->len;
-        impl.largest_message = std::max(impl.largest_message, m->len);
-      }
+    if (m->err) {
+      // The consumer keeps retrying by itself; the error is logged (a topic
+      // not authorised, all brokers down, refused credentials).
+      if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        impl_->errors.Note(impl_->consumer, m->err, rd_kafka_message_errstr(m));
       rd_kafka_message_destroy(m);
+      continue;
     }
+    handle(
+        {m->partition, m->offset, std::string_view(static_cast<const char*>(m->payload), m->len)});
+    ++handled;
+    bytes += m->len;
+    rd_kafka_message_destroy(m);
   }
   return handled;
 }

@@ -27,12 +27,9 @@ class KafkaSource {
   KafkaSource& operator=(const KafkaSource&) = delete;
 
   // Waits up to timeout_ms for messages, then hands up to max_messages to
-  // `handle`, stopping early once their payloads reach max_bytes: at most
-  // one message past it while messages are no larger than the largest seen
-  // before (messages are taken from librdkafka in runs, sized by that;
-  // several larger ones in one run can pass it further). Returns how many
-  // were handled. Transient broker errors are retried by librdkafka and
-  // not returned.
+  // `handle`, stopping early once their payloads reach max_bytes (so at most
+  // one message past it). Returns how many were handled. Transient broker
+  // errors are retried by librdkafka and not returned.
   absl::StatusOr<size_t> Poll(size_t max_messages, size_t max_bytes, int timeout_ms,
                               const std::function<void(const SourceMessage&)>& handle);
 

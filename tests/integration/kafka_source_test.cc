@@ -275,10 +275,7 @@ TEST(KafkaSourceTest, AnEagerAssignmentStrategyFromConfigIsServed) {
 size_t LargestPollWithinBudget(int count, size_t budget) {
   const std::string topic = testing::CreateTopic(1, "sourcebytes");
   testing::Produce(topic, std::vector<std::string>(count, std::string(100, 'x')));
-  KafkaConfig config;
-  config.brokers = testing::Stack().kafka_brokers;
-  config.topic = topic;
-  config.group_id = "source-bytes-" + topic;
+  const KafkaConfig config = GroupMemberConfig(topic, "source-bytes-");
   std::atomic<int64_t> unused{0};
   RecordingListener listener(&unused);
   auto source = KafkaSource::Create(config, listener);
@@ -314,17 +311,14 @@ TEST(KafkaSourceTest, APollStopsOnceItsMessagesReachTheByteBudget) {
 TEST(KafkaSourceTest, AfterASeekMessagesComeFromTheNewPosition) {
   // The engine seeks a partition back to its stored position after
   // reloading its state, and counts what comes next as following that
-  // position. Messages the source took from librdkafka before the seek and
-  // has not handed out yet (its poll stopped at the byte budget) must not
-  // come first: they would make the engine skip the offsets between.
+  // position. Nothing fetched before the seek may come first, not even
+  // after a poll that stopped at its byte budget: it would make the engine
+  // skip the offsets between.
   const std::string topic = testing::CreateTopic(1, "sourceseek");
   std::vector<std::string> values;
   for (int i = 0; i < 40; ++i) values.push_back(std::string(90, 'a' + i % 26) + std::to_string(i));
   testing::Produce(topic, values);
-  KafkaConfig config;
-  config.brokers = testing::Stack().kafka_brokers;
-  config.topic = topic;
-  config.group_id = "source-seek-" + topic;
+  const KafkaConfig config = GroupMemberConfig(topic, "source-seek-");
   std::atomic<int64_t> unused{0};
   RecordingListener listener(&unused);
   auto source = KafkaSource::Create(config, listener);

@@ -400,9 +400,33 @@ void RunEngine::Handle(const SourceMessage& message) {
   auto it = partitions_.find(message.partition);
   if (it == partitions_.end()) return;  // not ours (any more): its owner reads it
   Partition& state = *it->second;
-  if (state.next >= 0 && message.offset < state.next) return;  // delivered again after a seek
+  if (state.next >= 0) {
+    if (message.offset < state.next) return;  // delivered again after a seek
+  } else if (state.durable && *state.durable >= 0 && message.offset > *state.durable) {
+    NoteResumedPastPosition(message.partition, *state.durable, message.offset);
+  }
   state.open.Add(message.offset, message.payload);
   Process(message.partition, state, message.offset, message.payload);
+}
+
+void RunEngine::NoteResumedPastPosition(int32_t partition, int64_t stored, int64_t offset) const {
+  // The log has nothing between the stored position and the first message
+  // read since the state was loaded. Where the log now starts past the
+  // position, retention deleted events no replica counted (every replica
+  // was down for longer than it); otherwise compaction or transaction
+  // markers took the offsets, which is expected.
+  const int64_t log_start = log_bounds_ ? log_bounds_(partition).first : -1;
+  if (log_start > stored) {
+    spdlog::warn(
+        "partition {}: reading resumed at offset {}, {} past the stored position {}: the log now "
+        "starts at {}, so retention deleted {} messages before they were counted",
+        partition, offset, offset - stored, stored, log_start, log_start - stored);
+  } else {
+    spdlog::info(
+        "partition {}: reading resumed at offset {}, {} past the stored position {} (offsets "
+        "taken by compaction or transaction markers)",
+        partition, offset, offset - stored, stored);
+  }
 }
 
 void RunEngine::Process(int32_t partition, Partition& state, int64_t offset,

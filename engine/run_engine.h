@@ -182,6 +182,8 @@ class RunEngine : public PartitionListener {
   // Notes a durable position for the next CollectCommits.
   void NoteToCommit(int32_t partition, int64_t next);
   void Process(int32_t partition, Partition& state, int64_t offset, std::string_view payload);
+  // Logs a first message after a load that is past the stored position.
+  void NoteResumedPastPosition(int32_t partition, int64_t stored, int64_t offset) const;
   // Counts every message not yet durable again, from the durable state.
   // False when stopping prevented reloading (the partition is dropped).
   bool Recount(int32_t partition, Partition& state);

@@ -11,6 +11,7 @@
 
 #include "core/json_output.h"
 #include "state/memory_state_store.h"
+#include "tests/support/captured_log.h"
 
 namespace burnrate {
 namespace {
@@ -406,6 +407,70 @@ TEST_F(RunEngineTest, ALostPartitionIsDroppedWithoutACheckpointAndItsNextOwnerCo
   ASSERT_TRUE(first.engine.Checkpoint().ok());
   ExpectNextOwnerCountsTheRest(log, 40,
                                "nothing of the lost partition was made durable after loss");
+}
+
+TEST_F(RunEngineTest, ResumingPastTheStoredPositionIsLoggedOnceAndTheRestCounted) {
+  // Every replica down for longer than the topic's retention: the log's
+  // first offsets are gone when one comes back. What is left is counted,
+  // and the loss is said once, with its size, not skipped in silence. A gap
+  // inside the log (compaction, transaction markers) is said at info.
+  const auto log = OneWindowLog(100);
+  testing::CapturedLog captured;
+  {
+    Replica first(config_, prices_, store_, out_, now_);
+    first.SetLog(&log);
+    first.Assign({0});
+    first.Feed(log, 40);
+    ASSERT_TRUE(first.engine.Checkpoint().ok());
+    first.engine.OnRevoked({0});
+  }
+  {
+    Replica next(config_, prices_, store_, out_, now_);
+    next.SetLog(&log);
+    next.Assign({0});
+    ASSERT_EQ(next.cursor[0], 40);
+    next.engine.Handle({0, 40, log[0][40]});  // where the store says: nothing to say
+    EXPECT_EQ(captured.Text().find("reading resumed"), std::string::npos) << captured.Text();
+    ASSERT_TRUE(next.engine.Checkpoint().ok());
+    next.engine.OnRevoked({0});
+  }
+  {
+    Replica compacted(config_, prices_, store_, out_, now_);
+    compacted.SetLog(&log);
+    compacted.Assign({0});
+    compacted.engine.Handle({0, 43, log[0][43]});  // 41 and 42 compacted away
+    ASSERT_TRUE(compacted.engine.Checkpoint().ok());
+    compacted.engine.OnRevoked({0});
+  }
+  EXPECT_NE(captured.Text().find("info partition 0: reading resumed at offset 43, 2 past the "
+                                 "stored position 41 (offsets taken by compaction"),
+            std::string::npos)
+      << captured.Text();
+
+  Replica late(config_, prices_, store_, out_, now_);
+  late.SetLog(&log);
+  late.Assign({0});
+  ASSERT_EQ(late.cursor[0], 44);
+  // Retention deleted offsets 44-48: the log starts at 49 now.
+  late.engine.set_log_bounds([&log](int32_t) {
+    return std::pair<int64_t, int64_t>(49, static_cast<int64_t>(log[0].size()));
+  });
+  late.cursor[0] = 49;
+  late.Feed(log, log[0].size());
+  now_ += 10'000;
+  ASSERT_TRUE(late.engine.Checkpoint().ok());
+  ASSERT_TRUE(late.CloseWindows(1).ok());
+  const std::string text = captured.Text();
+  const std::string warning =
+      "warning partition 0: reading resumed at offset 49, 5 past the stored position 44: the log "
+      "now starts at 49, so retention deleted 5 messages before they were counted";
+  EXPECT_NE(text.find(warning), std::string::npos) << text;
+  EXPECT_EQ(text.find("retention deleted"), text.rfind("retention deleted"))
+      << "once, not per message";
+  ASSERT_EQ(out_.rows.size(), 1u);
+  // 40 + 2 (40 and 43) + 51 (49-99).
+  EXPECT_NE(out_.rows.begin()->second.find("\"events\":93,"), std::string::npos)
+      << out_.rows.begin()->second;
 }
 
 TEST_F(RunEngineTest, AnAssignedPartitionsStoredPositionIsCommittedWithoutNewMessages) {

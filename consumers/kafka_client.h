@@ -1,13 +1,15 @@
-// What every librdkafka handle burnrate opens shares: librdkafka's own log
-// lines and the errors it reports go through spdlog like the rest of the
-// engine's output, and a broker's refusal of the connection's security
-// settings (SASL credentials, TLS) is kept, so that start-up can stop with
-// the broker's reason rather than time out on something else.
+// What every librdkafka handle burnrate opens shares: its settings are
+// built one way (NewKafkaConf), librdkafka's own log lines and the errors it
+// reports go through spdlog like the rest of the engine's output, and a
+// broker's refusal of the connection's security settings (SASL credentials,
+// TLS) is kept, so that start-up can stop with the broker's reason rather
+// than time out on something else.
 #pragma once
 
 #include <librdkafka/rdkafka.h>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>

@@ -22,10 +22,10 @@ absl::Status EnsureCompactedTopic(const KafkaConfig& kafka, const std::string& t
                              [](rd_kafka_t* rk, int code, const char* reason, void* opaque) {
                                static_cast<KafkaClientErrors*>(opaque)->Note(rk, code, reason);
                              });
+  auto handle = NewKafkaHandle(RD_KAFKA_PRODUCER, *std::move(conf), "kafka");
+  if (!handle.ok()) return absl::UnavailableError(handle.status().message());
+  rd_kafka_t* rk = *handle;
   char err[512];
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), err, sizeof err);
-  if (rk == nullptr) return absl::UnavailableError(Concat("kafka: ", err));
-  conf->release();  // now the handle's
 
   rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, -1, err, sizeof err);
   absl::Status result;

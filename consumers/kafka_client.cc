@@ -81,6 +81,15 @@ absl::StatusOr<KafkaConfPtr> NewKafkaConf(
   return conf;
 }
 
+absl::StatusOr<rd_kafka_t*> NewKafkaHandle(rd_kafka_type_t type, KafkaConfPtr conf,
+                                           std::string_view what) {
+  char err[512];
+  rd_kafka_t* handle = rd_kafka_new(type, conf.get(), err, sizeof err);
+  if (handle == nullptr) return absl::InvalidArgumentError(Concat(what, ": ", err));
+  conf.release();  // now the handle's
+  return handle;
+}
+
 void KafkaClientErrors::Note(rd_kafka_t* rk, int err, const char* reason) {
   const auto code = static_cast<rd_kafka_resp_err_t>(err);
   // A refusal of the credentials or of the TLS handshake: retrying cannot

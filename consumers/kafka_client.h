@@ -27,8 +27,8 @@ namespace burnrate {
 struct KafkaConfDeleter {
   void operator()(rd_kafka_conf_t* conf) const { rd_kafka_conf_destroy(conf); }
 };
-// rd_kafka_new takes the configuration over only when it succeeds: release
-// it then, and not before.
+// rd_kafka_new takes the configuration over only when it succeeds (see
+// NewKafkaHandle, which releases it then).
 using KafkaConfPtr = std::unique_ptr<rd_kafka_conf_t, KafkaConfDeleter>;
 
 // What a handle is for. kafka.properties is shared by every handle burnrate
@@ -44,6 +44,12 @@ enum class KafkaRole : uint8_t { kConsumer, kProducer };
 absl::StatusOr<KafkaConfPtr> NewKafkaConf(
     const KafkaConfig& config, KafkaRole role,
     const std::vector<std::pair<std::string, std::string>>& defaults, std::string_view what);
+
+// rd_kafka_new with `conf`, which the handle takes over when it is made (and
+// which is destroyed otherwise). A refusal is an InvalidArgument
+// "<what>: <librdkafka's reason>".
+absl::StatusOr<rd_kafka_t*> NewKafkaHandle(rd_kafka_type_t type, KafkaConfPtr conf,
+                                           std::string_view what);
 
 // Whether librdkafka knows `name` as a setting for consumers only.
 bool IsConsumerOnlySetting(std::string_view name);

@@ -69,10 +69,9 @@ absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(const Kafka
   rd_kafka_conf_set_opaque(conf->get(), impl.get());
   rd_kafka_conf_set_dr_msg_cb(conf->get(), &Impl::OnDelivery);
   rd_kafka_conf_set_error_cb(conf->get(), &Impl::OnError);
-  char err[512];
-  impl->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), err, sizeof err);
-  if (!impl->producer) return absl::InvalidArgumentError(Concat("kafka producer: ", err));
-  conf->release();  // now the producer's
+  auto producer = NewKafkaHandle(RD_KAFKA_PRODUCER, *std::move(conf), "kafka producer");
+  if (!producer.ok()) return producer.status();
+  impl->producer = *producer;
   return std::unique_ptr<KafkaProducer>(new KafkaProducer(std::move(impl)));
 }
 

@@ -120,10 +120,9 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaConf
   rd_kafka_conf_set_opaque(conf->get(), impl.get());
   rd_kafka_conf_set_rebalance_cb(conf->get(), &Impl::OnRebalance);
   rd_kafka_conf_set_error_cb(conf->get(), &Impl::OnError);
-  char err[512];
-  impl->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), err, sizeof err);
-  if (!impl->consumer) return absl::InvalidArgumentError(Concat("kafka consumer: ", err));
-  conf->release();  // now the consumer's
+  auto consumer = NewKafkaHandle(RD_KAFKA_CONSUMER, *std::move(conf), "kafka consumer");
+  if (!consumer.ok()) return consumer.status();
+  impl->consumer = *consumer;
   rd_kafka_poll_set_consumer(impl->consumer);
   rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(topics, config.topic.c_str(), RD_KAFKA_PARTITION_UA);

@@ -4,7 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 
+#include "consumers/commit_retries.h"
 #include "consumers/kafka_client.h"
 #include "consumers/kafka_metadata.h"
 #include "core/concat.h"
@@ -25,6 +27,7 @@ struct KafkaSource::Impl {
   // stopped while another one left).
   bool cooperative = false;
   KafkaClientErrors errors;
+  CommitRetries commit_retries;
 
   rd_kafka_topic_partition_list_t* AssignedList() const {
     rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(assigned.size()) + 1);
@@ -45,11 +48,34 @@ struct KafkaSource::Impl {
     static_cast<Impl*>(opaque)->errors.Note(rk, err, reason);
   }
 
+  static void OnCommitted(rd_kafka_t*, rd_kafka_resp_err_t err,
+                          rd_kafka_topic_partition_list_t* offsets, void* opaque) {
+    auto* self = static_cast<Impl*>(opaque);
+    if (!offsets) return;
+    const auto now = std::chrono::steady_clock::now();
+    for (int i = 0; i < offsets->cnt; ++i) {
+      const rd_kafka_topic_partition_t& o = offsets->elems[i];
+      if (o.offset < 0) continue;
+      // librdkafka logs the failure itself (COMMITFAIL).
+      const bool failed =
+          o.err != RD_KAFKA_RESP_ERR_NO_ERROR ||
+          (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET);
+      if (failed) {
+        self->commit_retries.Failed(o.partition, o.offset, now);
+      } else {
+        self->commit_retries.Succeeded(o.partition, o.offset);
+      }
+    }
+  }
+
   static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
                           void* opaque) {
     auto* self = static_cast<Impl*>(opaque);
     std::vector<int32_t> ids;
     for (int i = 0; i < parts->cnt; ++i) ids.push_back(parts->elems[i].partition);
+    // Each life of a partition here commits its own positions; one that
+    // moved away is committed by its next owner.
+    for (int32_t p : ids) self->commit_retries.Forget(p);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       // Start where the state store says this partition's state ends, so
       // nothing is counted twice and nothing is skipped.
@@ -120,6 +146,7 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaConf
   rd_kafka_conf_set_opaque(conf->get(), impl.get());
   rd_kafka_conf_set_rebalance_cb(conf->get(), &Impl::OnRebalance);
   rd_kafka_conf_set_error_cb(conf->get(), &Impl::OnError);
+  rd_kafka_conf_set_offset_commit_cb(conf->get(), &Impl::OnCommitted);
   auto consumer = NewKafkaHandle(RD_KAFKA_CONSUMER, *std::move(conf), "kafka consumer");
   if (!consumer.ok()) return consumer.status();
   impl->consumer = *consumer;
@@ -165,9 +192,18 @@ absl::StatusOr<size_t> KafkaSource::Poll(size_t max_messages, size_t max_bytes, 
 }
 
 absl::Status KafkaSource::Commit(const std::vector<std::pair<int32_t, int64_t>>& next_offsets) {
-  if (next_offsets.empty()) return absl::OkStatus();
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(next_offsets.size()));
-  for (const auto& [p, off] : next_offsets) {
+  std::vector<std::pair<int32_t, int64_t>> offsets = next_offsets;
+  const std::vector<int32_t>& assigned = impl_->assigned;
+  impl_->commit_retries.TakeDue(
+      std::chrono::steady_clock::now(),
+      [&assigned](int32_t p) {
+        return std::find(assigned.begin(), assigned.end(), p) != assigned.end();
+      },
+      offsets);
+  if (offsets.empty()) return absl::OkStatus();
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
+  for (const auto& [p, off] : offsets) {
     rd_kafka_topic_partition_list_add(list, impl_->topic.c_str(), p)->offset = off;
   }
   // Asynchronous: a synchronous commit can block while a rebalance waits for

@@ -35,6 +35,9 @@ class KafkaSource {
 
   // Commits "next offset to read" per partition, asynchronously (the state
   // store, not Kafka, is where a partition's position is authoritative).
+  // Offsets whose commit failed (a rebalance, no coordinator) are sent again
+  // with a later call, while the partition is still assigned here, so the
+  // group's lag does not stay behind a partition that went quiet.
   absl::Status Commit(const std::vector<std::pair<int32_t, int64_t>>& next_offsets);
 
   // Partitions currently assigned to this member.

@@ -402,8 +402,13 @@ void RunEngine::Handle(const SourceMessage& message) {
   Partition& state = *it->second;
   if (state.next >= 0) {
     if (message.offset < state.next) return;  // delivered again after a seek
-  } else if (state.durable && *state.durable >= 0 && message.offset > *state.durable) {
-    NoteResumedPastPosition(message.partition, *state.durable, message.offset);
+  } else if (state.durable && *state.durable >= 0) {
+    // The first message since the state was loaded. One below the stored
+    // position is durable already (fetched for an earlier life of the
+    // partition): counting it again would count it twice.
+    if (message.offset < *state.durable) return;
+    if (message.offset > *state.durable)
+      NoteResumedPastPosition(message.partition, *state.durable, message.offset);
   }
   state.open.Add(message.offset, message.payload);
   Process(message.partition, state, message.offset, message.payload);

@@ -473,6 +473,35 @@ TEST_F(RunEngineTest, ResumingPastTheStoredPositionIsLoggedOnceAndTheRestCounted
       << out_.rows.begin()->second;
 }
 
+TEST_F(RunEngineTest, MessagesBelowTheStoredPositionAfterALoadAreNotCountedAgain) {
+  // A message fetched for an earlier life of the partition that arrives
+  // after the state was loaded again is durable already: it is dropped, not
+  // counted twice (nor refused by the store and dead-lettered as a copy).
+  const auto log = OneWindowLog(60);
+  {
+    Replica first(config_, prices_, store_, out_, now_);
+    first.SetLog(&log);
+    first.Assign({0});
+    first.Feed(log, 40);
+    ASSERT_TRUE(first.engine.Checkpoint().ok());
+    first.engine.OnRevoked({0});
+  }
+  Replica next(config_, prices_, store_, out_, now_);
+  next.SetLog(&log);
+  next.Assign({0});
+  ASSERT_EQ(next.cursor[0], 40);
+  next.engine.Handle({0, 38, log[0][38]});
+  next.engine.Handle({0, 39, log[0][39]});
+  next.Feed(log, log[0].size());
+  now_ += 10'000;
+  ASSERT_TRUE(next.engine.Checkpoint().ok());
+  EXPECT_EQ(next.dead.count, 0) << "dead-lettered as copies of themselves";
+  ASSERT_TRUE(next.CloseWindows(1).ok());
+  ASSERT_EQ(out_.rows.size(), 1u);
+  EXPECT_NE(out_.rows.begin()->second.find("\"events\":60,"), std::string::npos)
+      << out_.rows.begin()->second;
+}
+
 TEST_F(RunEngineTest, AnAssignedPartitionsStoredPositionIsCommittedWithoutNewMessages) {
   // A partition lost while the broker was away (its revoke could not
   // commit) and assigned again once everything was durable gets no new

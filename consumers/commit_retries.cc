@@ -13,6 +13,11 @@ void CommitRetries::Failed(int32_t partition, int64_t next_offset, TimePoint now
   due_ = now + kRetryDelay;
 }
 
+void CommitRetries::Defer(int32_t partition, int64_t next_offset) {
+  auto [it, fresh] = failed_.emplace(partition, next_offset);
+  if (!fresh) it->second = std::max(it->second, next_offset);
+}
+
 void CommitRetries::Succeeded(int32_t partition, int64_t next_offset) {
   int64_t& acknowledged = acknowledged_[partition];
   acknowledged = std::max(acknowledged, next_offset);

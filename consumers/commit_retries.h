@@ -26,6 +26,9 @@ class CommitRetries {
 
   // The broker's answer for one partition's commit.
   void Failed(int32_t partition, int64_t next_offset, TimePoint now);
+  // Not sent now (the member is rejoining its group): sent with the next
+  // TakeDue that finds it due.
+  void Defer(int32_t partition, int64_t next_offset);
   void Succeeded(int32_t partition, int64_t next_offset);
   // The partition moved to another member, which commits it from now on.
   void Forget(int32_t partition);
@@ -38,7 +41,7 @@ class CommitRetries {
   size_t pending() const { return failed_.size(); }
 
  private:
-  std::map<int32_t, int64_t> failed_;        // the largest failed offset per partition
+  std::map<int32_t, int64_t> failed_;        // the largest failed or deferred offset per partition
   std::map<int32_t, int64_t> acknowledged_;  // the largest committed one
   TimePoint due_{};
 };

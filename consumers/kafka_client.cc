@@ -8,8 +8,7 @@
 
 namespace burnrate {
 
-namespace {
-void LogLine(const rd_kafka_t* rk, int level, const char* facility, const char* text) {
+void LogKafkaLine(const rd_kafka_t* rk, int level, const char* facility, const char* text) {
   // librdkafka's levels are syslog's: 0-3 errors, 4 warnings, 5-7 the
   // rest. Its debugging lines (7) come only when kafka.properties asks for
   // them (`debug`), so they are shown at info, which the engine logs.
@@ -18,9 +17,8 @@ void LogLine(const rd_kafka_t* rk, int level, const char* facility, const char* 
                                                      : spdlog::level::info;
   spdlog::log(spd, "kafka {} {}: {}", rd_kafka_name(rk), facility, text);
 }
-}  // namespace
 
-void RouteKafkaLogs(rd_kafka_conf_t* conf) { rd_kafka_conf_set_log_cb(conf, &LogLine); }
+void RouteKafkaLogs(rd_kafka_conf_t* conf) { rd_kafka_conf_set_log_cb(conf, &LogKafkaLine); }
 
 bool IsConsumerOnlySetting(std::string_view name) {
   // librdkafka's consumer settings (its CONFIGURATION.md, column C/P "C").

@@ -58,6 +58,8 @@ bool IsConsumerOnlySetting(std::string_view name);
 // "kafka <handle> <facility>: <text>", instead of librdkafka's "%3|..." lines
 // on stderr.
 void RouteKafkaLogs(rd_kafka_conf_t* conf);
+// What RouteKafkaLogs installs, for a handle's own log callback to call.
+void LogKafkaLine(const rd_kafka_t* rk, int level, const char* facility, const char* text);
 
 // The errors librdkafka reports for one handle: through its error callback,
 // or, for a consumer, as messages with an error code. Thread-safe: the

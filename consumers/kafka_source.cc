@@ -4,7 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <string_view>
 
 #include "consumers/commit_retries.h"
 #include "consumers/kafka_client.h"
@@ -20,6 +22,9 @@ struct KafkaSource::Impl {
   std::vector<int32_t> assigned;
   bool closed = false;
   bool paused = false;
+  // Whether the group has given this member an assignment (even an empty
+  // one) since it subscribed: see Close().
+  bool assignment_received = false;
   // Whether the configured assignors rebalance cooperatively (librdkafka
   // requires all of them to share one protocol). Not asked of librdkafka
   // at each rebalance: once the member has left the group it answers NULL,
@@ -28,6 +33,16 @@ struct KafkaSource::Impl {
   bool cooperative = false;
   KafkaClientErrors errors;
   CommitRetries commit_retries;
+  // Whether the member is between leaving its steady state and reaching it
+  // again: it has asked to rejoin the group (a member came or went). An
+  // offset commit sent then reaches the coordinator after the new
+  // generation began, and librdkafka 2.0.2 answers its ILLEGAL_GENERATION
+  // by dropping the member's whole assignment as lost (librdkafka issue
+  // 4059, fixed in 2.10): every partition reloaded, everything not yet
+  // durable counted again. So commits wait until the member is steady.
+  // Set from librdkafka's main thread, through its `cgrp` debug lines.
+  std::atomic<bool> rejoining{false};
+  bool show_debug_lines = false;  // kafka.properties asked for `debug`
 
   rd_kafka_topic_partition_list_t* AssignedList() const {
     rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(assigned.size()) + 1);
@@ -46,6 +61,21 @@ struct KafkaSource::Impl {
 
   static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
     static_cast<Impl*>(opaque)->errors.Note(rk, err, reason);
+  }
+
+  static void OnLog(const rd_kafka_t* rk, int level, const char* facility, const char* text) {
+    auto* self = static_cast<Impl*>(rd_kafka_opaque(rk));
+    if (self && std::string_view(facility) == "CGRPJOINSTATE") {
+      // `Group "G" changed join state wait-sync -> steady (state up)`. If a
+      // later librdkafka words it otherwise, this stays false and commits
+      // go out as before.
+      const std::string_view line(text);
+      const size_t arrow = line.find(" -> ");
+      if (arrow != std::string_view::npos)
+        self->rejoining = !line.substr(arrow + 4).starts_with("steady");
+    }
+    if (level >= 7 && self && !self->show_debug_lines) return;  // asked for by us, not the user
+    LogKafkaLine(rk, level, facility, text);
   }
 
   static void OnCommitted(rd_kafka_t*, rd_kafka_resp_err_t err,
@@ -89,6 +119,7 @@ struct KafkaSource::Impl {
         rd_kafka_assign(rk, parts);
       }
       for (int32_t p : ids) self->assigned.push_back(p);
+      self->assignment_received = true;
       // New partitions follow the source's current back-pressure state.
       if (self->paused) rd_kafka_pause_partitions(rk, parts);
     } else {
@@ -143,6 +174,23 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaConf
     impl->cooperative =
         std::string_view(strategy).find("cooperative-sticky") != std::string_view::npos;
   }
+  // The group's join state is told only in librdkafka's `cgrp` debug lines
+  // (see Impl::rejoining); they are shown only if the user asked for debug.
+  char debug[512] = "";
+  size_t debug_size = sizeof debug;
+  if (rd_kafka_conf_get(conf->get(), "debug", debug, &debug_size) != RD_KAFKA_CONF_OK)
+    debug[0] = '\0';
+  impl->show_debug_lines = debug[0] != '\0';
+  const std::string_view user_debug(debug);
+  if (user_debug.find("cgrp") == std::string_view::npos &&
+      user_debug.find("all") == std::string_view::npos) {
+    const std::string with_cgrp = user_debug.empty() ? "cgrp" : Concat(user_debug, ",cgrp");
+    char error[256];
+    if (rd_kafka_conf_set(conf->get(), "debug", with_cgrp.c_str(), error, sizeof error) !=
+        RD_KAFKA_CONF_OK)
+      return absl::InternalError(Concat("kafka debug=", with_cgrp, ": ", error));
+  }
+  rd_kafka_conf_set_log_cb(conf->get(), &Impl::OnLog);
   rd_kafka_conf_set_opaque(conf->get(), impl.get());
   rd_kafka_conf_set_rebalance_cb(conf->get(), &Impl::OnRebalance);
   rd_kafka_conf_set_error_cb(conf->get(), &Impl::OnError);
@@ -192,6 +240,10 @@ absl::StatusOr<size_t> KafkaSource::Poll(size_t max_messages, size_t max_bytes, 
 }
 
 absl::Status KafkaSource::Commit(const std::vector<std::pair<int32_t, int64_t>>& next_offsets) {
+  if (impl_->rejoining) {
+    for (const auto& [p, offset] : next_offsets) impl_->commit_retries.Defer(p, offset);
+    return absl::OkStatus();
+  }
   std::vector<std::pair<int32_t, int64_t>> offsets = next_offsets;
   const std::vector<int32_t>& assigned = impl_->assigned;
   impl_->commit_retries.TakeDue(
@@ -263,6 +315,23 @@ bool KafkaSource::paused() const { return impl_->paused; }
 void KafkaSource::Close() {
   if (!impl_ || impl_->closed) return;
   impl_->closed = true;
+  // librdkafka 2.0.2 aborts the process when it destroys a member that had
+  // its JoinGroup answer but not its first assignment yet
+  // (rdkafka_sticky_assignor.c: Assertion `assignor_state' failed;
+  // librdkafka issue 4312, fixed in 2.3.0): a replica stopped while it
+  // joined its group crashed. The assignment follows the answer within a
+  // round trip to the coordinator, so such a member waits for it, briefly;
+  // what it fetches meanwhile is dropped (its next owner reads it from the
+  // stored position). A member with no answer yet has no assignor to crash.
+  if (!impl_->assignment_received) {
+    const char* protocol = rd_kafka_rebalance_protocol(impl_->consumer);
+    const bool joined = protocol != nullptr && std::string_view(protocol) != "NONE";
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (joined && !impl_->assignment_received && std::chrono::steady_clock::now() < until) {
+      if (rd_kafka_message_t* m = rd_kafka_consumer_poll(impl_->consumer, 100))
+        rd_kafka_message_destroy(m);
+    }
+  }
   rd_kafka_consumer_close(impl_->consumer);
 }
 

@@ -35,7 +35,9 @@ class KafkaSource {
 
   // Commits "next offset to read" per partition, asynchronously (the state
   // store, not Kafka, is where a partition's position is authoritative).
-  // Offsets whose commit failed (a rebalance, no coordinator) are sent again
+  // While the member is rejoining its group the offsets are held back (a
+  // commit then would cost it its whole assignment, see the .cc). Offsets
+  // held back or whose commit failed (a rebalance, no coordinator) are sent
   // with a later call, while the partition is still assigned here, so the
   // group's lag does not stay behind a partition that went quiet.
   absl::Status Commit(const std::vector<std::pair<int32_t, int64_t>>& next_offsets);

@@ -33,6 +33,16 @@ TEST_F(CommitRetriesTest, AFailedCommitIsSentAgainOnceTheDelayHasPassed) {
   EXPECT_EQ(retries_.pending(), 0u);
 }
 
+TEST_F(CommitRetriesTest, AnOffsetHeldBackWhileRejoiningGoesWithTheNextCommit) {
+  retries_.Defer(0, 70);
+  retries_.Defer(0, 80);
+  EXPECT_EQ(Take(t0_), (Offsets{{0, 80}})) << "no delay: nothing failed";
+  retries_.Failed(1, 5, t0_);
+  retries_.Defer(2, 6);
+  EXPECT_EQ(Take(t0_), Offsets{}) << "a failure delays what is held back with it";
+  EXPECT_EQ(Take(t0_ + CommitRetries::kRetryDelay), (Offsets{{1, 5}, {2, 6}}));
+}
+
 TEST_F(CommitRetriesTest, TheLargerOffsetWinsPerPartition) {
   retries_.Failed(1, 300, t0_);
   retries_.Failed(1, 200, t0_);  // answers can come in any order

@@ -142,9 +142,14 @@ class HoldingListener : public PartitionListener {
     return std::vector<std::optional<int64_t>>(partitions.size());
   }
   void OnRevoked(const std::vector<int32_t>& partitions) override { Release(partitions); }
-  void OnLost(const std::vector<int32_t>& partitions) override { Release(partitions); }
+  void OnLost(const std::vector<int32_t>& partitions) override {
+    lost_ += static_cast<int>(partitions.size());
+    Release(partitions);
+  }
 
   void set_closing() { closing_ = true; }
+  std::vector<int32_t> partitions() const { return {held_.begin(), held_.end()}; }
+  int lost() const { return lost_; }
   size_t held() const { return held_.size(); }
   int assigned_while_closing() const { return assigned_while_closing_; }
   int released_while_closing() const { return released_while_closing_; }
@@ -158,6 +163,7 @@ class HoldingListener : public PartitionListener {
   bool closing_ = false;
   int assigned_while_closing_ = 0;
   int released_while_closing_ = 0;
+  int lost_ = 0;
 };
 
 // A member's settings for a group of its own on the topic; the members hear
@@ -237,6 +243,50 @@ TEST(KafkaSourceTest, PartitionsGivenToAMemberWhileItClosesAreTakenAndGivenBack)
   EXPECT_EQ(first_listener.released_while_closing(), 4) << "everything given back on leaving";
   EXPECT_EQ(first_listener.held(), 0u);
   EXPECT_EQ(testing::DescribeGroup(config.group_id).state, "Empty");
+}
+
+TEST(KafkaSourceTest, CommitsWhileTheGroupRebalancesDoNotCostTheAssignment) {
+  // The engine commits durable positions every checkpoint interval. With
+  // librdkafka 2.0.2 a commit that reaches the coordinator after a new
+  // generation began is answered with ILLEGAL_GENERATION, and the member
+  // then drops its whole assignment as lost; the source holds commits back
+  // while its member rejoins. Here the first member commits at every poll
+  // while a second one joins: it gives two partitions up, loses none.
+  const std::string topic = testing::CreateTopic(4, "sourcecommit");
+  const KafkaConfig config = GroupMemberConfig(topic, "source-commit-");
+  testing::Produce(topic, std::vector<std::string>(40, R"({"event_id":"x"})"));
+  HoldingListener first_listener, second_listener;
+  auto first = KafkaSource::Create(config, first_listener);
+  ASSERT_TRUE(first.ok()) << first.status();
+  const auto ignore = [](const SourceMessage&) {};
+  int64_t committed = 0;
+  const auto poll_and_commit = [&] {
+    EXPECT_TRUE((*first)->Poll(100, SIZE_MAX, 20, ignore).ok());
+    std::vector<std::pair<int32_t, int64_t>> offsets;
+    ++committed;
+    for (int32_t p : first_listener.partitions()) offsets.emplace_back(p, committed % 10);
+    EXPECT_TRUE((*first)->Commit(offsets).ok());
+  };
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        poll_and_commit();
+        return first_listener.held() == 4;
+      },
+      60s, "the first member holds every partition"));
+  auto second = KafkaSource::Create(config, second_listener);
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        poll_and_commit();
+        EXPECT_TRUE((*second)->Poll(100, SIZE_MAX, 20, ignore).ok());
+        if (first_listener.held() != 2 || second_listener.held() != 2) return false;
+        const testing::GroupDescription group = testing::DescribeGroup(config.group_id);
+        return group.state == "Stable" && group.member_partitions == std::vector<int>{2, 2};
+      },
+      60s, "the group settled on two partitions each"));
+  EXPECT_EQ(first_listener.lost(), 0) << "partitions lost after " << committed << " commits";
+  (*second)->Close();
+  (*first)->Close();
 }
 
 TEST(KafkaSourceTest, AnEagerAssignmentStrategyFromConfigIsServed) {

@@ -124,6 +124,17 @@ class RunEngineTest : public ::testing::Test {
   }
   void CrashWithOnlyPartitionZeroDurable(int32_t claimer);
 
+  // A first replica counts partition 0's first n messages, makes them
+  // durable and hands the partition over (a revoke).
+  void CountAndHandOver(const std::vector<std::vector<std::string>>& log, size_t n) {
+    Replica first(config_, prices_, store_, out_, now_);
+    first.SetLog(&log);
+    first.Assign({0});
+    first.Feed(log, n);
+    ASSERT_TRUE(first.engine.Checkpoint().ok());
+    first.engine.OnRevoked({0});
+  }
+
   // One partition of n events of one tenant, all in one window.
   static std::vector<std::vector<std::string>> OneWindowLog(int n) {
     std::vector<std::vector<std::string>> log(1);
@@ -416,14 +427,8 @@ TEST_F(RunEngineTest, ResumingPastTheStoredPositionIsLoggedOnceAndTheRestCounted
   // inside the log (compaction, transaction markers) is said at info.
   const auto log = OneWindowLog(100);
   testing::CapturedLog captured;
-  {
-    Replica first(config_, prices_, store_, out_, now_);
-    first.SetLog(&log);
-    first.Assign({0});
-    first.Feed(log, 40);
-    ASSERT_TRUE(first.engine.Checkpoint().ok());
-    first.engine.OnRevoked({0});
-  }
+  CountAndHandOver(log, 40);
+  if (HasFatalFailure()) return;
   {
     Replica next(config_, prices_, store_, out_, now_);
     next.SetLog(&log);
@@ -478,14 +483,8 @@ TEST_F(RunEngineTest, MessagesBelowTheStoredPositionAfterALoadAreNotCountedAgain
   // after the state was loaded again is durable already: it is dropped, not
   // counted twice (nor refused by the store and dead-lettered as a copy).
   const auto log = OneWindowLog(60);
-  {
-    Replica first(config_, prices_, store_, out_, now_);
-    first.SetLog(&log);
-    first.Assign({0});
-    first.Feed(log, 40);
-    ASSERT_TRUE(first.engine.Checkpoint().ok());
-    first.engine.OnRevoked({0});
-  }
+  CountAndHandOver(log, 40);
+  if (HasFatalFailure()) return;
   Replica next(config_, prices_, store_, out_, now_);
   next.SetLog(&log);
   next.Assign({0});

@@ -372,8 +372,9 @@ void RunEngine::OnRevoked(const std::vector<int32_t>& partitions) {
 }
 
 void RunEngine::OnLost(const std::vector<int32_t>& partitions) {
-  // No checkpoint: while the session was gone the partitions may have moved
-  // on, and waiting here for a broker that is away keeps this member out of
+  // No checkpoint: the group has moved on without this member (its session
+  // timed out, or a commit or heartbeat met a newer generation), so the
+  // partitions may have moved on, and waiting here for a broker that is away keeps this member out of
   // the group. What was counted and not durable is counted again by the
   // next owner from the stored position (a checkpoint of ours already queued
   // is refused if that owner got there first).
@@ -381,8 +382,9 @@ void RunEngine::OnLost(const std::vector<int32_t>& partitions) {
     auto it = partitions_.find(p);
     if (it == partitions_.end()) continue;
     spdlog::warn(
-        "partition {}: lost (the group session timed out); {} events not yet durable are "
-        "left to its next owner",
+        "partition {}: lost (the group moved on without this replica: its session timed out, "
+        "or the coordinator refused its generation); {} events not yet durable are left to its "
+        "next owner",
         p, it->second->pending_events());
     Retire(it);
   }

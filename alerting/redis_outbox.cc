@@ -143,7 +143,7 @@ struct RedisAlertOutbox::Reply {
 
 RedisAlertOutbox::RedisAlertOutbox(AlertRedisOptions options, const AlertClock* clock)
     : options_(std::move(options)),
-      prefix_(options_.key_prefix + "alerts:"),
+      prefix_(options_.redis.key_prefix + "alerts:"),
       clock_(clock ? clock : &system_clock_) {}
 
 RedisAlertOutbox::~RedisAlertOutbox() {
@@ -163,23 +163,24 @@ absl::Status RedisAlertOutbox::ConnectLocked() {
     redisFree(context_);
     context_ = nullptr;
   }
-  timeval tv{options_.timeout_ms / 1000, (options_.timeout_ms % 1000) * 1000};
-  context_ = redisConnectWithTimeout(options_.host.c_str(), options_.port, tv);
+  timeval tv{options_.redis.timeout_ms / 1000, (options_.redis.timeout_ms % 1000) * 1000};
+  context_ = redisConnectWithTimeout(options_.redis.host.c_str(), options_.redis.port, tv);
   if (!context_ || context_->err) {
     const std::string err = context_ ? context_->errstr : "out of memory";
     if (context_) redisFree(context_);
     context_ = nullptr;
-    return absl::UnavailableError(Concat("alert outbox: cannot connect to Redis at ", options_.host,
-                                         ":", options_.port, ": ", err));
+    return absl::UnavailableError(Concat("alert outbox: cannot connect to Redis at ",
+                                         options_.redis.host, ":", options_.redis.port, ": ", err));
   }
   redisSetTimeout(context_, tv);
-  if (!options_.password.empty()) {
+  if (!options_.redis.password.value.empty()) {
     auto* r = static_cast<redisReply*>(
-        options_.username.empty()
-            ? redisCommand(context_, "AUTH %b", options_.password.data(), options_.password.size())
-            : redisCommand(context_, "AUTH %b %b", options_.username.data(),
-                           options_.username.size(), options_.password.data(),
-                           options_.password.size()));
+        options_.redis.username.empty()
+            ? redisCommand(context_, "AUTH %b", options_.redis.password.value.data(),
+                           options_.redis.password.value.size())
+            : redisCommand(context_, "AUTH %b %b", options_.redis.username.data(),
+                           options_.redis.username.size(), options_.redis.password.value.data(),
+                           options_.redis.password.value.size()));
     const bool ok = r && r->type != REDIS_REPLY_ERROR;
     if (r) freeReplyObject(r);
     if (!ok) {

@@ -21,20 +21,15 @@
 
 #include "alerting/clock.h"
 #include "alerting/outbox.h"
+#include "config/config.h"
 
 struct redisContext;
 
 namespace burnrate {
 
-// Where the outbox lives: plain values, so alerting/ does not depend on the
-// whole Config.
+// Where the outbox lives.
 struct AlertRedisOptions {
-  std::string host = "127.0.0.1";
-  int port = 6379;
-  std::string username;                  // an ACL user; empty: the default user
-  std::string password;                  // empty: no AUTH
-  std::string key_prefix = "burnrate:";  // "alerts:" is appended
-  int timeout_ms = 2000;
+  RedisConfig redis;  // the outbox's keys are under redis.key_prefix + "alerts:"
   // How long tx: and done: markers are kept (give_up_after + 7 days).
   int64_t marker_ttl_ms = 8 * 86'400'000LL;
 };

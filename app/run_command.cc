@@ -414,16 +414,10 @@ int RunService(const std::string& config_path) {
       alert_producer = *std::move(made);
       options.kafka_producer = alert_producer.get();
     }
-    AlertRedisOptions redis;
-    redis.host = config.redis.host;
-    redis.port = config.redis.port;
-    redis.username = config.redis.username;
-    redis.password = config.redis.password.value;
-    redis.key_prefix = config.redis.key_prefix;
-    redis.timeout_ms = config.redis.timeout_ms;
-    redis.marker_ttl_ms = config.alerting.outbox.give_up_after_ms + 7 * 86'400'000LL;
+    AlertRedisOptions outbox;
+    outbox.redis = config.redis;
     auto service =
-        AlertDeliveryService::CreateWithRedis(config.alerting, redis, std::move(options));
+        AlertDeliveryService::CreateWithRedis(config.alerting, outbox, std::move(options));
     if (!service.ok()) {
       std::cerr << "burnrate: alerting: " << service.status().message() << "\n";
       return kExitRuntimeFailure;

@@ -137,12 +137,12 @@ int main(int argc, char** argv) {
     config.route.routes.push_back(child);
   }
 
-  AlertRedisOptions redis;
-  redis.port = redis_port;
-  redis.key_prefix = "bench:";
+  AlertRedisOptions outbox;
+  outbox.redis.port = redis_port;
+  outbox.redis.key_prefix = "bench:";
   std::unique_ptr<AlertDeliveryService> service;
   for (int i = 0; i < 100 && !service; ++i) {  // until redis-server accepts connections
-    auto created = AlertDeliveryService::CreateWithRedis(config, redis);
+    auto created = AlertDeliveryService::CreateWithRedis(config, outbox);
     if (created.ok())
       service = std::move(*created);
     else

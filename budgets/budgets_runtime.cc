@@ -6,17 +6,6 @@
 
 namespace burnrate {
 
-BudgetRedisOptions BudgetRedisOptionsFrom(const Config& config) {
-  BudgetRedisOptions o;
-  o.host = config.redis.host;
-  o.port = config.redis.port;
-  o.username = config.redis.username;
-  o.password = config.redis.password.value;
-  o.key_prefix = config.redis.key_prefix;
-  o.timeout_ms = config.redis.timeout_ms;
-  return o;
-}
-
 namespace {
 
 absl::StatusOr<BudgetsRuntime> Finish(const Config& config, std::shared_ptr<QuotaStore> store,
@@ -38,7 +27,7 @@ absl::StatusOr<BudgetsRuntime> Finish(const Config& config, std::shared_ptr<Quot
 }  // namespace
 
 absl::StatusOr<BudgetsRuntime> MakeRedisBudgets(const Config& config, WallClock clock) {
-  const BudgetRedisOptions redis = BudgetRedisOptionsFrom(config);
+  const RedisConfig& redis = config.redis;
   auto sink = KafkaQuotaSink::Create(config.kafka, config.quota.kafka_topic);
   if (!sink.ok()) return sink.status();
   return Finish(config, std::make_shared<RedisQuotaStore>(redis, config.quota.redis_key_prefix),

@@ -9,7 +9,6 @@
 #include "budgets/budget_tracker.h"
 #include "budgets/quota_http.h"
 #include "budgets/quota_publisher.h"
-#include "budgets/redis_connection.h"
 #include "config/config.h"
 
 namespace burnrate {
@@ -23,8 +22,6 @@ struct BudgetsRuntime {
   std::unique_ptr<QuotaRefresher> refresher;  // not started
   std::unique_ptr<BudgetTracker> tracker;
 };
-
-BudgetRedisOptions BudgetRedisOptionsFrom(const Config& config);
 
 // Run mode: budget state and decisions in Redis, decisions also to the
 // compacted topic quota.kafka_topic (created if missing). `clock` (wall time

@@ -76,8 +76,8 @@ int64_t ToInt(const std::string& s) {
 
 }  // namespace
 
-RedisBudgetStore::RedisBudgetStore(BudgetRedisOptions options)
-    : options_(std::move(options)), redis_(options_.client()) {}
+RedisBudgetStore::RedisBudgetStore(RedisConfig options)
+    : options_(std::move(options)), redis_(RedisClientOptionsFrom(options_)) {}
 RedisBudgetStore::~RedisBudgetStore() = default;
 
 std::string RedisBudgetStore::Key(const std::string& budget, const char* suffix) const {

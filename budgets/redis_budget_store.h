@@ -11,14 +11,15 @@
 #include <string>
 
 #include "budgets/budget_store.h"
-#include "budgets/redis_connection.h"
+#include "config/config.h"
+#include "state/redis_client.h"
 
 namespace burnrate {
 
 // Not thread-safe (one connection), like the tracker that owns it.
 class RedisBudgetStore : public BudgetStore {
  public:
-  explicit RedisBudgetStore(BudgetRedisOptions options);
+  explicit RedisBudgetStore(RedisConfig options);
   ~RedisBudgetStore() override;
   absl::StatusOr<BudgetWindowState> ApplyWindow(const BudgetWindowUpdate& update) override;
   absl::Status SaveEvaluation(const std::string& budget, int64_t window_start_ms,
@@ -26,7 +27,7 @@ class RedisBudgetStore : public BudgetStore {
 
  private:
   std::string Key(const std::string& budget, const char* suffix) const;
-  BudgetRedisOptions options_;
+  RedisConfig options_;
   RedisClient redis_;
 };
 

@@ -11,7 +11,8 @@
 #include <string>
 
 #include "budgets/quota.h"
-#include "budgets/redis_connection.h"
+#include "config/config.h"
+#include "state/redis_client.h"
 
 namespace burnrate {
 
@@ -21,7 +22,7 @@ namespace burnrate {
 // input.
 class RedisQuotaStore : public QuotaStore {
  public:
-  RedisQuotaStore(BudgetRedisOptions options, std::string quota_key_prefix);
+  RedisQuotaStore(RedisConfig options, std::string quota_key_prefix);
   ~RedisQuotaStore() override;
 
   absl::StatusOr<Outcome> SetPart(const std::string& subject, Part part,
@@ -38,7 +39,7 @@ class RedisQuotaStore : public QuotaStore {
                                  const std::optional<QuotaSignal>& value, int64_t now_ms);
 
   std::mutex mu_;
-  BudgetRedisOptions options_;
+  RedisConfig options_;
   RedisClient redis_;
   std::string quota_prefix_;
 };

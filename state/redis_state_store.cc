@@ -229,12 +229,7 @@ RedisStateStore::~RedisStateStore() {
 
 RedisStoreOptions RedisStoreOptionsFrom(const Config& config) {
   RedisStoreOptions o;
-  o.host = config.redis.host;
-  o.port = config.redis.port;
-  o.username = config.redis.username;
-  o.password = config.redis.password.value;
-  o.key_prefix = config.redis.key_prefix;
-  o.timeout_ms = config.redis.timeout_ms;
+  o.redis = config.redis;
   o.dedup_horizon_ms = config.pipeline.dedup_horizon_ms;
   // Every checkpoint uses the minutes its partition is writing, so a copy
   // outlives a few checkpoint intervals.
@@ -244,12 +239,13 @@ RedisStoreOptions RedisStoreOptionsFrom(const Config& config) {
 
 absl::Status RedisStateStore::Connect() {
   if (context_) return absl::OkStatus();
-  timeval tv{options_.timeout_ms / 1000, (options_.timeout_ms % 1000) * 1000};
-  redisContext* c = redisConnectWithTimeout(options_.host.c_str(), options_.port, tv);
+  timeval tv{options_.redis.timeout_ms / 1000, (options_.redis.timeout_ms % 1000) * 1000};
+  redisContext* c = redisConnectWithTimeout(options_.redis.host.c_str(), options_.redis.port, tv);
   if (!c || c->err) {
     std::string why = c ? c->errstr : "out of memory";
     if (c) redisFree(c);
-    return absl::UnavailableError(Concat("redis ", options_.host, ":", options_.port, ": ", why));
+    return absl::UnavailableError(
+        Concat("redis ", options_.redis.host, ":", options_.redis.port, ": ", why));
   }
   redisSetTimeout(c, tv);
   context_ = c;
@@ -258,8 +254,8 @@ absl::Status RedisStateStore::Connect() {
   id_mirrors_.clear();
   commit_sha_.clear();
   claim_sha_.clear();
-  if (!options_.password.empty()) {
-    auto reply = Command(RedisAuthCommand(options_.username, options_.password));
+  if (!options_.redis.password.value.empty()) {
+    auto reply = Command(RedisAuthCommand(options_.redis.username, options_.redis.password.value));
     if (!reply.ok()) return reply.status();
   }
   if (!options_.client_name.empty()) {
@@ -320,7 +316,7 @@ absl::StatusOr<std::unique_ptr<RedisStateStore::Reply>> RedisStateStore::Script(
 }
 
 std::string RedisStateStore::Key(const std::string& topic, std::string_view suffix) const {
-  return Concat(options_.key_prefix, topic, ":", suffix);
+  return Concat(options_.redis.key_prefix, topic, ":", suffix);
 }
 
 namespace {

@@ -18,12 +18,7 @@ struct redisContext;
 namespace burnrate {
 
 struct RedisStoreOptions {
-  std::string host = "127.0.0.1";
-  int port = 6379;
-  std::string username;  // an ACL user; empty: the default user
-  std::string password;
-  std::string key_prefix = "burnrate:";
-  int timeout_ms = 2000;
+  RedisConfig redis;  // where, as whom, and under which key prefix
   // Set with CLIENT SETNAME, so that CLIENT LIST shows whose connection it is.
   std::string client_name = "burnrate-state";
   // How long closed windows' totals stay readable. Also how long a minute's

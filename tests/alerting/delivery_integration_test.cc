@@ -78,11 +78,11 @@ class AlertDeliveryIntegration : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto& stack = testing::Stack();
-    redis_.host = stack.redis_host;
-    redis_.port = stack.redis_port;
-    redis_.key_prefix = testing::UniqueRedisPrefix();
+    redis_.redis.host = stack.redis_host;
+    redis_.redis.port = stack.redis_port;
+    redis_.redis.key_prefix = testing::UniqueRedisPrefix();
   }
-  void TearDown() override { testing::RedisClient().DeleteKeysWithPrefix(redis_.key_prefix); }
+  void TearDown() override { testing::RedisClient().DeleteKeysWithPrefix(redis_.redis.key_prefix); }
 
   std::unique_ptr<AlertDeliveryService> NewService(const AlertingConfig& config, AlertClock* clock,
                                                    KafkaProducer* producer = nullptr) {
@@ -256,7 +256,7 @@ TEST_F(AlertDeliveryIntegration, GivesUpIntoTheDeadLetterList) {
 TEST_F(AlertDeliveryIntegration, RedisRestartIsAnErrorToTheProducerThenDeliveryResumes) {
   Receivers r;
   const AlertingConfig config = FourReceivers(r);
-  redis_.timeout_ms = 500;
+  redis_.redis.timeout_ms = 500;
   auto service = NewService(config, nullptr);
   ASSERT_TRUE(service);
   service->Start();

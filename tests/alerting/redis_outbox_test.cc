@@ -18,11 +18,13 @@ class RedisOutboxTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto& stack = testing::Stack();
-    options_.host = stack.redis_host;
-    options_.port = stack.redis_port;
-    options_.key_prefix = testing::UniqueRedisPrefix();
+    options_.redis.host = stack.redis_host;
+    options_.redis.port = stack.redis_port;
+    options_.redis.key_prefix = testing::UniqueRedisPrefix();
   }
-  void TearDown() override { testing::RedisClient().DeleteKeysWithPrefix(options_.key_prefix); }
+  void TearDown() override {
+    testing::RedisClient().DeleteKeysWithPrefix(options_.redis.key_prefix);
+  }
   std::unique_ptr<RedisAlertOutbox> Connect() {
     auto o = RedisAlertOutbox::Connect(options_, &clock_);
     EXPECT_TRUE(o.ok()) << o.status();
@@ -112,8 +114,8 @@ TEST_F(RedisOutboxTest, FailedAttemptsAndDeadLettersSurviveAReconnect) {
 
 TEST_F(RedisOutboxTest, UnreachableRedisIsAnErrorNotAHang) {
   AlertRedisOptions bad = options_;
-  bad.port = 1;  // nothing listens there
-  bad.timeout_ms = 500;
+  bad.redis.port = 1;  // nothing listens there
+  bad.redis.timeout_ms = 500;
   auto o = RedisAlertOutbox::Connect(bad);
   ASSERT_FALSE(o.ok());
   EXPECT_TRUE(absl::IsUnavailable(o.status())) << o.status();

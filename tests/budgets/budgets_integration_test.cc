@@ -68,9 +68,8 @@ std::string CleanupPolicy(const std::string& brokers, const std::string& topic) 
 
 // Everything one replica builds over the shared Redis and Kafka.
 struct Replica {
-  Replica(const BudgetRedisOptions& redis, const KafkaConfig& kafka, const std::string& topic,
-          const BudgetsConfig& budgets, const QuotaConfig& quota,
-          const std::atomic<int64_t>* now) {
+  Replica(const RedisConfig& redis, const KafkaConfig& kafka, const std::string& topic,
+          const BudgetsConfig& budgets, const QuotaConfig& quota, const std::atomic<int64_t>* now) {
     auto quota_store = std::make_shared<RedisQuotaStore>(redis, quota.redis_key_prefix);
     decision_key = quota_store->DecisionKey("acme");
     auto sink = KafkaQuotaSink::Create(kafka, topic);
@@ -157,7 +156,7 @@ class BudgetsIntegrationTest : public ::testing::Test {
     return client.Get("/v1/decision/v1/chat/completions", {{"x-tenant-id", "acme"}});
   }
 
-  BudgetRedisOptions redis_;
+  RedisConfig redis_;
   KafkaConfig kafka_;
   std::string topic_;
   BudgetsConfig budgets_;

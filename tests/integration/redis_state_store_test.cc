@@ -26,9 +26,9 @@ class RedisStateStoreTest : public ::testing::Test {
   // Another replica's store: its own connection and its own copy of the logs.
   std::unique_ptr<RedisStateStore> NewStore() {
     RedisStoreOptions options;
-    options.host = Stack().redis_host;
-    options.port = Stack().redis_port;
-    options.key_prefix = prefix_;
+    options.redis.host = Stack().redis_host;
+    options.redis.port = Stack().redis_port;
+    options.redis.key_prefix = prefix_;
     options.client_name = "state-test-" + std::to_string(stores_++) + "-" + prefix_;
     return std::make_unique<RedisStateStore>(options);
   }

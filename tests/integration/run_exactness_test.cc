@@ -1127,17 +1127,20 @@ TEST_F(RunExactnessTest, BrokerRestartStaysExact) {
 
 // Replicas joining and leaving mid-stream, as when a deployment scales up
 // and down or restarts one pod at a time: every join and every leave moves
-// partitions while checkpoints and offset commits are in flight, and a
-// member whose commit meets the new group generation loses its partitions
-// instead of handing them over. Null keys, so copies also cross partitions.
+// partitions while checkpoints and offset commits are in flight (a commit
+// that met the new generation used to cost a replica all its partitions;
+// KafkaSource now holds commits back while it rejoins). Null keys, so copies
+// also cross partitions.
 TEST_F(RunExactnessTest, ReplicasJoiningAndLeavingStayExact) {
   const GeneratedStream& stream = MillionStream();
   Prepare(stream, /*keyed_by_event_id=*/false);
   const int64_t total = static_cast<int64_t>(stream.lines.size());
   StartReplica("a");
   StartReplica("b");
-  // Each step waits for more of the stream to be durable first, so that
-  // every move happens under load and the group has settled in between.
+  // Each step waits for another tenth of the stream to be durable first, so
+  // that every move happens under load, and the last one well before the end
+  // (joins wait for the new replica, and the stream moves on meanwhile: the
+  // last step came at 67-91% in 20 runs spaced by sixths).
   // A joining replica must own partitions before the next step, or it may
   // leave again before it took any part.
   const auto join = [&](const std::string& name) {
@@ -1155,7 +1158,7 @@ TEST_F(RunExactnessTest, ReplicasJoiningAndLeavingStayExact) {
       {"a leaves", [&] { StopReplica(0); }},
   };
   for (size_t i = 0; i < steps.size(); ++i) {
-    const int64_t durable = WaitForDurable(total * static_cast<int64_t>(i + 1) / 6);
+    const int64_t durable = WaitForDurable(total * static_cast<int64_t>(i + 1) / 10);
     ASSERT_GE(durable, 0);
     std::fprintf(stderr, "[%s] %s with %lld of %lld offsets durable\n", input_topic_.c_str(),
                  steps[i].first.c_str(), static_cast<long long>(durable),

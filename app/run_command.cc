@@ -355,7 +355,7 @@ int RunService(const std::string& config_path) {
   // Redis is asked once before anything starts: credentials it refuses, or
   // an ACL user that may not even PING, cannot mend themselves; a Redis that
   // is not up yet is waited for later, like any outage.
-  if (auto pong = RedisClient(RedisClientOptionsFrom(config.redis)).Command({"PING"}); !pong.ok()) {
+  if (auto pong = RedisClient(config.redis).Command({"PING"}); !pong.ok()) {
     if (absl::IsUnauthenticated(pong.status())) {
       std::cerr << "burnrate: " << pong.status().message()
                 << " (check redis.username and redis.password)\n";
@@ -591,7 +591,7 @@ int RunService(const std::string& config_path) {
                              &alerts, &key_detectors, tracker]() {
     NameThisThread("br-closer");
     RedisStateStore closer_store(RedisStoreOptionsFrom(config));
-    RedisHistoryStore history(RedisClientOptionsFrom(config.redis), config.redis.key_prefix);
+    RedisHistoryStore history(config.redis);
     std::unique_ptr<DetectorEngine> detectors;
     if (!key_detectors->empty()) {
       detectors =
@@ -603,8 +603,7 @@ int RunService(const std::string& config_path) {
     }
     // One replica of the group closes (and judges) windows at a time, in
     // order; the others take over when its lease lapses.
-    CloserLease lease(RedisClientOptionsFrom(config.redis),
-                      Concat(config.redis.key_prefix, "closer:", config.kafka.topic),
+    CloserLease lease(config.redis, Concat(config.redis.key_prefix, "closer:", config.kafka.topic),
                       ThisProcessHolderName(),
                       std::max<int64_t>(15'000, 10 * config.checkpoint_interval_ms));
     ClosedWindowSink windows(**window_producer, config.kafka.windows_topic, metrics,

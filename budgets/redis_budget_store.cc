@@ -77,7 +77,7 @@ int64_t ToInt(const std::string& s) {
 }  // namespace
 
 RedisBudgetStore::RedisBudgetStore(RedisConfig options)
-    : options_(std::move(options)), redis_(RedisClientOptionsFrom(options_)) {}
+    : options_(std::move(options)), redis_(options_) {}
 RedisBudgetStore::~RedisBudgetStore() = default;
 
 std::string RedisBudgetStore::Key(const std::string& budget, const char* suffix) const {

@@ -26,9 +26,7 @@ return out
 }  // namespace
 
 RedisQuotaStore::RedisQuotaStore(RedisConfig options, std::string quota_key_prefix)
-    : options_(std::move(options)),
-      redis_(RedisClientOptionsFrom(options_)),
-      quota_prefix_(std::move(quota_key_prefix)) {}
+    : options_(std::move(options)), redis_(options_), quota_prefix_(std::move(quota_key_prefix)) {}
 RedisQuotaStore::~RedisQuotaStore() = default;
 
 std::string RedisQuotaStore::DecisionKey(const std::string& subject) const {

@@ -7,8 +7,8 @@ namespace {
 constexpr size_t kBatch = 1000;  // keys per round trip
 }
 
-RedisHistoryStore::RedisHistoryStore(RedisClientOptions options, std::string key_prefix)
-    : redis_(std::move(options)), prefix_(std::move(key_prefix)) {}
+RedisHistoryStore::RedisHistoryStore(RedisConfig redis)
+    : redis_(redis), prefix_(redis.key_prefix) {}
 
 absl::StatusOr<std::vector<std::optional<std::string>>> RedisHistoryStore::Load(const std::vector<std::string>& keys) {
   std::vector<std::optional<std::string>> out;

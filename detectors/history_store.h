@@ -62,7 +62,8 @@ class NoHistoryStore final : public HistoryStore {
 // `det:since` the first traffic time, `det:priors` the peer priors. Not thread-safe: one connection.
 class RedisHistoryStore final : public HistoryStore {
  public:
-  RedisHistoryStore(RedisClientOptions options, std::string key_prefix);
+  // Its keys are under redis.key_prefix.
+  explicit RedisHistoryStore(RedisConfig redis);
   bool persistent() const override { return true; }
   absl::StatusOr<std::vector<std::optional<std::string>>> Load(const std::vector<std::string>& keys) override;
   absl::Status Save(const std::vector<std::pair<std::string, std::string>>& histories, int64_t ttl_ms,

@@ -28,8 +28,7 @@ return 0
 
 }  // namespace
 
-CloserLease::CloserLease(RedisClientOptions options, std::string key, std::string holder,
-                         int64_t ttl_ms)
+CloserLease::CloserLease(RedisConfig options, std::string key, std::string holder, int64_t ttl_ms)
     : redis_(std::move(options)),
       key_(std::move(key)),
       holder_(std::move(holder)),

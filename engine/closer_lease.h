@@ -22,7 +22,7 @@ class CloserLease {
  public:
   // `key` is the Redis key of the lease; `holder` names this process
   // (unique per replica); the lease lasts `ttl_ms` after each Hold().
-  CloserLease(RedisClientOptions options, std::string key, std::string holder, int64_t ttl_ms);
+  CloserLease(RedisConfig options, std::string key, std::string holder, int64_t ttl_ms);
 
   // Takes the lease if nobody holds it, or extends it if this replica does.
   // True while this replica holds it.

@@ -55,23 +55,13 @@ absl::Status ErrorReply(const std::string& command, const std::string& reply) {
 
 }  // namespace
 
-RedisClientOptions RedisClientOptionsFrom(const RedisConfig& config) {
-  RedisClientOptions o;
-  o.host = config.host;
-  o.port = config.port;
-  o.username = config.username;
-  o.password = config.password.value;
-  o.timeout_ms = config.timeout_ms;
-  return o;
-}
-
 std::vector<std::string> RedisAuthCommand(const std::string& username,
                                           const std::string& password) {
   if (username.empty()) return {"AUTH", password};
   return {"AUTH", username, password};
 }
 
-RedisClient::RedisClient(RedisClientOptions options) : options_(std::move(options)) {}
+RedisClient::RedisClient(RedisConfig config) : options_(std::move(config)) {}
 
 RedisClient::~RedisClient() { Drop(); }
 
@@ -92,7 +82,7 @@ absl::Status RedisClient::Connect() {
   redisSetTimeout(c, tv);
   context_ = c;
   if (!options_.password.empty()) {
-    auto reply = Command(RedisAuthCommand(options_.username, options_.password));
+    auto reply = Command(RedisAuthCommand(options_.username, options_.password.value));
     if (!reply.ok()) {
       Drop();
       return reply.status();

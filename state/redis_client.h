@@ -10,12 +10,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "config/config.h"
 
 struct redisContext;
 
 namespace burnrate {
-
-struct RedisConfig;  // config/config.h
 
 struct RedisValue {
   enum class Type : uint8_t { kNil, kString, kInteger, kArray, kStatus };
@@ -27,15 +26,6 @@ struct RedisValue {
   bool is_nil() const { return type == Type::kNil; }
 };
 
-struct RedisClientOptions {
-  std::string host = "127.0.0.1";
-  int port = 6379;
-  std::string password;
-  int timeout_ms = 2000;
-  std::string username = {};  // empty: AUTH with the password alone (the default user)
-};
-RedisClientOptions RedisClientOptionsFrom(const RedisConfig& config);
-
 // The AUTH command for these credentials: with the ACL user when there is one.
 std::vector<std::string> RedisAuthCommand(const std::string& username, const std::string& password);
 
@@ -43,7 +33,8 @@ std::vector<std::string> RedisAuthCommand(const std::string& username, const std
 // connection the next call reconnects; callers decide when to retry.
 class RedisClient {
  public:
-  explicit RedisClient(RedisClientOptions options);
+  // Connects (lazily) as `config` says; its key prefix is the caller's business.
+  explicit RedisClient(RedisConfig config);
   ~RedisClient();
   RedisClient(const RedisClient&) = delete;
   RedisClient& operator=(const RedisClient&) = delete;
@@ -63,7 +54,7 @@ class RedisClient {
   absl::Status Connect();
   void Drop();
 
-  RedisClientOptions options_;
+  RedisConfig options_;
   redisContext* context_ = nullptr;
   std::vector<std::pair<std::string, std::string>> script_shas_;  // body → sha
 };

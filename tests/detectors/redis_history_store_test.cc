@@ -24,6 +24,7 @@ class RedisHistoryTest : public ::testing::Test {
     options_.host = stack.redis_host;
     options_.port = stack.redis_port;
     prefix_ = testing::UniqueRedisPrefix();
+    options_.key_prefix = prefix_;
   }
   void TearDown() override { redis_.DeleteKeysWithPrefix(prefix_); }
 
@@ -58,14 +59,14 @@ class RedisHistoryTest : public ::testing::Test {
     return std::make_unique<DetectorEngine>(config_, std::move(CreateKeyDetectors(config_)).value(), store);
   }
 
-  RedisClientOptions options_;
+  RedisConfig options_;
   std::string prefix_;
   DetectorsConfig config_;
   testing::RedisClient redis_;
 };
 
 TEST_F(RedisHistoryTest, ARestartedEngineKeepsTheBaselineAndTheFiringAlert) {
-  RedisHistoryStore store(options_, prefix_);
+  RedisHistoryStore store(options_);
   int64_t t = kMonday;
   {
     auto engine = NewEngine(store);
@@ -84,7 +85,7 @@ TEST_F(RedisHistoryTest, ARestartedEngineKeepsTheBaselineAndTheFiringAlert) {
   }
   // Another replica (a new engine, a new connection) takes over: the
   // incident does not fire again, and resolves when spend is back to normal.
-  RedisHistoryStore other(options_, prefix_);
+  RedisHistoryStore other(options_);
   auto engine = NewEngine(other);
   std::vector<Alert> later;
   for (int m = 0; m < 60; ++m, t += 60'000) {
@@ -96,7 +97,7 @@ TEST_F(RedisHistoryTest, ARestartedEngineKeepsTheBaselineAndTheFiringAlert) {
 }
 
 TEST_F(RedisHistoryTest, AReplayedWindowIsNotLearntTwice) {
-  RedisHistoryStore store(options_, prefix_);
+  RedisHistoryStore store(options_);
   auto engine = NewEngine(store);
   Window(*engine, kMonday, 1.0, 1);
   auto again = NewEngine(store);
@@ -114,7 +115,7 @@ TEST_F(RedisHistoryTest, AReplayedWindowIsNotLearntTwice) {
 // an outbox that fails leaves the window to be judged again, whole, and the
 // same transitions are offered again instead of being lost.
 TEST_F(RedisHistoryTest, AnAlertTheOutboxRefusedIsDecidedAgainNotLost) {
-  RedisHistoryStore store(options_, prefix_);
+  RedisHistoryStore store(options_);
   auto engine = NewEngine(store);
   int64_t t = kMonday;
   for (int m = 0; m < 8 * 24 * 60; ++m, t += 60'000) {
@@ -156,7 +157,7 @@ TEST_F(RedisHistoryTest, AnAlertTheOutboxRefusedIsDecidedAgainNotLost) {
 TEST_F(RedisHistoryTest, PeerPriorsAfterATakeoverEqualReplays) {
   NoHistoryStore memory;
   auto replay = NewEngine(memory);
-  RedisHistoryStore store(options_, prefix_);
+  RedisHistoryStore store(options_);
   auto first = NewEngine(store);
   const std::vector<std::string> features = {"chat", "search", "summarize"};
   int64_t t = kMonday;
@@ -177,7 +178,7 @@ TEST_F(RedisHistoryTest, PeerPriorsAfterATakeoverEqualReplays) {
 }
 
 TEST_F(RedisHistoryTest, AKeyCostsAtMostTwoKilobytesOfRedisMemory) {
-  RedisHistoryStore store(options_, prefix_);
+  RedisHistoryStore store(options_);
   auto engine = NewEngine(store);
   int64_t t = kMonday;
   for (int m = 0; m < 8 * 24 * 60; m += 7, t += 7 * 60'000) Window(*engine, t, 0.1 + m % 13, 10 + m % 7);

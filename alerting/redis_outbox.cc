@@ -6,6 +6,7 @@
 
 #include "alerting/alert_codec.h"
 #include "core/concat.h"
+#include "state/redis_client.h"
 
 namespace burnrate {
 namespace {
@@ -163,32 +164,11 @@ absl::Status RedisAlertOutbox::ConnectLocked() {
     redisFree(context_);
     context_ = nullptr;
   }
-  timeval tv{options_.redis.timeout_ms / 1000, (options_.redis.timeout_ms % 1000) * 1000};
-  context_ = redisConnectWithTimeout(options_.redis.host.c_str(), options_.redis.port, tv);
-  if (!context_ || context_->err) {
-    const std::string err = context_ ? context_->errstr : "out of memory";
-    if (context_) redisFree(context_);
-    context_ = nullptr;
-    return absl::UnavailableError(Concat("alert outbox: cannot connect to Redis at ",
-                                         options_.redis.host, ":", options_.redis.port, ": ", err));
-  }
-  redisSetTimeout(context_, tv);
-  if (!options_.redis.password.value.empty()) {
-    auto* r = static_cast<redisReply*>(
-        options_.redis.username.empty()
-            ? redisCommand(context_, "AUTH %b", options_.redis.password.value.data(),
-                           options_.redis.password.value.size())
-            : redisCommand(context_, "AUTH %b %b", options_.redis.username.data(),
-                           options_.redis.username.size(), options_.redis.password.value.data(),
-                           options_.redis.password.value.size()));
-    const bool ok = r && r->type != REDIS_REPLY_ERROR;
-    if (r) freeReplyObject(r);
-    if (!ok) {
-      redisFree(context_);
-      context_ = nullptr;
-      return absl::UnavailableError("alert outbox: Redis AUTH failed");  // never echo the password
-    }
-  }
+  auto c = OpenRedisConnection(options_.redis);
+  if (!c.ok())
+    return absl::Status(c.status().code(),
+                        Concat("alert outbox: ", std::string(c.status().message())));
+  context_ = *c;
   return absl::OkStatus();
 }
 

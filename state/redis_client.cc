@@ -61,6 +61,36 @@ std::vector<std::string> RedisAuthCommand(const std::string& username,
   return {"AUTH", username, password};
 }
 
+absl::StatusOr<redisContext*> OpenRedisConnection(const RedisConfig& config) {
+  const timeval tv{config.timeout_ms / 1000, (config.timeout_ms % 1000) * 1000};
+  redisContext* c = redisConnectWithTimeout(config.host.c_str(), config.port, tv);
+  if (!c || c->err) {
+    std::string why = c ? c->errstr : "out of memory";
+    if (c) redisFree(c);
+    return absl::UnavailableError(Concat("redis ", config.host, ":", config.port, ": ", why));
+  }
+  redisSetTimeout(c, tv);
+  if (config.password.empty()) return c;
+  const std::vector<std::string> auth = RedisAuthCommand(config.username, config.password.value);
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  ToArgv(auth, argv, lens);
+  auto* reply = static_cast<redisReply*>(
+      redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()));
+  absl::Status refused;
+  if (!reply) {
+    refused = absl::UnavailableError(Concat("redis AUTH: ", c->errstr));
+  } else if (reply->type == REDIS_REPLY_ERROR) {
+    refused = ErrorReply("AUTH", std::string(reply->str, reply->len));
+  }
+  if (reply) freeReplyObject(reply);
+  if (!refused.ok()) {
+    redisFree(c);
+    return refused;
+  }
+  return c;
+}
+
 RedisClient::RedisClient(RedisConfig config) : options_(std::move(config)) {}
 
 RedisClient::~RedisClient() { Drop(); }
@@ -72,22 +102,9 @@ void RedisClient::Drop() {
 
 absl::Status RedisClient::Connect() {
   if (context_) return absl::OkStatus();
-  timeval tv{options_.timeout_ms / 1000, (options_.timeout_ms % 1000) * 1000};
-  redisContext* c = redisConnectWithTimeout(options_.host.c_str(), options_.port, tv);
-  if (!c || c->err) {
-    std::string why = c ? c->errstr : "out of memory";
-    if (c) redisFree(c);
-    return absl::UnavailableError(Concat("redis ", options_.host, ":", options_.port, ": ", why));
-  }
-  redisSetTimeout(c, tv);
-  context_ = c;
-  if (!options_.password.empty()) {
-    auto reply = Command(RedisAuthCommand(options_.username, options_.password.value));
-    if (!reply.ok()) {
-      Drop();
-      return reply.status();
-    }
-  }
+  auto c = OpenRedisConnection(options_);
+  if (!c.ok()) return c.status();
+  context_ = *c;
   return absl::OkStatus();
 }
 

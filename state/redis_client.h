@@ -26,6 +26,13 @@ struct RedisValue {
   bool is_nil() const { return type == Type::kNil; }
 };
 
+// A new connection to `config`'s Redis, with config.timeout_ms for
+// connecting and for every reply, authenticated when there is a password
+// (with the ACL user when there is one). Unavailable when Redis cannot be
+// reached; a refused AUTH is Unauthenticated with Redis's reason, which
+// never holds the password. The caller frees it (redisFree).
+absl::StatusOr<redisContext*> OpenRedisConnection(const RedisConfig& config);
+
 // The AUTH command for these credentials: with the ACL user when there is one.
 std::vector<std::string> RedisAuthCommand(const std::string& username, const std::string& password);
 

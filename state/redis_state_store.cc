@@ -239,25 +239,14 @@ RedisStoreOptions RedisStoreOptionsFrom(const Config& config) {
 
 absl::Status RedisStateStore::Connect() {
   if (context_) return absl::OkStatus();
-  timeval tv{options_.redis.timeout_ms / 1000, (options_.redis.timeout_ms % 1000) * 1000};
-  redisContext* c = redisConnectWithTimeout(options_.redis.host.c_str(), options_.redis.port, tv);
-  if (!c || c->err) {
-    std::string why = c ? c->errstr : "out of memory";
-    if (c) redisFree(c);
-    return absl::UnavailableError(
-        Concat("redis ", options_.redis.host, ":", options_.redis.port, ": ", why));
-  }
-  redisSetTimeout(c, tv);
-  context_ = c;
+  auto c = OpenRedisConnection(options_.redis);
+  if (!c.ok()) return c.status();
+  context_ = *c;
   // A new connection may be to a Redis that restarted and lost its last
   // writes: the copies of the event-id logs are rebuilt from what it holds.
   id_mirrors_.clear();
   commit_sha_.clear();
   claim_sha_.clear();
-  if (!options_.redis.password.value.empty()) {
-    auto reply = Command(RedisAuthCommand(options_.redis.username, options_.redis.password.value));
-    if (!reply.ok()) return reply.status();
-  }
   if (!options_.client_name.empty()) {
     auto reply = Command({"CLIENT", "SETNAME", options_.client_name});
     if (!reply.ok()) return reply.status();

@@ -77,12 +77,12 @@ int64_t ToInt(const std::string& s) {
 }  // namespace
 
 RedisBudgetStore::RedisBudgetStore(RedisConfig options)
-    : options_(std::move(options)), redis_(options_) {}
+    : key_prefix_(options.key_prefix), redis_(std::move(options)) {}
 RedisBudgetStore::~RedisBudgetStore() = default;
 
 std::string RedisBudgetStore::Key(const std::string& budget, const char* suffix) const {
   // The braces make both keys of a budget hash to one Redis Cluster slot.
-  return Concat(options_.key_prefix, "budget:{", budget, "}:", suffix);
+  return Concat(key_prefix_, "budget:{", budget, "}:", suffix);
 }
 
 absl::StatusOr<BudgetWindowState> RedisBudgetStore::ApplyWindow(const BudgetWindowUpdate& u) {

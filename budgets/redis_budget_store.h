@@ -27,7 +27,7 @@ class RedisBudgetStore : public BudgetStore {
 
  private:
   std::string Key(const std::string& budget, const char* suffix) const;
-  RedisConfig options_;
+  std::string key_prefix_;  // RedisConfig::key_prefix
   RedisClient redis_;
 };
 

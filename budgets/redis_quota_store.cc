@@ -26,11 +26,13 @@ return out
 }  // namespace
 
 RedisQuotaStore::RedisQuotaStore(RedisConfig options, std::string quota_key_prefix)
-    : options_(std::move(options)), redis_(options_), quota_prefix_(std::move(quota_key_prefix)) {}
+    : key_prefix_(options.key_prefix),
+      redis_(std::move(options)),
+      quota_prefix_(std::move(quota_key_prefix)) {}
 RedisQuotaStore::~RedisQuotaStore() = default;
 
 std::string RedisQuotaStore::DecisionKey(const std::string& subject) const {
-  return Concat(options_.key_prefix, quota_prefix_, subject);
+  return Concat(key_prefix_, quota_prefix_, subject);
 }
 
 absl::StatusOr<QuotaStore::Outcome> RedisQuotaStore::SetPart(
@@ -49,7 +51,7 @@ absl::StatusOr<QuotaStore::Outcome> RedisQuotaStore::Update(const std::string& s
                                                             const std::optional<QuotaSignal>& value,
                                                             int64_t now_ms) {
   std::lock_guard lock(mu_);
-  const std::string& p = options_.key_prefix;
+  const std::string& p = key_prefix_;
   const std::string parts_key = Concat(p, "quota-internal:parts:", subject);
   const std::string effective_key = DecisionKey(subject);
   const std::string subjects_key = Concat(p, "quota-internal:subjects");
@@ -113,7 +115,7 @@ absl::StatusOr<QuotaStore::Outcome> RedisQuotaStore::Update(const std::string& s
 
 absl::StatusOr<std::vector<QuotaSignal>> RedisQuotaStore::Effective() {
   std::lock_guard lock(mu_);
-  const std::string& p = options_.key_prefix;
+  const std::string& p = key_prefix_;
   auto reply = redis_.Script(kCollectScript, {Concat(p, "quota-internal:subjects")},
                              {"effective", Concat(p, quota_prefix_)});
   if (!reply.ok()) return reply.status();
@@ -127,7 +129,7 @@ absl::StatusOr<std::vector<QuotaSignal>> RedisQuotaStore::Effective() {
 
 absl::StatusOr<std::vector<QuotaSignal>> RedisQuotaStore::Overrides() {
   std::lock_guard lock(mu_);
-  const std::string& p = options_.key_prefix;
+  const std::string& p = key_prefix_;
   auto reply = redis_.Script(kCollectScript, {Concat(p, "quota-internal:subjects")},
                              {"override", Concat(p, "quota-internal:parts:")});
   if (!reply.ok()) return reply.status();

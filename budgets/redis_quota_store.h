@@ -39,7 +39,7 @@ class RedisQuotaStore : public QuotaStore {
                                  const std::optional<QuotaSignal>& value, int64_t now_ms);
 
   std::mutex mu_;
-  RedisConfig options_;
+  std::string key_prefix_;  // RedisConfig::key_prefix
   RedisClient redis_;
   std::string quota_prefix_;
 };

@@ -374,10 +374,11 @@ void RunEngine::OnRevoked(const std::vector<int32_t>& partitions) {
 void RunEngine::OnLost(const std::vector<int32_t>& partitions) {
   // No checkpoint: the group has moved on without this member (its session
   // timed out, or a commit or heartbeat met a newer generation), so the
-  // partitions may have moved on, and waiting here for a broker that is away keeps this member out of
-  // the group. What was counted and not durable is counted again by the
-  // next owner from the stored position (a checkpoint of ours already queued
-  // is refused if that owner got there first).
+  // partitions may have moved on, and waiting here for a broker that is
+  // away keeps this member out of the group. What was counted and not
+  // durable is counted again by the next owner from the stored position (a
+  // checkpoint of ours already queued is refused if that owner got there
+  // first).
   for (int32_t p : partitions) {
     auto it = partitions_.find(p);
     if (it == partitions_.end()) continue;
